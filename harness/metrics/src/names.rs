@@ -1,0 +1,315 @@
+//! Metric names: every metric fleetgate measures, with its unit and which direction is better.
+//!
+//! Latency metrics are HDR histograms in microseconds and are addressed by a statistic
+//! (`publish.puback.p99`); counters, ratios and throughputs are addressed by name alone.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of value a metric holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    /// A latency histogram in microseconds; gates address one of its [`Statistic`]s.
+    Histogram,
+    /// A count of events.
+    Counter,
+    /// A ratio between 0 and 1.
+    Ratio,
+    /// Events per second.
+    Throughput,
+}
+
+/// The unit a gate threshold and a report value are expressed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Microseconds.
+    Micros,
+    /// A plain count.
+    Count,
+    /// A fraction between 0 and 1.
+    Ratio,
+    /// Events per second.
+    PerSecond,
+}
+
+/// Which direction of change is an improvement, for baseline comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Better {
+    /// Smaller values are better (latencies, losses).
+    Lower,
+    /// Larger values are better (delivery ratios, throughput).
+    Higher,
+}
+
+/// One named metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Metric {
+    /// The dotted name used in scenario files and reports.
+    pub name: &'static str,
+    /// What it holds.
+    pub kind: MetricKind,
+    /// Which direction is better.
+    pub better: Better,
+    /// One line on what is measured.
+    pub doc: &'static str,
+}
+
+const fn histogram(name: &'static str, doc: &'static str) -> Metric {
+    Metric {
+        name,
+        kind: MetricKind::Histogram,
+        better: Better::Lower,
+        doc,
+    }
+}
+
+const fn counter(name: &'static str, better: Better, doc: &'static str) -> Metric {
+    Metric {
+        name,
+        kind: MetricKind::Counter,
+        better,
+        doc,
+    }
+}
+
+/// Every metric fleetgate knows, in the order reports list them.
+pub const METRICS: &[Metric] = &[
+    histogram("sign.rs256", "minting one RS256 device JWT"),
+    histogram("sign.es256", "minting one ES256 device JWT"),
+    histogram("connect", "TCP + TLS + CONNACK, from the intended connect time"),
+    histogram(
+        "publish.puback",
+        "QoS 1 publish to PUBACK, from the intended send time (corrected for coordinated omission)",
+    ),
+    histogram(
+        "publish.puback.actual",
+        "QoS 1 publish to PUBACK, from the actual send",
+    ),
+    histogram(
+        "pipeline.pubsub",
+        "intended send time to the message consumed from Pub/Sub",
+    ),
+    histogram(
+        "pipeline.push",
+        "intended send time to the message received by the push endpoint",
+    ),
+    histogram("push.request", "one push request of a push load, to its response"),
+    counter("messages.sent", Better::Higher, "telemetry messages sent by devices"),
+    counter("messages.acked", Better::Higher, "telemetry messages acknowledged by the bridge"),
+    counter("messages.delivered", Better::Higher, "acknowledged messages seen downstream"),
+    counter("messages.duplicated", Better::Lower, "messages seen downstream more than once"),
+    counter("messages.lost", Better::Lower, "acknowledged messages never seen downstream"),
+    counter("messages.reordered", Better::Lower, "messages seen downstream out of order"),
+    counter(
+        "messages.dropped_by_device",
+        Better::Lower,
+        "messages a device dropped because its offline queue was full",
+    ),
+    counter("connects.refused", Better::Lower, "connection attempts the bridge refused"),
+    counter("reconnects", Better::Lower, "reconnections after a disconnect"),
+    counter("token.refreshes", Better::Higher, "JWT refreshes by reconnecting"),
+    counter("push.errors", Better::Lower, "push-load requests that failed"),
+    Metric {
+        name: "pipeline.delivered_ratio",
+        kind: MetricKind::Ratio,
+        better: Better::Higher,
+        doc: "messages delivered downstream / messages acknowledged by the bridge",
+    },
+    Metric {
+        name: "connect.success_ratio",
+        kind: MetricKind::Ratio,
+        better: Better::Higher,
+        doc: "accepted connection attempts / all connection attempts",
+    },
+    Metric {
+        name: "publish.throughput",
+        kind: MetricKind::Throughput,
+        better: Better::Higher,
+        doc: "acknowledged telemetry messages per second over the load phases",
+    },
+];
+
+/// A statistic of a latency histogram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Statistic {
+    /// The smallest value.
+    Min,
+    /// The arithmetic mean.
+    Mean,
+    /// The median.
+    P50,
+    /// The 90th percentile.
+    P90,
+    /// The 95th percentile.
+    P95,
+    /// The 99th percentile.
+    P99,
+    /// The 99.9th percentile.
+    P999,
+    /// The largest value.
+    Max,
+}
+
+impl Statistic {
+    /// Every statistic, in the order reports list them.
+    pub const ALL: [Statistic; 8] = [
+        Self::Min,
+        Self::Mean,
+        Self::P50,
+        Self::P90,
+        Self::P95,
+        Self::P99,
+        Self::P999,
+        Self::Max,
+    ];
+
+    /// The suffix used in names: `p99`, `max`, …
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Self::Min => "min",
+            Self::Mean => "mean",
+            Self::P50 => "p50",
+            Self::P90 => "p90",
+            Self::P95 => "p95",
+            Self::P99 => "p99",
+            Self::P999 => "p999",
+            Self::Max => "max",
+        }
+    }
+
+    /// The percentile this statistic stands for, if it is one.
+    pub fn quantile(self) -> Option<f64> {
+        match self {
+            Self::P50 => Some(50.0),
+            Self::P90 => Some(90.0),
+            Self::P95 => Some(95.0),
+            Self::P99 => Some(99.0),
+            Self::P999 => Some(99.9),
+            Self::Min | Self::Mean | Self::Max => None,
+        }
+    }
+}
+
+/// What a gate or a baseline comparison addresses: a metric, with a statistic for histograms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GateKey {
+    /// The metric.
+    pub metric: &'static Metric,
+    /// The statistic, for histogram metrics.
+    pub statistic: Option<Statistic>,
+}
+
+impl GateKey {
+    /// Parses `publish.puback.p99`, `messages.lost`, … against [`METRICS`].
+    pub fn parse(text: &str) -> Option<Self> {
+        METRICS.iter().find_map(|metric| match metric.kind {
+            MetricKind::Histogram => {
+                let suffix = text.strip_prefix(metric.name)?.strip_prefix('.')?;
+                let statistic = Statistic::ALL.into_iter().find(|s| s.suffix() == suffix)?;
+                Some(Self {
+                    metric,
+                    statistic: Some(statistic),
+                })
+            }
+            _ => (text == metric.name).then_some(Self {
+                metric,
+                statistic: None,
+            }),
+        })
+    }
+
+    /// The unit of this key's values.
+    pub fn unit(&self) -> Unit {
+        match self.metric.kind {
+            MetricKind::Histogram => Unit::Micros,
+            MetricKind::Counter => Unit::Count,
+            MetricKind::Ratio => Unit::Ratio,
+            MetricKind::Throughput => Unit::PerSecond,
+        }
+    }
+
+    /// Every key a gate may name, for help texts and the schema.
+    pub fn all() -> impl Iterator<Item = GateKey> {
+        METRICS.iter().flat_map(|metric| {
+            let stats: &[Statistic] = match metric.kind {
+                MetricKind::Histogram => &Statistic::ALL,
+                _ => &[],
+            };
+            let plain = (metric.kind != MetricKind::Histogram).then_some(GateKey {
+                metric,
+                statistic: None,
+            });
+            plain.into_iter().chain(stats.iter().map(move |s| GateKey {
+                metric,
+                statistic: Some(*s),
+            }))
+        })
+    }
+}
+
+impl fmt::Display for GateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.statistic {
+            Some(statistic) => write!(f, "{}.{}", self.metric.name, statistic.suffix()),
+            None => f.write_str(self.metric.name),
+        }
+    }
+}
+
+/// What a gate may name, for error messages: every metric, with the statistics of histograms.
+pub fn gate_key_help() -> String {
+    let mut histograms = Vec::new();
+    let mut others = Vec::new();
+    for metric in METRICS {
+        match metric.kind {
+            MetricKind::Histogram => histograms.push(metric.name),
+            _ => others.push(metric.name),
+        }
+    }
+    let stats: Vec<&str> = Statistic::ALL.iter().map(|s| s.suffix()).collect();
+    format!(
+        "a latency metric with a statistic ({}; each followed by .{}), or one of {}",
+        histograms.join(", "),
+        stats.join("/."),
+        others.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_keys_need_a_statistic_and_others_refuse_one() {
+        let key = GateKey::parse("publish.puback.p99").unwrap();
+        assert_eq!(key.metric.name, "publish.puback");
+        assert_eq!(key.statistic, Some(Statistic::P99));
+        assert_eq!(key.unit(), Unit::Micros);
+        let nested = GateKey::parse("publish.puback.actual.max").unwrap();
+        assert_eq!(nested.metric.name, "publish.puback.actual");
+        assert!(GateKey::parse("publish.puback").is_none());
+        assert!(GateKey::parse("messages.lost.p99").is_none());
+        assert_eq!(GateKey::parse("messages.lost").unwrap().unit(), Unit::Count);
+        assert!(GateKey::parse("publish.latency.p99").is_none());
+    }
+
+    #[test]
+    fn every_listed_key_parses_back_to_itself() {
+        let keys: Vec<String> = GateKey::all().map(|k| k.to_string()).collect();
+        assert!(keys.len() > METRICS.len());
+        for key in keys {
+            assert_eq!(GateKey::parse(&key).unwrap().to_string(), key);
+        }
+    }
+
+    #[test]
+    fn metric_names_are_unique() {
+        let mut names: Vec<_> = METRICS.iter().map(|m| m.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), METRICS.len());
+    }
+}

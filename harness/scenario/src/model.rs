@@ -1,0 +1,238 @@
+//! The compiled scenario: typed, validated, with every default filled in.
+
+use std::time::Duration;
+
+use fleetgate_metrics::GateKey;
+
+use crate::template::IdTemplate;
+use crate::units::{Rate, SignedDuration};
+
+/// A validated scenario, ready for the runner.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The file it was compiled from, as the user named it.
+    pub file: String,
+    /// `[scenario]`.
+    pub name: String,
+    /// Seed every random choice derives from.
+    pub seed: u64,
+    /// Free text from `[scenario] description`.
+    pub description: Option<String>,
+    /// What is under test.
+    pub target: Target,
+    /// Project, region and registry.
+    pub project: Project,
+    /// The virtual device cohorts.
+    pub cohorts: Vec<Cohort>,
+    /// Ids of the conformance cases selected, in catalogue order.
+    pub cases: Vec<String>,
+    /// The load phases, in order.
+    pub phases: Vec<Phase>,
+    /// The gates, in file order.
+    pub gates: Vec<Gate>,
+}
+
+/// What is under test; everything not named is embedded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    /// The MQTT bridge.
+    pub bridge: BridgeTarget,
+    /// Pub/Sub.
+    pub pubsub: PubsubTarget,
+    /// The push endpoint.
+    pub push_endpoint: PushTarget,
+}
+
+/// Where the MQTT bridge is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BridgeTarget {
+    /// fleetgate's embedded bridge.
+    Embedded,
+    /// An external bridge.
+    External {
+        /// Host name or address.
+        host: String,
+        /// MQTT port.
+        port: u16,
+        /// CA file, as written (relative to the scenario file).
+        ca: Option<String>,
+        /// The provider profile to expect.
+        profile: Profile,
+        /// Whether to use TLS.
+        tls: bool,
+    },
+}
+
+/// A bridge profile: which answers to expect where the protocol leaves them open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// Google Cloud IoT Core as observed.
+    Google,
+    /// ClearBlade IoT Core as documented.
+    ClearBlade,
+}
+
+/// Where Pub/Sub is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PubsubTarget {
+    /// fleetgate's embedded emulator.
+    Embedded,
+    /// Google's emulator, started in a container.
+    Container,
+    /// An emulator already running at `host:port`.
+    Emulator(String),
+}
+
+/// Where pushes go.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PushTarget {
+    /// fleetgate's reference verifier.
+    Embedded,
+    /// The user's endpoint.
+    External {
+        /// The URL pushes are sent to.
+        url: String,
+        /// The `aud` the endpoint expects (the URL when `None`).
+        audience: Option<String>,
+    },
+}
+
+/// `[project]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Project {
+    /// Project id, the `aud` of device JWTs.
+    pub id: String,
+    /// Cloud region.
+    pub region: String,
+    /// Registry id.
+    pub registry: String,
+}
+
+/// A group of virtual devices.
+#[derive(Clone, Debug)]
+pub struct Cohort {
+    /// Name in reports.
+    pub name: String,
+    /// Number of devices.
+    pub devices: u32,
+    /// Device id template.
+    pub device_id: IdTemplate,
+    /// Algorithm and credential format.
+    pub key: KeyChoice,
+    /// Clock model.
+    pub clock: Clock,
+    /// Token policy.
+    pub token: TokenPolicy,
+    /// Telemetry, if the devices publish any.
+    pub telemetry: Option<Telemetry>,
+    /// Connect rate; as fast as possible when `None`.
+    pub connect_rate: Option<Rate>,
+}
+
+/// JWT signing algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    Rs256,
+    /// ECDSA P-256 with SHA-256.
+    Es256,
+}
+
+/// IoT Core credential formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// SPKI RSA public key.
+    RsaPem,
+    /// X.509 certificate with an RSA key.
+    RsaX509Pem,
+    /// SPKI P-256 public key.
+    Es256Pem,
+    /// X.509 certificate with a P-256 key.
+    Es256X509Pem,
+}
+
+/// A cohort's key choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyChoice {
+    /// Algorithm.
+    pub alg: Algorithm,
+    /// Registered credential format.
+    pub format: KeyFormat,
+    /// RSA key size (RS256 only).
+    pub rsa_bits: Option<u32>,
+}
+
+/// A cohort's clock model.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Clock {
+    /// Fixed offset from true time.
+    pub skew: SignedDuration,
+    /// Drift in parts per million.
+    pub drift_ppm: f64,
+}
+
+/// A cohort's token policy.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TokenPolicy {
+    /// exp − iat.
+    pub lifetime: Duration,
+    /// Fraction of the lifetime after which the device refreshes.
+    pub refresh_at: f64,
+}
+
+/// Open-loop schedule shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schedule {
+    /// One message every interval.
+    Fixed,
+    /// Poisson arrivals with the interval as mean.
+    Poisson,
+}
+
+/// A cohort's telemetry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Telemetry {
+    /// Mean interval between messages of one device.
+    pub every: Duration,
+    /// Payload size in bytes.
+    pub payload_bytes: u64,
+    /// MQTT QoS, 0 or 1.
+    pub qos: u8,
+    /// Schedule shape.
+    pub schedule: Schedule,
+}
+
+/// A load phase.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Phase {
+    /// Name in reports.
+    pub name: String,
+    /// Ramp-up time.
+    pub ramp: Duration,
+    /// Time at full load.
+    pub hold: Duration,
+    /// Ramp-down time.
+    pub ramp_down: Duration,
+}
+
+/// Which side of a threshold passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// Passes when the value is at most the threshold.
+    Max,
+    /// Passes when the value is at least the threshold.
+    Min,
+}
+
+/// One gate: a bound on a metric, the threshold in the metric's unit (µs for latencies).
+#[derive(Clone, Debug)]
+pub struct Gate {
+    /// The metric (and statistic) gated.
+    pub key: GateKey,
+    /// Max or min.
+    pub bound: Bound,
+    /// The threshold in the metric's unit.
+    pub threshold: f64,
+    /// The threshold as written in the file, for reports.
+    pub written: String,
+}

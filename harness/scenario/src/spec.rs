@@ -1,0 +1,438 @@
+//! The scenario format, declared once as data: every table, key, kind, default and doc line.
+//!
+//! The reader checks files against these declarations (unknown keys, missing keys, wrong types,
+//! malformed units) and the JSON schema is generated from them, so the two cannot disagree.
+
+/// A TOML table: its keys and what they accept.
+#[derive(Debug)]
+pub struct TableSpec {
+    /// How the table is named in messages, such as `[[cohort]]`.
+    pub title: &'static str,
+    /// One line on what the table is for.
+    pub doc: &'static str,
+    /// The keys the table accepts, in documentation order.
+    pub keys: &'static [KeySpec],
+}
+
+impl TableSpec {
+    /// The declaration of `key`, if the table accepts it.
+    pub fn key(&self, key: &str) -> Option<&'static KeySpec> {
+        self.keys.iter().find(|k| k.name == key)
+    }
+
+    /// The accepted keys, comma separated, for messages.
+    pub fn key_list(&self) -> String {
+        let names: Vec<&str> = self.keys.iter().map(|k| k.name).collect();
+        names.join(", ")
+    }
+}
+
+/// One key of a table.
+#[derive(Debug)]
+pub struct KeySpec {
+    /// The key as written in the file.
+    pub name: &'static str,
+    /// What value it accepts.
+    pub kind: Kind,
+    /// Whether the key must be present.
+    pub required: bool,
+    /// The default, as it would be written in the file, when the key is optional.
+    pub default: Option<&'static str>,
+    /// One line on what it means.
+    pub doc: &'static str,
+}
+
+/// The kinds of values a key accepts.
+#[derive(Debug)]
+pub enum Kind {
+    /// Any string.
+    Str,
+    /// A name: letters, digits, `.`, `_`, `-`; starts with a letter or digit; 1–64 characters.
+    Ident,
+    /// A whole number in a range.
+    Int {
+        /// Smallest accepted value.
+        min: i64,
+        /// Largest accepted value.
+        max: i64,
+    },
+    /// A number (integer or float) in a range.
+    Float {
+        /// Smallest accepted value.
+        min: f64,
+        /// Largest accepted value.
+        max: f64,
+    },
+    /// `true` or `false`.
+    Bool,
+    /// `"250ms"`, `"60m"`, …
+    Duration,
+    /// `"-90s"`, `"+15m"`, …
+    SignedDuration,
+    /// `"500/s"`, …
+    Rate,
+    /// A byte count, as a number or `"256KiB"`.
+    Size,
+    /// A gate threshold: a number, a duration, a percentage (`"99.9%"`) or a rate.
+    Threshold,
+    /// One of a fixed set of strings.
+    Enum(&'static [&'static str]),
+    /// A table with its own keys.
+    Table(&'static TableSpec),
+    /// An array of values of one kind.
+    Array(&'static Kind),
+    /// Any one of several kinds, told apart by TOML type.
+    OneOf(&'static [Kind]),
+    /// A table whose keys are chosen by the user, each mapping to a value of one kind.
+    Map {
+        /// What the keys name, for messages.
+        keys: &'static str,
+        /// What every value accepts.
+        value: &'static Kind,
+    },
+}
+
+const fn key(name: &'static str, kind: Kind, doc: &'static str) -> KeySpec {
+    KeySpec {
+        name,
+        kind,
+        required: true,
+        default: None,
+        doc,
+    }
+}
+
+const fn opt(name: &'static str, kind: Kind, default: &'static str, doc: &'static str) -> KeySpec {
+    KeySpec {
+        name,
+        kind,
+        required: false,
+        default: Some(default),
+        doc,
+    }
+}
+
+const fn maybe(name: &'static str, kind: Kind, doc: &'static str) -> KeySpec {
+    KeySpec {
+        name,
+        kind,
+        required: false,
+        default: None,
+        doc,
+    }
+}
+
+/// Bridge profiles: the answers a bridge gives where PROTOCOL.md leaves the rule configurable.
+pub const PROFILES: &[&str] = &["google", "clearblade"];
+/// JWT algorithms a device may sign with.
+pub const ALGORITHMS: &[&str] = &["RS256", "ES256"];
+/// IoT Core public-key credential formats.
+pub const KEY_FORMATS: &[&str] = &["RSA_PEM", "RSA_X509_PEM", "ES256_PEM", "ES256_X509_PEM"];
+/// RSA key sizes a cohort may use.
+pub const RSA_BITS: &[i64] = &[1024, 2048, 3072, 4096];
+/// Telemetry schedules.
+pub const SCHEDULES: &[&str] = &["fixed", "poisson"];
+
+/// The whole file.
+pub static ROOT: TableSpec = TableSpec {
+    title: "the top level",
+    doc: "A fleetgate scenario: what is under test, the fleet, the cases, the load and the gates.",
+    keys: &[
+        key("scenario", Kind::Table(&SCENARIO), "Name and seed of the scenario."),
+        maybe(
+            "target",
+            Kind::Table(&TARGET),
+            "What is under test; omitted parts are embedded.",
+        ),
+        maybe(
+            "project",
+            Kind::Table(&PROJECT),
+            "The IoT Core project, region and registry the devices belong to.",
+        ),
+        maybe(
+            "cohort",
+            Kind::Array(&Kind::Table(&COHORT)),
+            "Groups of virtual devices that share a key type, clock, token policy and schedule.",
+        ),
+        maybe("cases", Kind::Table(&CASES), "Which conformance cases run."),
+        maybe(
+            "phase",
+            Kind::Array(&Kind::Table(&PHASE)),
+            "Load phases, run in order.",
+        ),
+        maybe(
+            "gates",
+            Kind::Map {
+                keys: "a metric such as \"publish.puback.p99\" or \"messages.lost\"",
+                value: &Kind::Table(&GATE),
+            },
+            "Thresholds on measured metrics; a run that misses one fails.",
+        ),
+    ],
+};
+
+/// `[scenario]`.
+pub static SCENARIO: TableSpec = TableSpec {
+    title: "[scenario]",
+    doc: "Name and seed of the scenario.",
+    keys: &[
+        key(
+            "name",
+            Kind::Ident,
+            "Names the scenario in reports and in the report folder.",
+        ),
+        opt(
+            "seed",
+            Kind::Int { min: 0, max: i64::MAX },
+            "0",
+            "Every random choice derives from it, so runs are reproducible.",
+        ),
+        maybe("description", Kind::Str, "Free text shown at the top of the report."),
+    ],
+};
+
+/// `[target]`.
+pub static TARGET: TableSpec = TableSpec {
+    title: "[target]",
+    doc: "What is under test; omitted parts are embedded.",
+    keys: &[
+        opt(
+            "bridge",
+            Kind::OneOf(&[Kind::Enum(&["embedded"]), Kind::Table(&EXTERNAL_BRIDGE)]),
+            "\"embedded\"",
+            "The MQTT bridge: \"embedded\", or an external bridge.",
+        ),
+        opt(
+            "pubsub",
+            Kind::OneOf(&[
+                Kind::Enum(&["embedded", "container"]),
+                Kind::Table(&EXTERNAL_PUBSUB),
+            ]),
+            "\"embedded\"",
+            "Pub/Sub: \"embedded\", \"container\" (Google's emulator in Docker), or an emulator address.",
+        ),
+        opt(
+            "push_endpoint",
+            Kind::OneOf(&[Kind::Enum(&["embedded"]), Kind::Table(&EXTERNAL_PUSH)]),
+            "\"embedded\"",
+            "The push endpoint: \"embedded\" (the reference verifier), or your endpoint.",
+        ),
+    ],
+};
+
+/// `bridge = { … }`.
+pub static EXTERNAL_BRIDGE: TableSpec = TableSpec {
+    title: "[target.bridge]",
+    doc: "An external IoT-Core-style MQTT bridge.",
+    keys: &[
+        key("host", Kind::Str, "Host name or address of the bridge."),
+        key("port", Kind::Int { min: 1, max: 65535 }, "MQTT port, usually 8883."),
+        maybe(
+            "ca",
+            Kind::Str,
+            "PEM file of the CA that signed the bridge's certificate, relative to the scenario file.",
+        ),
+        opt(
+            "profile",
+            Kind::Enum(PROFILES),
+            "\"google\"",
+            "Which provider's answers to expect where the protocol leaves them open.",
+        ),
+        opt("tls", Kind::Bool, "true", "Connect with TLS (false: plain TCP)."),
+    ],
+};
+
+/// `pubsub = { … }`.
+pub static EXTERNAL_PUBSUB: TableSpec = TableSpec {
+    title: "[target.pubsub]",
+    doc: "An external Pub/Sub emulator.",
+    keys: &[key(
+        "emulator",
+        Kind::Str,
+        "host:port of the emulator, as PUBSUB_EMULATOR_HOST would name it.",
+    )],
+};
+
+/// `push_endpoint = { … }`.
+pub static EXTERNAL_PUSH: TableSpec = TableSpec {
+    title: "[target.push_endpoint]",
+    doc: "Your push endpoint.",
+    keys: &[
+        key("url", Kind::Str, "The http:// or https:// URL pushes are sent to."),
+        maybe(
+            "audience",
+            Kind::Str,
+            "The `aud` the endpoint expects; the URL when omitted.",
+        ),
+    ],
+};
+
+/// `[project]`.
+pub static PROJECT: TableSpec = TableSpec {
+    title: "[project]",
+    doc: "The IoT Core project, region and registry the devices belong to.",
+    keys: &[
+        opt(
+            "id",
+            Kind::Str,
+            "\"fleetgate-demo\"",
+            "Project id; also the `aud` of every device JWT.",
+        ),
+        opt("region", Kind::Str, "\"us-central1\"", "Cloud region."),
+        opt("registry", Kind::Str, "\"pi-fleet\"", "Device registry id."),
+    ],
+};
+
+/// `[[cohort]]`.
+pub static COHORT: TableSpec = TableSpec {
+    title: "[[cohort]]",
+    doc: "A group of virtual devices that share a key type, clock, token policy and schedule.",
+    keys: &[
+        key("name", Kind::Ident, "Names the cohort in reports."),
+        key(
+            "devices",
+            Kind::Int { min: 1, max: 1_000_000 },
+            "How many devices the cohort has.",
+        ),
+        key(
+            "device_id",
+            Kind::Str,
+            "Device id template; must contain {index} or {index:0N} (zero-padded to N digits).",
+        ),
+        maybe("key", Kind::Table(&KEY), "Key algorithm and credential format."),
+        maybe("clock", Kind::Table(&CLOCK), "The devices' clock model."),
+        maybe("token", Kind::Table(&TOKEN), "JWT lifetime and refresh policy."),
+        maybe("telemetry", Kind::Table(&TELEMETRY), "What the devices publish and how often."),
+        maybe(
+            "connect_rate",
+            Kind::Rate,
+            "How fast the cohort's devices connect; as fast as possible when omitted.",
+        ),
+    ],
+};
+
+/// `key = { … }` of a cohort.
+pub static KEY: TableSpec = TableSpec {
+    title: "[cohort.key]",
+    doc: "Key algorithm and credential format of a cohort.",
+    keys: &[
+        opt("alg", Kind::Enum(ALGORITHMS), "\"ES256\"", "JWT signing algorithm."),
+        maybe(
+            "format",
+            Kind::Enum(KEY_FORMATS),
+            "Registered credential format; RSA_X509_PEM for RS256 and ES256_X509_PEM for ES256 when omitted.",
+        ),
+        maybe(
+            "rsa_bits",
+            Kind::Int { min: 1024, max: 4096 },
+            "RSA key size (1024, 2048, 3072 or 4096); 2048 when omitted. RS256 only.",
+        ),
+    ],
+};
+
+/// `clock = { … }` of a cohort.
+pub static CLOCK: TableSpec = TableSpec {
+    title: "[cohort.clock]",
+    doc: "The clock model of a cohort's devices.",
+    keys: &[
+        opt(
+            "skew",
+            Kind::SignedDuration,
+            "\"0s\"",
+            "Fixed offset of the device clock from true time.",
+        ),
+        opt(
+            "drift_ppm",
+            Kind::Float { min: -1_000_000.0, max: 1_000_000.0 },
+            "0",
+            "Clock drift in parts per million (positive: runs fast).",
+        ),
+    ],
+};
+
+/// `token = { … }` of a cohort.
+pub static TOKEN: TableSpec = TableSpec {
+    title: "[cohort.token]",
+    doc: "JWT lifetime and refresh policy.",
+    keys: &[
+        opt("lifetime", Kind::Duration, "\"60m\"", "exp − iat of every JWT minted."),
+        opt(
+            "refresh_at",
+            Kind::Float { min: 0.01, max: 1.0 },
+            "0.75",
+            "Fraction of the lifetime after which the device reconnects with a new JWT.",
+        ),
+    ],
+};
+
+/// `telemetry = { … }` of a cohort.
+pub static TELEMETRY: TableSpec = TableSpec {
+    title: "[cohort.telemetry]",
+    doc: "What a cohort's devices publish and how often.",
+    keys: &[
+        key("every", Kind::Duration, "Mean interval between messages of one device."),
+        opt(
+            "payload_bytes",
+            Kind::Size,
+            "200",
+            "Payload size (at least 64 bytes: device id, sequence number and intended time).",
+        ),
+        opt("qos", Kind::Int { min: 0, max: 1 }, "1", "MQTT QoS (IoT Core accepts 0 and 1)."),
+        opt(
+            "schedule",
+            Kind::Enum(SCHEDULES),
+            "\"fixed\"",
+            "Open-loop schedule: a fixed interval, or Poisson arrivals with that mean.",
+        ),
+    ],
+};
+
+/// `[cases]`.
+pub static CASES: TableSpec = TableSpec {
+    title: "[cases]",
+    doc: "Which conformance cases run, by id or glob (`*` matches any run of characters).",
+    keys: &[
+        opt(
+            "include",
+            Kind::Array(&Kind::Str),
+            "[]",
+            "Case ids or globs to run, such as \"auth.*\".",
+        ),
+        opt(
+            "exclude",
+            Kind::Array(&Kind::Str),
+            "[]",
+            "Case ids or globs to leave out of what include selected.",
+        ),
+    ],
+};
+
+/// `[[phase]]`.
+pub static PHASE: TableSpec = TableSpec {
+    title: "[[phase]]",
+    doc: "A load phase: every cohort ramps up, holds, and ramps down.",
+    keys: &[
+        key("name", Kind::Ident, "Names the phase in reports."),
+        opt("ramp", Kind::Duration, "\"0s\"", "Time to bring all devices up."),
+        key("hold", Kind::Duration, "Time at full load."),
+        opt("ramp_down", Kind::Duration, "\"0s\"", "Time to take all devices down."),
+    ],
+};
+
+/// A gate: `"publish.puback.p99" = { max = "50ms" }`.
+pub static GATE: TableSpec = TableSpec {
+    title: "[gates]",
+    doc: "A threshold on one metric.",
+    keys: &[
+        maybe(
+            "max",
+            Kind::Threshold,
+            "Largest passing value: a duration for latencies, a number for counts, a ratio or percentage for ratios.",
+        ),
+        maybe(
+            "min",
+            Kind::Threshold,
+            "Smallest passing value: a duration for latencies, a number for counts, a ratio or percentage for ratios.",
+        ),
+    ],
+};
