@@ -1,1 +1,35 @@
-fn main() {}
+//! The `fleetgate` binary: a thin layer over the runner. It parses arguments, compiles
+//! scenarios, prints diagnostics and progress, writes reports, and maps outcomes to the exit
+//! codes of [`exit_codes`].
+//!
+//! # Layout
+//!
+//! - `args`: the command line.
+//! - [`exit_codes`]: the exit codes.
+//! - `commands`: one module per subcommand.
+//! - `output`: writing to the terminal and report files.
+
+mod args;
+mod commands;
+pub mod exit_codes;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run(args) => commands::run::run(&args),
+        Command::Validate(args) => commands::validate::validate(&args),
+        Command::Schema(args) => commands::schema(&args),
+        Command::Cases => commands::cases(),
+    };
+    ExitCode::from(code.unwrap_or_else(|error| {
+        output::error(&format!("internal error: {error:#}"));
+        exit_codes::INTERNAL
+    }))
+}

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What kind of value a metric holds.
@@ -21,7 +22,7 @@ pub enum MetricKind {
 }
 
 /// The unit a gate threshold and a report value are expressed in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
     /// Microseconds.
@@ -35,7 +36,7 @@ pub enum Unit {
 }
 
 /// Which direction of change is an improvement, for baseline comparison.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Better {
     /// Smaller values are better (latencies, losses).
@@ -97,18 +98,46 @@ pub const METRICS: &[Metric] = &[
         "intended send time to the message received by the push endpoint",
     ),
     histogram("push.request", "one push request of a push load, to its response"),
-    counter("messages.sent", Better::Higher, "telemetry messages sent by devices"),
-    counter("messages.acked", Better::Higher, "telemetry messages acknowledged by the bridge"),
-    counter("messages.delivered", Better::Higher, "acknowledged messages seen downstream"),
-    counter("messages.duplicated", Better::Lower, "messages seen downstream more than once"),
-    counter("messages.lost", Better::Lower, "acknowledged messages never seen downstream"),
-    counter("messages.reordered", Better::Lower, "messages seen downstream out of order"),
+    counter(
+        "messages.sent",
+        Better::Higher,
+        "telemetry messages sent by devices",
+    ),
+    counter(
+        "messages.acked",
+        Better::Higher,
+        "telemetry messages acknowledged by the bridge",
+    ),
+    counter(
+        "messages.delivered",
+        Better::Higher,
+        "acknowledged messages seen downstream",
+    ),
+    counter(
+        "messages.duplicated",
+        Better::Lower,
+        "messages seen downstream more than once",
+    ),
+    counter(
+        "messages.lost",
+        Better::Lower,
+        "acknowledged messages never seen downstream",
+    ),
+    counter(
+        "messages.reordered",
+        Better::Lower,
+        "messages seen downstream out of order",
+    ),
     counter(
         "messages.dropped_by_device",
         Better::Lower,
         "messages a device dropped because its offline queue was full",
     ),
-    counter("connects.refused", Better::Lower, "connection attempts the bridge refused"),
+    counter(
+        "connects.refused",
+        Better::Lower,
+        "connection attempts the bridge refused",
+    ),
     counter("reconnects", Better::Lower, "reconnections after a disconnect"),
     counter("token.refreshes", Better::Higher, "JWT refreshes by reconnecting"),
     counter("push.errors", Better::Lower, "push-load requests that failed"),

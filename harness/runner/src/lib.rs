@@ -1,1 +1,21 @@
-//! (being written)
+//! The runner: takes a compiled [`Scenario`](fleetgate_scenario::Scenario), starts its
+//! environment, runs its cases and load phases, evaluates its gates and returns one
+//! [`ReportData`](fleetgate_report::ReportData). Everything that happens is also sent as a
+//! [`RunEvent`] to whoever watches (the CLI's progress output).
+//!
+//! This build runs the plan as far as components exist: the case catalogue is empty until the
+//! conformance cases land, and load phases are reported as skipped until the virtual fleet
+//! lands; gates are evaluated against whatever was measured (a gate with no data fails).
+//!
+//! # Layout
+//!
+//! - [`catalogue`]: the conformance cases this build can run.
+//! - [`events`]: the run events.
+//! - [`run()`]: one run, start to report.
+
+pub mod catalogue;
+pub mod events;
+mod run;
+
+pub use events::RunEvent;
+pub use run::{Baseline, RunOptions, run};

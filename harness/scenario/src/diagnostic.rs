@@ -123,7 +123,7 @@ impl Diagnostic {
         };
         let gutter = " ".repeat(line.to_string().len());
         let text = file.line_text(line);
-        let width = marker_width(text, col, &file.text[self.span.clone().min_len(&file.text)]);
+        let width = marker_width(text, col, &file.text[self.span.clone().clamp_to(&file.text)]);
         let _ = writeln!(out, "{label}: {subject}{}", self.message);
         let _ = writeln!(out, "{gutter}--> {}:{line}:{col}", file.name);
         let _ = writeln!(out, "{gutter} |");
@@ -143,11 +143,11 @@ impl Diagnostic {
 
 /// Clamps a span to the text so that slicing never panics.
 trait SpanClamp {
-    fn min_len(self, text: &str) -> Range<usize>;
+    fn clamp_to(self, text: &str) -> Range<usize>;
 }
 
 impl SpanClamp for Range<usize> {
-    fn min_len(self, text: &str) -> Range<usize> {
+    fn clamp_to(self, text: &str) -> Range<usize> {
         let start = floor_char_boundary(text, self.start.min(text.len()));
         let end = floor_char_boundary(text, self.end.clamp(start, text.len()));
         start..end
@@ -224,7 +224,7 @@ mod tests {
         let text = diagnostic.render(&file);
         assert_eq!(
             text,
-            "error: cohort.devices: must be at least 1\n  --> s.toml:2:11\n  |\n2 | devices = 0\n  |           ^\n  = accepted: a whole number from 1 to 10\n"
+            "error: cohort.devices: must be at least 1\n --> s.toml:2:11\n  |\n2 | devices = 0\n  |           ^\n  = accepted: a whole number from 1 to 10\n"
         );
     }
 

@@ -127,11 +127,16 @@ pub(crate) fn read_table(
     out: &mut Vec<Diagnostic>,
 ) -> Fields {
     let mut fields = Fields::default();
+    let mut suggested = Vec::new();
     for (key, value) in table.iter() {
         let name: &str = key.get_ref();
         let key_path = join(path, name);
         match spec.key(name) {
-            None => out.push(unknown_key(spec, name, &key_path, key.span())),
+            None => {
+                let suggestion = closest_key(spec, name);
+                suggested.extend(suggestion);
+                out.push(unknown_key(spec, name, suggestion, &key_path, key.span()));
+            }
             Some(key_spec) => {
                 if let Some(item) = read_value(value, &key_spec.kind, &key_path, out) {
                     fields.entries.push((key_spec.name, item));
@@ -139,7 +144,12 @@ pub(crate) fn read_table(
             }
         }
     }
-    for key_spec in spec.keys.iter().filter(|k| k.required) {
+    // A required key that a misspelling was taken for is reported once, as the misspelling.
+    for key_spec in spec
+        .keys
+        .iter()
+        .filter(|k| k.required && !suggested.contains(&k.name))
+    {
         if !table.iter().any(|(k, _)| k.get_ref() == key_spec.name) {
             out.push(
                 Diagnostic::error(
@@ -147,21 +157,45 @@ pub(crate) fn read_table(
                     span.clone(),
                     format!("missing key `{}` in {}", key_spec.name, spec.title),
                 )
-                .with_help(format!("{} ({})", key_spec.kind.expected(), key_spec.doc)),
+                .with_help(format!(
+                    "{}: {}",
+                    key_spec.kind.expected(),
+                    lowercase_doc(key_spec.doc)
+                )),
             );
         }
     }
     fields
 }
 
-fn unknown_key(spec: &TableSpec, name: &str, path: &str, span: Range<usize>) -> Diagnostic {
-    let suggestion = spec
-        .keys
+/// The declared key within two edits of `name`, if any.
+fn closest_key(spec: &TableSpec, name: &str) -> Option<&'static str> {
+    spec.keys
         .iter()
         .map(|k| (edit_distance(name, k.name), k.name))
         .filter(|(d, _)| *d <= 2)
         .min()
-        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+        .map(|(_, k)| k)
+}
+
+/// A doc line as the tail of a sentence: first letter lowercase, no final period.
+fn lowercase_doc(doc: &str) -> String {
+    let mut chars = doc.trim_end_matches('.').chars();
+    chars
+        .next()
+        .map(|c| c.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn unknown_key(
+    spec: &TableSpec,
+    name: &str,
+    suggestion: Option<&str>,
+    path: &str,
+    span: Range<usize>,
+) -> Diagnostic {
+    let suggestion = suggestion
+        .map(|k| format!(" (did you mean `{k}`?)"))
         .unwrap_or_default();
     Diagnostic::error(
         path,
@@ -219,10 +253,18 @@ pub(crate) fn read_value(
             }
         }
         (Kind::Bool, DeValue::Boolean(b)) => item(Val::Bool(*b)),
-        (Kind::Duration, DeValue::String(s)) => parsed(out, path, span, kind, s, units::parse_duration, Val::Duration),
-        (Kind::SignedDuration, DeValue::String(s)) => {
-            parsed(out, path, span, kind, s, units::parse_signed_duration, Val::SignedDuration)
+        (Kind::Duration, DeValue::String(s)) => {
+            parsed(out, path, span, kind, s, units::parse_duration, Val::Duration)
         }
+        (Kind::SignedDuration, DeValue::String(s)) => parsed(
+            out,
+            path,
+            span,
+            kind,
+            s,
+            units::parse_signed_duration,
+            Val::SignedDuration,
+        ),
         (Kind::Rate, DeValue::String(s)) => parsed(out, path, span, kind, s, units::parse_rate, Val::Rate),
         (Kind::Size, DeValue::String(s)) => parsed(out, path, span, kind, s, units::parse_size, Val::Size),
         (Kind::Size, DeValue::Integer(i)) => match integer(i).and_then(|n| u64::try_from(n).ok()) {
@@ -233,15 +275,26 @@ pub(crate) fn read_value(
             Some(n) => item(Val::Threshold(Threshold::Number(n))),
             None => mismatch(out),
         },
-        (Kind::Threshold, DeValue::String(s)) => parsed(out, path, span, kind, s, parse_threshold, Val::Threshold),
+        (Kind::Threshold, DeValue::String(s)) => {
+            parsed(out, path, span, kind, s, parse_threshold, Val::Threshold)
+        }
         (Kind::Enum(choices), DeValue::String(s)) => {
             if choices.contains(&s.as_ref()) {
                 item(Val::Str(s.to_string()))
             } else {
-                invalid(out, path, span, kind, format!("unknown value \"{s}\""))
+                let hint = choices
+                    .iter()
+                    .map(|c| (edit_distance(s, c), *c))
+                    .filter(|(d, _)| *d <= 2)
+                    .min()
+                    .map(|(_, c)| format!(" (did you mean \"{c}\"?)"))
+                    .unwrap_or_default();
+                invalid(out, path, span, kind, format!("unknown value \"{s}\"{hint}"))
             }
         }
-        (Kind::Table(spec), DeValue::Table(t)) => item(Val::Table(read_table(t, spec, span.clone(), path, out))),
+        (Kind::Table(spec), DeValue::Table(t)) => {
+            item(Val::Table(read_table(t, spec, span.clone(), path, out)))
+        }
         (Kind::Array(inner), DeValue::Array(items)) => {
             let read = items
                 .iter()
@@ -262,7 +315,15 @@ pub(crate) fn read_value(
             item(Val::Map(read))
         }
         (Kind::OneOf(alternatives), found) => match alternatives.iter().find(|a| a.accepts_type_of(found)) {
-            Some(alternative) => read_value(value, alternative, path, out),
+            Some(alternative) => {
+                // Problems inside the chosen alternative still name every alternative as accepted.
+                let before = out.len();
+                let read = read_value(value, alternative, path, out);
+                if let (Some(first), false) = (out.get_mut(before), matches!(alternative, Kind::Table(_))) {
+                    first.help = Some(kind.expected());
+                }
+                read
+            }
             None => mismatch(out),
         },
         _ => mismatch(out),
@@ -284,7 +345,13 @@ fn parsed<T>(
             span,
             path: path.to_owned(),
         }),
-        None => invalid(out, path, span, kind, format!("\"{text}\" is not {}", kind.short())),
+        None => invalid(
+            out,
+            path,
+            span,
+            kind,
+            format!("\"{text}\" is not {}", kind.short()),
+        ),
     }
 }
 
@@ -309,7 +376,12 @@ fn out_of_range(n: i64, min: i64, max: i64) -> String {
 
 fn parse_threshold(text: &str) -> Option<Threshold> {
     if let Some(pct) = text.trim().strip_suffix('%') {
-        return pct.trim().parse().ok().filter(|p: &f64| p.is_finite()).map(Threshold::Percent);
+        return pct
+            .trim()
+            .parse()
+            .ok()
+            .filter(|p: &f64| p.is_finite())
+            .map(Threshold::Percent);
     }
     units::parse_duration(text)
         .map(Threshold::Duration)
@@ -329,7 +401,12 @@ fn integer(i: &toml::de::DeInteger<'_>) -> Option<i64> {
 fn number(value: &DeValue<'_>) -> Option<f64> {
     match value {
         DeValue::Integer(i) => integer(i).map(|n| n as f64),
-        DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok().filter(|f| f.is_finite()),
+        DeValue::Float(f) => f
+            .as_str()
+            .replace('_', "")
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite()),
         _ => None,
     }
 }
@@ -441,7 +518,10 @@ impl Kind {
             Kind::Float { .. } => matches!(value, DeValue::Integer(_) | DeValue::Float(_)),
             Kind::Bool => matches!(value, DeValue::Boolean(_)),
             Kind::Size => matches!(value, DeValue::String(_) | DeValue::Integer(_)),
-            Kind::Threshold => matches!(value, DeValue::String(_) | DeValue::Integer(_) | DeValue::Float(_)),
+            Kind::Threshold => matches!(
+                value,
+                DeValue::String(_) | DeValue::Integer(_) | DeValue::Float(_)
+            ),
             Kind::Table(_) | Kind::Map { .. } => matches!(value, DeValue::Table(_)),
             Kind::Array(_) => matches!(value, DeValue::Array(_)),
             Kind::OneOf(alternatives) => alternatives.iter().any(|a| a.accepts_type_of(value)),
@@ -463,7 +543,10 @@ mod tests {
 
     #[test]
     fn dotted_keys_are_quoted_in_paths() {
-        assert_eq!(join("gates", "publish.puback.p99"), "gates.\"publish.puback.p99\"");
+        assert_eq!(
+            join("gates", "publish.puback.p99"),
+            "gates.\"publish.puback.p99\""
+        );
         assert_eq!(join("", "cohort"), "cohort");
     }
 

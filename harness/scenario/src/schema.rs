@@ -10,8 +10,14 @@ use crate::units;
 pub fn json_schema() -> Value {
     let mut schema = table(&ROOT);
     if let Value::Object(map) = &mut schema {
-        map.insert("$schema".into(), json!("https://json-schema.org/draft/2020-12/schema"));
-        map.insert("$id".into(), json!("https://fleetgate.dev/schema/scenario-v1.json"));
+        map.insert(
+            "$schema".into(),
+            json!("https://json-schema.org/draft/2020-12/schema"),
+        );
+        map.insert(
+            "$id".into(),
+            json!("https://fleetgate.dev/schema/scenario-v1.json"),
+        );
         map.insert("title".into(), json!("fleetgate scenario (format v1)"));
     }
     schema
@@ -23,7 +29,7 @@ fn table(spec: &TableSpec) -> Value {
         let mut property = kind(&key.kind);
         if let Value::Object(map) = &mut property {
             map.insert("description".into(), json!(key.doc));
-            if let Some(default) = key.default.and_then(|d| toml_literal(d)) {
+            if let Some(default) = key.default.and_then(toml_literal) {
                 map.insert("default".into(), default);
             }
         }
@@ -57,9 +63,10 @@ fn kind(kind: &Kind) -> Value {
         Kind::Float { min, max } => json!({ "type": "number", "minimum": min, "maximum": max }),
         Kind::Bool => json!({ "type": "boolean" }),
         Kind::Duration => pattern_string(&format!("^([0-9]*\\.?[0-9]+{UNIT})+$"), units::DURATION_HELP),
-        Kind::SignedDuration => {
-            pattern_string(&format!("^[+-]?([0-9]*\\.?[0-9]+{UNIT})+$"), units::SIGNED_DURATION_HELP)
-        }
+        Kind::SignedDuration => pattern_string(
+            &format!("^[+-]?([0-9]*\\.?[0-9]+{UNIT})+$"),
+            units::SIGNED_DURATION_HELP,
+        ),
         Kind::Rate => pattern_string("^[0-9]*\\.?[0-9]+/(s|m|h)$", units::RATE_HELP),
         Kind::Size => json!({
             "description": units::SIZE_HELP,

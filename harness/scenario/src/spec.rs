@@ -138,7 +138,11 @@ pub static ROOT: TableSpec = TableSpec {
     title: "the top level",
     doc: "A fleetgate scenario: what is under test, the fleet, the cases, the load and the gates.",
     keys: &[
-        key("scenario", Kind::Table(&SCENARIO), "Name and seed of the scenario."),
+        key(
+            "scenario",
+            Kind::Table(&SCENARIO),
+            "Name and seed of the scenario.",
+        ),
         maybe(
             "target",
             Kind::Table(&TARGET),
@@ -183,11 +187,18 @@ pub static SCENARIO: TableSpec = TableSpec {
         ),
         opt(
             "seed",
-            Kind::Int { min: 0, max: i64::MAX },
+            Kind::Int {
+                min: 0,
+                max: i64::MAX,
+            },
             "0",
             "Every random choice derives from it, so runs are reproducible.",
         ),
-        maybe("description", Kind::Str, "Free text shown at the top of the report."),
+        maybe(
+            "description",
+            Kind::Str,
+            "Free text shown at the top of the report.",
+        ),
     ],
 };
 
@@ -226,7 +237,11 @@ pub static EXTERNAL_BRIDGE: TableSpec = TableSpec {
     doc: "An external IoT-Core-style MQTT bridge.",
     keys: &[
         key("host", Kind::Str, "Host name or address of the bridge."),
-        key("port", Kind::Int { min: 1, max: 65535 }, "MQTT port, usually 8883."),
+        key(
+            "port",
+            Kind::Int { min: 1, max: 65535 },
+            "MQTT port, usually 8883.",
+        ),
         maybe(
             "ca",
             Kind::Str,
@@ -258,7 +273,11 @@ pub static EXTERNAL_PUSH: TableSpec = TableSpec {
     title: "[target.push_endpoint]",
     doc: "Your push endpoint.",
     keys: &[
-        key("url", Kind::Str, "The http:// or https:// URL pushes are sent to."),
+        key(
+            "url",
+            Kind::Str,
+            "The http:// or https:// URL pushes are sent to.",
+        ),
         maybe(
             "audience",
             Kind::Str,
@@ -291,7 +310,10 @@ pub static COHORT: TableSpec = TableSpec {
         key("name", Kind::Ident, "Names the cohort in reports."),
         key(
             "devices",
-            Kind::Int { min: 1, max: 1_000_000 },
+            Kind::Int {
+                min: 1,
+                max: 1_000_000,
+            },
             "How many devices the cohort has.",
         ),
         key(
@@ -302,7 +324,11 @@ pub static COHORT: TableSpec = TableSpec {
         maybe("key", Kind::Table(&KEY), "Key algorithm and credential format."),
         maybe("clock", Kind::Table(&CLOCK), "The devices' clock model."),
         maybe("token", Kind::Table(&TOKEN), "JWT lifetime and refresh policy."),
-        maybe("telemetry", Kind::Table(&TELEMETRY), "What the devices publish and how often."),
+        maybe(
+            "telemetry",
+            Kind::Table(&TELEMETRY),
+            "What the devices publish and how often.",
+        ),
         maybe(
             "connect_rate",
             Kind::Rate,
@@ -316,7 +342,12 @@ pub static KEY: TableSpec = TableSpec {
     title: "[cohort.key]",
     doc: "Key algorithm and credential format of a cohort.",
     keys: &[
-        opt("alg", Kind::Enum(ALGORITHMS), "\"ES256\"", "JWT signing algorithm."),
+        opt(
+            "alg",
+            Kind::Enum(ALGORITHMS),
+            "\"ES256\"",
+            "JWT signing algorithm.",
+        ),
         maybe(
             "format",
             Kind::Enum(KEY_FORMATS),
@@ -343,7 +374,10 @@ pub static CLOCK: TableSpec = TableSpec {
         ),
         opt(
             "drift_ppm",
-            Kind::Float { min: -1_000_000.0, max: 1_000_000.0 },
+            Kind::Float {
+                min: -1_000_000.0,
+                max: 1_000_000.0,
+            },
             "0",
             "Clock drift in parts per million (positive: runs fast).",
         ),
@@ -355,7 +389,12 @@ pub static TOKEN: TableSpec = TableSpec {
     title: "[cohort.token]",
     doc: "JWT lifetime and refresh policy.",
     keys: &[
-        opt("lifetime", Kind::Duration, "\"60m\"", "exp − iat of every JWT minted."),
+        opt(
+            "lifetime",
+            Kind::Duration,
+            "\"60m\"",
+            "exp − iat of every JWT minted.",
+        ),
         opt(
             "refresh_at",
             Kind::Float { min: 0.01, max: 1.0 },
@@ -370,14 +409,23 @@ pub static TELEMETRY: TableSpec = TableSpec {
     title: "[cohort.telemetry]",
     doc: "What a cohort's devices publish and how often.",
     keys: &[
-        key("every", Kind::Duration, "Mean interval between messages of one device."),
+        key(
+            "every",
+            Kind::Duration,
+            "Mean interval between messages of one device.",
+        ),
         opt(
             "payload_bytes",
             Kind::Size,
             "200",
             "Payload size (at least 64 bytes: device id, sequence number and intended time).",
         ),
-        opt("qos", Kind::Int { min: 0, max: 1 }, "1", "MQTT QoS (IoT Core accepts 0 and 1)."),
+        opt(
+            "qos",
+            Kind::Int { min: 0, max: 1 },
+            "1",
+            "MQTT QoS (IoT Core accepts 0 and 1).",
+        ),
         opt(
             "schedule",
             Kind::Enum(SCHEDULES),
@@ -415,7 +463,12 @@ pub static PHASE: TableSpec = TableSpec {
         key("name", Kind::Ident, "Names the phase in reports."),
         opt("ramp", Kind::Duration, "\"0s\"", "Time to bring all devices up."),
         key("hold", Kind::Duration, "Time at full load."),
-        opt("ramp_down", Kind::Duration, "\"0s\"", "Time to take all devices down."),
+        opt(
+            "ramp_down",
+            Kind::Duration,
+            "\"0s\"",
+            "Time to take all devices down.",
+        ),
     ],
 };
 

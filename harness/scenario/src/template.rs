@@ -37,7 +37,9 @@ impl IdTemplate {
         };
         let suffix = &text[close + 1..];
         if suffix.contains(['{', '}']) || text[..open].contains('}') {
-            return Err(format!("\"{text}\" must contain exactly one {{index}} placeholder"));
+            return Err(format!(
+                "\"{text}\" must contain exactly one {{index}} placeholder"
+            ));
         }
         Ok(Self {
             prefix: text[..open].to_owned(),
@@ -48,7 +50,12 @@ impl IdTemplate {
 
     /// The id of device `index`.
     pub fn render(&self, index: u64) -> String {
-        format!("{}{index:0width$}{}", self.prefix, self.suffix, width = self.width)
+        format!(
+            "{}{index:0width$}{}",
+            self.prefix,
+            self.suffix,
+            width = self.width
+        )
     }
 }
 
@@ -73,7 +80,8 @@ pub fn is_iot_id(id: &str) -> bool {
 }
 
 /// The IoT Core id rule, for error messages.
-pub const IOT_ID_HELP: &str = "3 to 255 characters: a letter, then letters, digits or - . _ + ~ %; not starting with \"goog\"";
+pub const IOT_ID_HELP: &str =
+    "3 to 255 characters: a letter, then letters, digits or - . _ + ~ %; not starting with \"goog\"";
 
 #[cfg(test)]
 mod tests {
@@ -91,7 +99,14 @@ mod tests {
 
     #[test]
     fn templates_without_one_valid_placeholder_are_refused() {
-        for bad in ["pi-0001", "pi-{idx}", "pi-{index:5}", "pi-{index", "{index}-{index}", "pi-{index:0x}"] {
+        for bad in [
+            "pi-0001",
+            "pi-{idx}",
+            "pi-{index:5}",
+            "pi-{index",
+            "{index}-{index}",
+            "pi-{index:0x}",
+        ] {
             assert!(IdTemplate::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

@@ -164,9 +164,7 @@ pub fn parse_rate(text: &str) -> Option<Rate> {
 /// Parses a byte size: `"200"`, `"200B"`, `"4KiB"`, `"1MiB"`, `"2KB"` (KB = 1000 bytes).
 pub fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().ok()?;
     let factor: u64 = match unit.trim() {

@@ -30,9 +30,7 @@ pub struct Compiled {
 impl Compiled {
     /// The errors alone.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
     }
 
     /// The warnings alone.
@@ -77,18 +75,16 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
     let empty = Fields::default();
     let target = target::target(fields.table("target").unwrap_or(&empty), cx);
     let project = target::project(fields.table("project").unwrap_or(&empty), cx);
+    let declares_cohorts = !fields.array("cohort").is_empty();
     let cohorts = cohort::cohorts(fields.array("cohort"), cx);
-    let phases = cohort::phases(fields.array("phase"), !cohorts.is_empty(), cx);
+    let phases = cohort::phases(fields.array("phase"), declares_cohorts, cx);
     let selected = selection::cases(fields.table("cases"), cases, cx);
     let gates = selection::gates(fields.get("gates"), cx);
-    if let (Some(first), true) = (fields.array("cohort").first(), phases.is_empty()) {
-        cx.warn(first, "cohorts are declared but no [[phase]] runs them: they connect only for cases");
-    }
-    if cohorts.is_empty() && selected.is_empty() && gates.is_empty() {
+    if !declares_cohorts && fields.get("cases").is_none() && fields.get("gates").is_none() {
         cx.out.push(Diagnostic::warning(
             "",
             0..0,
-            "this scenario does nothing: it selects no cases and declares no cohorts or gates",
+            "this scenario does nothing: it declares no [[cohort]], [cases] or [gates]",
         ));
     }
     Some(Scenario {
@@ -113,14 +109,23 @@ pub(crate) struct Cx {
 
 impl Cx {
     pub(crate) fn error(&mut self, item: &Item, message: impl Into<String>, help: impl Into<String>) {
-        self.out.push(Diagnostic::error(&item.path, item.span.clone(), message).with_help(help));
+        self.out
+            .push(Diagnostic::error(&item.path, item.span.clone(), message).with_help(help));
     }
 
-    pub(crate) fn error_at(&mut self, path: &str, span: Range<usize>, message: impl Into<String>, help: impl Into<String>) {
-        self.out.push(Diagnostic::error(path, span, message).with_help(help));
+    pub(crate) fn error_at(
+        &mut self,
+        path: &str,
+        span: Range<usize>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        self.out
+            .push(Diagnostic::error(path, span, message).with_help(help));
     }
 
     pub(crate) fn warn(&mut self, item: &Item, message: impl Into<String>) {
-        self.out.push(Diagnostic::warning(&item.path, item.span.clone(), message));
+        self.out
+            .push(Diagnostic::warning(&item.path, item.span.clone(), message));
     }
 }

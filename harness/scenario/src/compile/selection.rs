@@ -68,36 +68,77 @@ fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
 
 /// Compiles `[gates]`.
 pub(super) fn gates(map: Option<&Item>, cx: &mut Cx) -> Vec<Gate> {
-    let Some(Item { val: Val::Map(entries), .. }) = map else { return Vec::new() };
+    let Some(Item {
+        val: Val::Map(entries),
+        ..
+    }) = map
+    else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for (name, key_span, item) in entries {
         let Some(key) = GateKey::parse(name) else {
+            if let Some(metric) = fleetgate_metrics::names::METRICS
+                .iter()
+                .find(|m| m.name == name.as_str())
+            {
+                cx.error_at(
+                    &item.path,
+                    key_span.clone(),
+                    format!("`{name}` is a latency histogram: a gate names one of its statistics"),
+                    format!(
+                        "a statistic of it, such as \"{}.p99\" or \"{}.max\"",
+                        metric.name, metric.name
+                    ),
+                );
+                continue;
+            }
             let keys: Vec<String> = GateKey::all().map(|k| k.to_string()).collect();
             let hint = closest(name, keys.iter().map(String::as_str))
                 .map(|c| format!(" (did you mean `{c}`?)"))
                 .unwrap_or_default();
-            cx.error_at(&item.path, key_span.clone(), format!("unknown gate metric `{name}`{hint}"), gate_key_help());
+            cx.error_at(
+                &item.path,
+                key_span.clone(),
+                format!("unknown gate metric `{name}`{hint}"),
+                gate_key_help(),
+            );
             continue;
         };
         let Val::Table(bounds) = &item.val else { continue };
         if bounds.get("max").is_none() && bounds.get("min").is_none() {
-            cx.error(item, format!("gate `{name}` sets neither max nor min"), "max = … and/or min = …");
+            cx.error(
+                item,
+                format!("gate `{name}` sets neither max nor min"),
+                "max = … and/or min = …",
+            );
             continue;
         }
         let mut pair = [None, None];
         for (slot, (bound, word)) in [(Bound::Max, "max"), (Bound::Min, "min")].into_iter().enumerate() {
             let Some(at) = bounds.get(word) else { continue };
-            let Val::Threshold(threshold) = at.val else { continue };
+            let Val::Threshold(threshold) = at.val else {
+                continue;
+            };
             if let Some(value) = convert(key, threshold, at, cx) {
                 pair[slot] = Some(value);
-                out.push(Gate { key, bound, threshold: value, written: written(threshold) });
+                out.push(Gate {
+                    key,
+                    bound,
+                    threshold: value,
+                    written: written(threshold),
+                });
             }
         }
         if let [Some(max), Some(min)] = pair
             && min > max
             && let Some(at) = bounds.get("min")
         {
-            cx.error(at, format!("gate `{name}` has min above max, so nothing can pass"), "a min at or below the max");
+            cx.error(
+                at,
+                format!("gate `{name}` has min above max, so nothing can pass"),
+                "a min at or below the max",
+            );
         }
     }
     out
@@ -122,7 +163,11 @@ fn convert(key: GateKey, threshold: Threshold, at: &Item, cx: &mut Cx) -> Option
             Unit::Ratio => "a ratio from 0 to 1 such as 0.999, or a percentage such as \"99.9%\"",
             Unit::PerSecond => "a number of events per second, or a rate such as \"500/s\"",
         };
-        cx.error(at, format!("{} does not suit `{key}`", written(threshold)), accepted);
+        cx.error(
+            at,
+            format!("{} does not suit `{key}`", written(threshold)),
+            accepted,
+        );
     }
     value
 }

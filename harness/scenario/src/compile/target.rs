@@ -13,7 +13,10 @@ pub(super) fn target(fields: &Fields, cx: &mut Cx) -> Option<Target> {
         Some((Val::Str(_), _)) => BridgeTarget::Embedded,
         Some((Val::Table(t), item)) => {
             if t.bool("tls") == Some(false) {
-                cx.warn(item, "plain TCP: IoT Core bridges require TLS, so this suits only local brokers");
+                cx.warn(
+                    item,
+                    "plain TCP: IoT Core bridges require TLS, so this suits only local brokers",
+                );
             }
             BridgeTarget::External {
                 host: t.str("host")?.to_owned(),
@@ -36,7 +39,11 @@ pub(super) fn target(fields: &Fields, cx: &mut Cx) -> Option<Target> {
             let item = t.get("emulator")?;
             let address = t.str("emulator")?;
             if !is_host_port(address) {
-                cx.error(item, format!("\"{address}\" is not host:port"), "an address such as \"127.0.0.1:8085\"");
+                cx.error(
+                    item,
+                    format!("\"{address}\" is not host:port"),
+                    "an address such as \"127.0.0.1:8085\"",
+                );
             }
             PubsubTarget::Emulator(address.to_owned())
         }
@@ -48,7 +55,11 @@ pub(super) fn target(fields: &Fields, cx: &mut Cx) -> Option<Target> {
             let item = t.get("url")?;
             let url = t.str("url")?;
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                cx.error(item, format!("\"{url}\" is not an http:// or https:// URL"), "a URL such as \"http://127.0.0.1:8080/push\"");
+                cx.error(
+                    item,
+                    format!("\"{url}\" is not an http:// or https:// URL"),
+                    "a URL such as \"http://127.0.0.1:8080/push\"",
+                );
             }
             PushTarget::External {
                 url: url.to_owned(),
@@ -81,11 +92,19 @@ pub(super) fn project(fields: &Fields, cx: &mut Cx) -> Option<Project> {
     }
     let region = fields.str("region").unwrap_or("us-central1");
     if let Some(item) = fields.get("region").filter(|_| !is_region(region)) {
-        cx.error(item, format!("\"{region}\" is not a region name"), "lowercase letters, digits and hyphens, such as \"us-central1\"");
+        cx.error(
+            item,
+            format!("\"{region}\" is not a region name"),
+            "lowercase letters, digits and hyphens, such as \"us-central1\"",
+        );
     }
     let registry = fields.str("registry").unwrap_or("pi-fleet");
     if let Some(item) = fields.get("registry").filter(|_| !is_iot_id(registry)) {
-        cx.error(item, format!("\"{registry}\" is not a valid registry id"), IOT_ID_HELP);
+        cx.error(
+            item,
+            format!("\"{registry}\" is not a valid registry id"),
+            IOT_ID_HELP,
+        );
     }
     Some(Project {
         id: id.to_owned(),
@@ -98,11 +117,16 @@ fn is_project_id(id: &str) -> bool {
     (6..=30).contains(&id.len())
         && id.starts_with(|c: char| c.is_ascii_lowercase())
         && !id.ends_with('-')
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn is_region(region: &str) -> bool {
-    !region.is_empty() && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 #[cfg(test)]

@@ -1,0 +1,93 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// fleetgate: end-to-end conformance and load tests for IoT-Core-style Raspberry Pi fleets.
+///
+/// Exit codes: 0 passed · 1 a case, gate or baseline comparison failed · 2 invalid scenario or
+/// arguments · 3 environment could not start · 4 internal error.
+#[derive(Debug, Parser)]
+#[command(name = "fleetgate", version, max_term_width = 100)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a scenario and write its reports (report.json, junit.xml, summary.md).
+    Run(RunArgs),
+    /// Check scenario files and print every error and warning with its location.
+    Validate(ValidateArgs),
+    /// Print the JSON schema of scenario files (or, with --report, of report.json).
+    Schema(SchemaArgs),
+    /// List the conformance cases this build can run.
+    Cases,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The scenario file.
+    pub(crate) file: PathBuf,
+    /// Write the reports to this folder [default: reports/<scenario>-<UTC time>/].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
+    /// Compare with an earlier run's report.json; a value worse by more than --tolerance fails.
+    #[arg(long, value_name = "REPORT_JSON")]
+    pub(crate) baseline: Option<PathBuf>,
+    /// How much worse than the baseline a value may be, such as "10%".
+    #[arg(long, value_name = "PERCENT", default_value = "10%", value_parser = parse_percent, requires = "baseline")]
+    pub(crate) tolerance: f64,
+    /// Refuse to run a scenario that has warnings.
+    #[arg(long)]
+    pub(crate) deny_warnings: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// Scenario files to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+    /// Treat warnings as errors (for CI).
+    #[arg(long)]
+    pub(crate) deny_warnings: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SchemaArgs {
+    /// Print the schema of report.json instead of the scenario format.
+    #[arg(long)]
+    pub(crate) report: bool,
+}
+
+/// Parses `"10%"` or `"10"` as a percentage from 0 to 1000.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(p) if (0.0..=1000.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "\"{text}\" is not a percentage; use a number from 0 to 1000, such as \"10%\""
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_take_an_optional_percent_sign() {
+        assert_eq!(parse_percent("10%"), Ok(10.0));
+        assert_eq!(parse_percent("2.5"), Ok(2.5));
+        assert!(parse_percent("-1%").is_err());
+        assert!(parse_percent("ten").is_err());
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,33 @@
+//! The subcommands.
+
+pub(crate) mod run;
+pub(crate) mod validate;
+
+use fleetgate_report::ReportData;
+use fleetgate_runner::catalogue::CASES;
+
+use crate::args::SchemaArgs;
+use crate::exit_codes;
+use crate::output::out;
+
+/// `fleetgate schema [--report]`.
+pub(crate) fn schema(args: &SchemaArgs) -> anyhow::Result<u8> {
+    let schema = if args.report {
+        ReportData::json_schema()
+    } else {
+        fleetgate_scenario::schema::json_schema()
+    };
+    out(&serde_json::to_string_pretty(&schema)?);
+    Ok(exit_codes::PASSED)
+}
+
+/// `fleetgate cases`.
+pub(crate) fn cases() -> anyhow::Result<u8> {
+    if CASES.is_empty() {
+        out("This build of fleetgate has no conformance cases yet.");
+    }
+    for case in CASES {
+        out(&format!("{:<40} {}", case.id, case.rule));
+    }
+    Ok(exit_codes::PASSED)
+}

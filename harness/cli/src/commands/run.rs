@@ -1,0 +1,210 @@
+//! `fleetgate run FILE`: compile, run, write report.json, junit.xml and summary.md, exit with
+//! the outcome's code.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use fleetgate_report::{Outcome, ReportData, Verdict, render};
+use fleetgate_runner::{Baseline, RunEvent, RunOptions};
+
+use crate::args::RunArgs;
+use crate::commands::validate::{acceptable, load};
+use crate::exit_codes;
+use crate::output::{err, error, out};
+
+pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    let Some((file, compiled)) = load(&args.file) else {
+        return Ok(exit_codes::INVALID);
+    };
+    let scenario = match compiled
+        .scenario
+        .as_ref()
+        .filter(|_| acceptable(&compiled, args.deny_warnings))
+    {
+        Some(scenario) => scenario,
+        None => {
+            error(&format!(
+                "{} is not a runnable scenario; nothing was run",
+                file.name
+            ));
+            return Ok(exit_codes::INVALID);
+        }
+    };
+    let baseline = match &args.baseline {
+        None => None,
+        Some(path) => match load_baseline(path, args.tolerance) {
+            Ok(baseline) => Some(baseline),
+            Err(message) => {
+                error(&message);
+                return Ok(exit_codes::INVALID);
+            }
+        },
+    };
+    let out_dir = match prepare_out_dir(args.out.as_deref(), &scenario.name) {
+        Ok(dir) => dir,
+        Err(message) => {
+            error(&message);
+            return Ok(exit_codes::ENVIRONMENT);
+        }
+    };
+    let report = fleetgate_runner::run(scenario, &RunOptions { baseline }, &mut progress);
+    if let Err(message) = write_reports(&out_dir, &report) {
+        error(&message);
+        return Ok(exit_codes::ENVIRONMENT);
+    }
+    summary(&report, &out_dir);
+    Ok(match report.outcome {
+        Outcome::Passed => exit_codes::PASSED,
+        Outcome::Failed => exit_codes::FAILED,
+    })
+}
+
+fn load_baseline(path: &Path, tolerance_pct: f64) -> Result<Baseline, String> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read baseline {name}: {e}"))?;
+    let report = ReportData::from_json(&text).map_err(|e| format!("baseline {name} is {e}"))?;
+    Ok(Baseline {
+        file: name,
+        report,
+        tolerance_pct,
+    })
+}
+
+/// `--out DIR`, or a new `reports/<scenario>-<UTC time>/`.
+fn prepare_out_dir(out: Option<&Path>, scenario: &str) -> Result<PathBuf, String> {
+    let dir = match out {
+        Some(dir) => dir.to_path_buf(),
+        None => {
+            let stamp: String = humantime::format_rfc3339_seconds(SystemTime::now())
+                .to_string()
+                .chars()
+                .filter(|c| !matches!(c, '-' | ':'))
+                .collect();
+            let base = PathBuf::from("reports").join(format!("{scenario}-{stamp}"));
+            (1..)
+                .map(|n| {
+                    if n == 1 {
+                        base.clone()
+                    } else {
+                        PathBuf::from(format!("{}-{n}", base.display()))
+                    }
+                })
+                .find(|candidate| !candidate.exists())
+                .unwrap_or(base)
+        }
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create the report folder {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+fn write_reports(dir: &Path, report: &ReportData) -> Result<(), String> {
+    let files = [
+        ("report.json", render::json(report)),
+        ("junit.xml", render::junit(report)),
+        ("summary.md", render::markdown(report)),
+    ];
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn verdict_word(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Passed => "passed",
+        Verdict::Failed => "FAILED",
+        Verdict::Skipped => "skipped",
+    }
+}
+
+/// Prints run events as progress lines on stderr.
+fn progress(event: &RunEvent) {
+    match event {
+        RunEvent::Started {
+            scenario,
+            cases,
+            phases,
+            gates,
+        } => {
+            err(&format!(
+                "fleetgate: running `{scenario}`: {}, {}, {}",
+                counted(*cases, "case"),
+                counted(*phases, "phase"),
+                counted(*gates, "gate")
+            ));
+        }
+        RunEvent::CaseFinished(case) => {
+            let detail = case
+                .message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            err(&format!(
+                "  case  {} {}{detail}",
+                case.id,
+                verdict_word(case.verdict)
+            ));
+        }
+        RunEvent::PhaseFinished(phase) => {
+            let detail = phase
+                .message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default();
+            err(&format!(
+                "  phase {} {}{detail}",
+                phase.name,
+                verdict_word(phase.verdict)
+            ));
+        }
+        RunEvent::GateEvaluated(gate) => {
+            err(&format!(
+                "  gate  {} {}: {}",
+                gate.gate.metric,
+                verdict_word(gate.verdict),
+                gate.message
+            ));
+        }
+        RunEvent::Finished { .. } => {}
+    }
+}
+
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+fn summary(report: &ReportData, dir: &Path) {
+    let failed =
+        |verdicts: &mut dyn Iterator<Item = Verdict>| verdicts.filter(|v| *v == Verdict::Failed).count();
+    let outcome = match report.outcome {
+        Outcome::Passed => "PASSED",
+        Outcome::Failed => "FAILED",
+    };
+    out(&format!(
+        "{outcome}: `{}`: {} of {} cases failed, {} of {} gates failed{}",
+        report.scenario.name,
+        failed(&mut report.cases.iter().map(|c| c.verdict)),
+        report.cases.len(),
+        failed(&mut report.gates.iter().map(|g| g.verdict)),
+        report.gates.len(),
+        report
+            .baseline
+            .as_ref()
+            .map(|b| format!(
+                ", {} of {} baseline comparisons failed",
+                failed(&mut b.comparisons.iter().map(|c| c.verdict)),
+                b.comparisons.len()
+            ))
+            .unwrap_or_default()
+    ));
+    out(&format!(
+        "reports: {}/{{report.json, junit.xml, summary.md}}",
+        dir.display()
+    ));
+}

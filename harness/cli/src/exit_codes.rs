@@ -1,0 +1,13 @@
+//! fleetgate's exit codes: the one place they are defined (documented in the README).
+
+/// All cases and gates passed.
+pub const PASSED: u8 = 0;
+/// A case, gate or baseline comparison failed.
+pub const FAILED: u8 = 1;
+/// The scenario or the arguments are invalid (nothing was run).
+pub const INVALID: u8 = 2;
+/// The environment could not start: a port, Docker, an unreachable target, an unwritable
+/// report folder.
+pub const ENVIRONMENT: u8 = 3;
+/// fleetgate itself failed: a bug worth reporting.
+pub const INTERNAL: u8 = 4;

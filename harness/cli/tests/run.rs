@@ -1,0 +1,203 @@
+//! `fleetgate run`: the three report files are always written, the JSON report loads back as a
+//! baseline, and exit codes follow DESIGN.md (0 passed, 1 failed, 2 invalid, 3 environment).
+
+#![allow(clippy::unwrap_used)] // test helpers fail loudly on broken fixtures
+
+mod common;
+
+use std::path::Path;
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap()
+}
+
+fn write_scenario(dir: &Path, extra: &str) -> String {
+    let path = dir.join("gated.toml");
+    let text = format!(
+        "[scenario]\nname = \"gated\"\n[[cohort]]\nname = \"pis\"\ndevices = 2\ndevice_id = \"pi-{{index}}\"\n[[phase]]\nname = \"steady\"\nhold = \"5s\"\n{extra}"
+    );
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_passing_run_writes_three_reports_that_reload_as_a_baseline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("first");
+    let (code, stdout, stderr) = common::text(&common::fleetgate(&[
+        "run",
+        "scenarios/smoke.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.starts_with("PASSED: `smoke`"), "{stdout}");
+    assert!(stderr.contains("phase steady skipped"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&read(&out, "report.json")).unwrap();
+    assert_eq!(report["outcome"], "passed");
+    assert_eq!(report["scenario"]["name"], "smoke");
+    assert!(read(&out, "junit.xml").contains("<testcase name=\"steady\""));
+    assert!(read(&out, "summary.md").starts_with("# fleetgate `smoke`: PASSED"));
+
+    let second = tmp.path().join("second");
+    let baseline = out.join("report.json");
+    let args = [
+        "run",
+        "scenarios/smoke.toml",
+        "--out",
+        second.to_str().unwrap(),
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--tolerance",
+        "5%",
+    ];
+    let (code, stdout, stderr) = common::text(&common::fleetgate(&args));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&read(&second, "report.json")).unwrap();
+    assert_eq!(report["baseline"]["tolerance_pct"], 5.0);
+    assert_eq!(report["baseline"]["scenario"], "smoke");
+}
+
+#[test]
+fn a_failed_gate_exits_1_and_still_writes_every_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write_scenario(
+        tmp.path(),
+        "[gates]\n\"publish.puback.p99\" = { max = \"50ms\" }\n",
+    );
+    let out = tmp.path().join("out");
+    let (code, stdout, _) = common::text(&common::fleetgate(&[
+        "run",
+        &file,
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.starts_with("FAILED: `gated`: 0 of 0 cases failed, 1 of 1 gates failed"),
+        "{stdout}"
+    );
+    let junit = read(&out, "junit.xml");
+    assert!(
+        junit.contains("<failure message=\"no data: this run measured no `publish.puback.p99`\""),
+        "{junit}"
+    );
+    assert!(read(&out, "summary.md").contains("## Failures"));
+}
+
+#[test]
+fn a_baseline_metric_this_run_lacks_fails_the_comparison() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = tmp.path().join("first");
+    assert_eq!(
+        common::fleetgate(&["run", "scenarios/smoke.toml", "--out", first.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let mut baseline: serde_json::Value = serde_json::from_str(&read(&first, "report.json")).unwrap();
+    baseline["measurements"]["connect.p99"] =
+        serde_json::json!({ "value": 1500.0, "unit": "micros", "better": "lower" });
+    let baseline_path = tmp.path().join("baseline.json");
+    std::fs::write(&baseline_path, baseline.to_string()).unwrap();
+    let second = tmp.path().join("second");
+    let args = [
+        "run",
+        "scenarios/smoke.toml",
+        "--out",
+        second.to_str().unwrap(),
+        "--baseline",
+        baseline_path.to_str().unwrap(),
+    ];
+    let (code, stdout, _) = common::text(&common::fleetgate(&args));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("1 of 1 baseline comparisons failed"), "{stdout}");
+    assert!(read(&second, "summary.md").contains("- baseline `connect.p99`: not measured, baseline 1.5 ms"));
+}
+
+#[test]
+fn invalid_inputs_exit_2_and_say_which_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bogus = tmp.path().join("bogus.json");
+    std::fs::write(&bogus, "{\"schema_version\": 1}").unwrap();
+    let (code, _, stderr) = common::text(&common::fleetgate(&[
+        "run",
+        "scenarios/smoke.toml",
+        "--baseline",
+        bogus.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains(&format!(
+            "error: baseline {} is not a fleetgate report.json: missing field",
+            bogus.display()
+        )),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = common::text(&common::fleetgate(&[
+        "run",
+        "fixtures/scenarios-invalid/zero-devices.toml",
+    ]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains(
+            "error: fixtures/scenarios-invalid/zero-devices.toml is not a runnable scenario; nothing was run"
+        ),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = common::text(&common::fleetgate(&["run", "no/such/file.toml"]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("cannot read scenario file no/such/file.toml"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = common::text(&common::fleetgate(&[
+        "run",
+        "scenarios/smoke.toml",
+        "--baseline",
+        "x.json",
+        "--tolerance",
+        "lots",
+    ]));
+    assert_eq!(code, 2, "clap usage errors are exit 2");
+    assert!(stderr.contains("\"lots\" is not a percentage"), "{stderr}");
+}
+
+#[test]
+fn an_unwritable_report_folder_is_an_environment_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let blocker = tmp.path().join("file");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let out = blocker.join("reports");
+    let (code, _, stderr) = common::text(&common::fleetgate(&[
+        "run",
+        "scenarios/smoke.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("cannot create the report folder"), "{stderr}");
+}
+
+#[test]
+fn without_out_reports_go_to_a_new_timestamped_folder_under_reports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = common::root().join("scenarios/smoke.toml");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fleetgate"))
+        .args(["run", scenario.to_str().unwrap()])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let folders: Vec<String> = std::fs::read_dir(tmp.path().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(folders.len(), 1);
+    let stamp = folders[0].strip_prefix("smoke-").unwrap();
+    assert_eq!(stamp.len(), "20261123T195848Z".len(), "{stamp}");
+    assert!(stamp.ends_with('Z') && stamp.as_bytes()[8] == b'T', "{stamp}");
+}

@@ -1,0 +1,71 @@
+//! Every scenario shipped in `scenarios/` validates, even with warnings denied, and runs.
+
+#![allow(clippy::unwrap_used)] // test helpers fail loudly on broken fixtures
+
+mod common;
+
+fn shipped() -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(common::root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| format!("scenarios/{}", p.file_name().unwrap().to_str().unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_shipped_scenario_is_valid_without_warnings() {
+    let files = shipped();
+    assert!(!files.is_empty());
+    let mut args = vec!["validate", "--deny-warnings"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, _, stderr) = common::text(&common::fleetgate(&args));
+    assert_eq!(code, 0, "{stderr}");
+    for file in &files {
+        assert!(stderr.contains(&format!("{file}: valid")), "{stderr}");
+    }
+}
+
+#[test]
+fn the_json_schema_accepts_every_shipped_scenario() {
+    let output = common::fleetgate(&["schema"]);
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for file in shipped() {
+        let text = std::fs::read_to_string(common::root().join(&file)).unwrap();
+        let document: serde_json::Value = toml::from_str(&text).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&document)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{file}: {errors:#?}");
+    }
+}
+
+#[test]
+fn the_json_schema_refuses_what_validate_refuses_for_structure() {
+    let output = common::fleetgate(&["schema"]);
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for fixture in [
+        "unknown-key",
+        "wrong-type",
+        "zero-devices",
+        "negative-seed",
+        "bad-rate",
+        "bad-duration",
+        "unknown-profile",
+    ] {
+        let text = std::fs::read_to_string(
+            common::root().join(format!("fixtures/scenarios-invalid/{fixture}.toml")),
+        )
+        .unwrap();
+        let document: serde_json::Value = toml::from_str(&text).unwrap();
+        assert!(
+            !validator.is_valid(&document),
+            "{fixture} should break the schema too"
+        );
+    }
+}

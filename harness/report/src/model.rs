@@ -1,0 +1,206 @@
+//! The report model: everything a run produced, in one serialisable value.
+//!
+//! The JSON form of [`ReportData`] is stable: fields are only added in a compatible way, and a
+//! change that is not compatible raises [`SCHEMA_VERSION`]. `fleetgate schema --report` prints
+//! its JSON schema.
+
+use std::collections::BTreeMap;
+
+use fleetgate_metrics::{Better, Unit};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The version of the report's JSON form.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One run's report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ReportData {
+    /// Version of this JSON form ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// The tool that wrote the report.
+    pub tool: Tool,
+    /// The scenario that was run.
+    pub scenario: ScenarioInfo,
+    /// When the run happened.
+    pub run: RunInfo,
+    /// Passed when no case, gate or baseline comparison failed.
+    pub outcome: Outcome,
+    /// Conformance cases, in catalogue order.
+    pub cases: Vec<CaseResult>,
+    /// Load phases, in order.
+    pub phases: Vec<PhaseResult>,
+    /// Measured values by key (`publish.puback.p99`, `messages.lost`, …).
+    pub measurements: BTreeMap<String, Measurement>,
+    /// Gates, in scenario order.
+    pub gates: Vec<GateResult>,
+    /// The comparison with a baseline report, when one was given.
+    pub baseline: Option<BaselineResult>,
+    /// Things the reader should know that are not failures.
+    pub notes: Vec<String>,
+}
+
+/// The tool that wrote the report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Tool {
+    /// Always `fleetgate`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+}
+
+/// The scenario that was run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ScenarioInfo {
+    /// `[scenario] name`.
+    pub name: String,
+    /// The scenario file, as named on the command line.
+    pub file: String,
+    /// `[scenario] seed`.
+    pub seed: u64,
+    /// `[scenario] description`.
+    pub description: Option<String>,
+}
+
+/// When the run happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunInfo {
+    /// RFC 3339 UTC start time.
+    pub started_at: String,
+    /// RFC 3339 UTC end time.
+    pub finished_at: String,
+    /// Wall time in seconds.
+    pub duration_secs: f64,
+}
+
+/// The outcome of the whole run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Nothing failed.
+    Passed,
+    /// A case, gate or baseline comparison failed.
+    Failed,
+}
+
+/// The verdict on one case, phase, gate or comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// It held.
+    Passed,
+    /// It did not hold.
+    Failed,
+    /// It was not run; the message says why.
+    Skipped,
+}
+
+/// One conformance case.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CaseResult {
+    /// The case id, such as `auth.aud-mismatch`.
+    pub id: String,
+    /// The protocol rule it checks.
+    pub rule: String,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// Wall time in seconds.
+    pub duration_secs: f64,
+    /// Why it failed or was skipped.
+    pub message: Option<String>,
+    /// What was observed: CONNACK codes, disconnect causes, timings, messages found.
+    pub evidence: BTreeMap<String, String>,
+}
+
+/// One load phase.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PhaseResult {
+    /// `[[phase]] name`.
+    pub name: String,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// Wall time in seconds.
+    pub duration_secs: f64,
+    /// Why it failed or was skipped.
+    pub message: Option<String>,
+}
+
+/// One measured value.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Measurement {
+    /// The value, in `unit`.
+    pub value: f64,
+    /// Its unit.
+    pub unit: Unit,
+    /// Which direction is an improvement.
+    pub better: Better,
+}
+
+/// Which side of a threshold passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    /// Passes at or below the threshold.
+    Max,
+    /// Passes at or above the threshold.
+    Min,
+}
+
+/// A gate as the scenario declares it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GateSpec {
+    /// The measurement key gated.
+    pub metric: String,
+    /// Max or min.
+    pub bound: Bound,
+    /// The threshold, in `unit`.
+    pub threshold: f64,
+    /// The threshold as written in the scenario.
+    pub written: String,
+    /// The unit of threshold and measurement.
+    pub unit: Unit,
+}
+
+/// One gate's result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GateResult {
+    /// The gate.
+    #[serde(flatten)]
+    pub gate: GateSpec,
+    /// What was measured, if anything.
+    pub observed: Option<f64>,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// One line a person can read.
+    pub message: String,
+}
+
+/// The comparison with a baseline report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BaselineResult {
+    /// The baseline file, as named on the command line.
+    pub file: String,
+    /// The scenario the baseline ran.
+    pub scenario: String,
+    /// How much worse than the baseline a value may be, in percent.
+    pub tolerance_pct: f64,
+    /// One comparison per measurement the baseline has.
+    pub comparisons: Vec<Comparison>,
+}
+
+/// One measurement compared with the baseline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Comparison {
+    /// The measurement key.
+    pub metric: String,
+    /// Its unit.
+    pub unit: Unit,
+    /// The baseline's value.
+    pub baseline: f64,
+    /// This run's value, if it measured one.
+    pub observed: Option<f64>,
+    /// Change relative to the baseline in percent (positive: larger), when defined.
+    pub change_pct: Option<f64>,
+    /// Its verdict.
+    pub verdict: Verdict,
+}

@@ -1,0 +1,140 @@
+//! JUnit XML: one testsuite each for cases, phases, gates and the baseline comparison; one
+//! testcase per item, failures carrying their message and evidence.
+
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::format::value;
+use crate::model::{ReportData, Verdict};
+
+/// Renders the report as JUnit XML.
+pub fn junit(report: &ReportData) -> String {
+    let scenario = &report.scenario.name;
+    let mut junit = Report::new(format!("fleetgate {scenario}"));
+    junit.set_time(seconds(report.run.duration_secs));
+
+    let mut cases = TestSuite::new(format!("{scenario}.cases"));
+    cases.add_test_cases(report.cases.iter().map(|case| {
+        let evidence: Vec<String> = case.evidence.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let details = format!("rule: {}\n{}", case.rule, evidence.join("\n"));
+        testcase(
+            &case.id,
+            &format!("{scenario}.cases"),
+            case.verdict,
+            case.message.as_deref(),
+            &details,
+            case.duration_secs,
+        )
+    }));
+
+    let mut phases = TestSuite::new(format!("{scenario}.phases"));
+    phases.add_test_cases(report.phases.iter().map(|phase| {
+        testcase(
+            &phase.name,
+            &format!("{scenario}.phases"),
+            phase.verdict,
+            phase.message.as_deref(),
+            "",
+            phase.duration_secs,
+        )
+    }));
+
+    let mut gates = TestSuite::new(format!("{scenario}.gates"));
+    gates.add_test_cases(report.gates.iter().map(|gate| {
+        let bound = match gate.gate.bound {
+            crate::Bound::Max => "max",
+            crate::Bound::Min => "min",
+        };
+        let name = format!("{} {bound} {}", gate.gate.metric, gate.gate.written);
+        testcase(
+            &name,
+            &format!("{scenario}.gates"),
+            gate.verdict,
+            Some(&gate.message),
+            "",
+            0.0,
+        )
+    }));
+
+    junit.add_test_suites([cases, phases, gates]);
+    if let Some(baseline) = &report.baseline {
+        let mut suite = TestSuite::new(format!("{scenario}.baseline"));
+        suite.add_test_cases(baseline.comparisons.iter().map(|c| {
+            let observed = c
+                .observed
+                .map_or_else(|| "not measured".to_owned(), |v| value(v, c.unit));
+            let message = format!(
+                "{observed} against {} in {} (tolerance {}%)",
+                value(c.baseline, c.unit),
+                baseline.file,
+                baseline.tolerance_pct
+            );
+            testcase(
+                &c.metric,
+                &format!("{scenario}.baseline"),
+                c.verdict,
+                Some(&message),
+                "",
+                0.0,
+            )
+        }));
+        junit.add_test_suite(suite);
+    }
+    junit.to_string().unwrap_or_default()
+}
+
+fn testcase(
+    name: &str,
+    classname: &str,
+    verdict: Verdict,
+    message: Option<&str>,
+    details: &str,
+    secs: f64,
+) -> TestCase {
+    let mut status = match verdict {
+        Verdict::Passed => TestCaseStatus::success(),
+        Verdict::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
+        Verdict::Skipped => TestCaseStatus::skipped(),
+    };
+    if verdict != Verdict::Passed {
+        if let Some(message) = message {
+            status.set_message(message);
+        }
+        if !details.is_empty() {
+            status.set_description(details);
+        }
+    }
+    let mut case = TestCase::new(name, status);
+    case.set_classname(classname);
+    case.set_time(seconds(secs));
+    case
+}
+
+fn seconds(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::report;
+
+    #[test]
+    fn every_case_phase_and_gate_is_a_testcase_with_its_verdict() {
+        let xml = junit(&report());
+        assert_eq!(xml.matches("<testcase ").count(), 5, "{xml}");
+        assert_eq!(
+            xml.matches("<failure").count(),
+            2,
+            "alg-none and the gate fail: {xml}"
+        );
+        assert_eq!(
+            xml.matches("<skipped").count(),
+            2,
+            "one case and the phase: {xml}"
+        );
+        assert!(xml.contains("bridge accepted alg &quot;none&quot;"), "{xml}");
+        assert!(xml.contains("publish.puback.p99 max &quot;50ms&quot;"), "{xml}");
+    }
+}

@@ -1,0 +1,235 @@
+//! The compile step on whole files: every key of the format read into the model, and several
+//! mistakes in one file all reported at once.
+
+#![allow(clippy::unwrap_used)] // test helpers fail loudly on broken fixtures
+
+use std::time::Duration;
+
+use fleetgate_scenario::model::{
+    Algorithm, Bound, BridgeTarget, KeyFormat, Profile, PubsubTarget, PushTarget, Schedule,
+};
+use fleetgate_scenario::{Severity, SourceFile, compile};
+
+const CATALOGUE: &[&str] = &[
+    "auth.aud-mismatch",
+    "auth.alg-none",
+    "clock.iat-future",
+    "topic.other-device",
+];
+
+const FULL: &str = r#"
+[scenario]
+name = "full"
+seed = 42
+description = "every key"
+
+[target]
+bridge = { host = "bridge.local", port = 8883, ca = "fixtures/tls/ca.pem", profile = "clearblade" }
+pubsub = { emulator = "127.0.0.1:8085" }
+push_endpoint = { url = "http://127.0.0.1:8080/push", audience = "https://example.com" }
+
+[project]
+id = "demo-project"
+region = "europe-west1"
+registry = "pi-fleet"
+
+[[cohort]]
+name = "rsa"
+devices = 3
+device_id = "rsa-{index:03}"
+key = { alg = "RS256", format = "RSA_PEM", rsa_bits = 3072 }
+clock = { skew = "-90s", drift_ppm = -12.5 }
+token = { lifetime = "20m", refresh_at = 0.5 }
+telemetry = { every = "250ms", payload_bytes = "1KiB", qos = 0, schedule = "poisson" }
+connect_rate = "30/m"
+
+[[cohort]]
+name = "ec"
+devices = 1
+device_id = "ec-{index}"
+
+[cases]
+include = ["auth.*", "clock.iat-future"]
+exclude = ["auth.alg-none"]
+
+[[phase]]
+name = "ramp-and-hold"
+ramp = "5s"
+hold = "1m"
+ramp_down = "2s"
+
+[gates]
+"publish.puback.p99" = { max = "50ms" }
+"pipeline.delivered_ratio" = { min = "99.9%" }
+"messages.lost" = { max = 0 }
+"publish.throughput" = { min = "100/s", max = 1e6 }
+"#;
+
+#[test]
+fn every_key_of_the_format_reaches_the_model() {
+    let compiled = compile(&SourceFile::new("full.toml", FULL), CATALOGUE);
+    assert_eq!(compiled.errors().count(), 0, "{:#?}", compiled.diagnostics);
+    let s = compiled.scenario.unwrap();
+    assert_eq!(
+        (s.name.as_str(), s.seed, s.description.as_deref()),
+        ("full", 42, Some("every key"))
+    );
+    assert_eq!(
+        s.target.bridge,
+        BridgeTarget::External {
+            host: "bridge.local".into(),
+            port: 8883,
+            ca: Some("fixtures/tls/ca.pem".into()),
+            profile: Profile::ClearBlade,
+            tls: true
+        }
+    );
+    assert_eq!(s.target.pubsub, PubsubTarget::Emulator("127.0.0.1:8085".into()));
+    assert!(
+        matches!(s.target.push_endpoint, PushTarget::External { ref audience, .. } if audience.as_deref() == Some("https://example.com"))
+    );
+    assert_eq!(
+        (s.project.region.as_str(), s.project.registry.as_str()),
+        ("europe-west1", "pi-fleet")
+    );
+
+    let rsa = &s.cohorts[0];
+    assert_eq!((rsa.devices, rsa.device_id.render(2)), (3, "rsa-002".to_owned()));
+    assert_eq!(
+        (rsa.key.alg, rsa.key.format, rsa.key.rsa_bits),
+        (Algorithm::Rs256, KeyFormat::RsaPem, Some(3072))
+    );
+    assert_eq!(rsa.clock.skew.as_secs_f64(), -90.0);
+    assert_eq!(rsa.clock.drift_ppm, -12.5);
+    assert_eq!(
+        (rsa.token.lifetime, rsa.token.refresh_at),
+        (Duration::from_secs(1200), 0.5)
+    );
+    let telemetry = rsa.telemetry.unwrap();
+    assert_eq!(
+        (
+            telemetry.every,
+            telemetry.payload_bytes,
+            telemetry.qos,
+            telemetry.schedule
+        ),
+        (Duration::from_millis(250), 1024, 0, Schedule::Poisson)
+    );
+    assert_eq!(rsa.connect_rate.unwrap().per_second(), 0.5);
+
+    let ec = &s.cohorts[1];
+    assert_eq!(
+        (ec.key.alg, ec.key.format),
+        (Algorithm::Es256, KeyFormat::Es256X509Pem),
+        "defaults"
+    );
+    assert_eq!(
+        (ec.token.lifetime, ec.token.refresh_at),
+        (Duration::from_secs(3600), 0.75),
+        "defaults"
+    );
+    assert!(ec.telemetry.is_none() && ec.connect_rate.is_none());
+
+    assert_eq!(s.cases, ["auth.aud-mismatch", "clock.iat-future"]);
+    assert_eq!(s.phases[0].hold, Duration::from_secs(60));
+    assert_eq!(s.phases[0].ramp_down, Duration::from_secs(2));
+
+    // Per metric, max comes before min; thresholds are compared to 9 significant digits.
+    let gates: Vec<(String, Bound, f64)> = s
+        .gates
+        .iter()
+        .map(|g| (g.key.to_string(), g.bound, (g.threshold * 1e9).round() / 1e9))
+        .collect();
+    assert_eq!(
+        gates,
+        [
+            ("publish.puback.p99".to_owned(), Bound::Max, 50_000.0),
+            ("pipeline.delivered_ratio".to_owned(), Bound::Min, 0.999),
+            ("messages.lost".to_owned(), Bound::Max, 0.0),
+            ("publish.throughput".to_owned(), Bound::Max, 1e6),
+            ("publish.throughput".to_owned(), Bound::Min, 100.0),
+        ]
+    );
+}
+
+#[test]
+fn every_mistake_in_a_file_is_reported_at_once_in_file_order() {
+    let text = r#"
+[scenario]
+name = "many"
+colour = "blue"
+
+[[cohort]]
+name = "a"
+devices = 0
+device_id = "pi"
+telemetry = { every = "soon", qos = 2 }
+
+[[cohort]]
+name = "a"
+devices = "ten"
+device_id = "pi-{index}"
+
+[gates]
+"publish.latency.p99" = { max = "50ms" }
+"#;
+    let compiled = compile(&SourceFile::new("many.toml", text), CATALOGUE);
+    assert!(compiled.scenario.is_none());
+    let paths: Vec<&str> = compiled.errors().map(|d| d.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "scenario.colour",
+            "cohort[0].devices",
+            "cohort[0].device_id",
+            "cohort[0].telemetry.every",
+            "cohort[0].telemetry.qos",
+            "cohort[1].name",
+            "cohort[1].devices",
+            "gates.\"publish.latency.p99\"",
+        ],
+        "{:#?}",
+        compiled.diagnostics
+    );
+    let lines: Vec<usize> = compiled
+        .errors()
+        .map(|d| SourceFile::new("", text).line_col(d.span.start).0)
+        .collect();
+    assert_eq!(lines, [4, 8, 9, 10, 10, 13, 14, 18]);
+    assert!(
+        compiled.errors().all(|d| d.help.is_some()),
+        "every error says what is accepted"
+    );
+}
+
+#[test]
+fn duplicate_names_are_found_even_when_the_second_cohort_is_otherwise_broken() {
+    let text = "[scenario]\nname = \"d\"\n[[cohort]]\nname = \"a\"\ndevices = 1\ndevice_id = \"a-{index}\"\n[[cohort]]\nname = \"a\"\ndevices = 1\ndevice_id = \"b-{index}\"\n";
+    let compiled = compile(&SourceFile::new("d.toml", text), &[]);
+    let messages: Vec<&str> = compiled.errors().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages, ["cohort name `a` is used twice (first by cohort #0)"]);
+}
+
+#[test]
+fn warnings_do_not_stop_a_scenario_from_compiling() {
+    let text = "[scenario]\nname = \"w\"\n[[cohort]]\nname = \"a\"\ndevices = 1\ndevice_id = \"a-{index}\"\ntoken = { lifetime = \"25h\" }\n";
+    let compiled = compile(&SourceFile::new("w.toml", text), &[]);
+    assert!(compiled.scenario.is_some());
+    let warnings: Vec<&str> = compiled.warnings().map(|d| d.path.as_str()).collect();
+    assert_eq!(warnings, ["cohort[0]", "cohort[0].token.lifetime"]);
+    assert!(
+        compiled
+            .diagnostics
+            .iter()
+            .all(|d| d.severity == Severity::Warning)
+    );
+}
+
+#[test]
+fn syntax_errors_are_all_reported_and_nothing_else_is_checked() {
+    let text = "[scenario\nname = \"x\"\nseed = = 3\n";
+    let compiled = compile(&SourceFile::new("s.toml", text), &[]);
+    assert!(compiled.scenario.is_none());
+    assert!(compiled.errors().count() >= 2, "{:#?}", compiled.diagnostics);
+    assert!(compiled.errors().all(|d| d.message.starts_with("TOML syntax")));
+}
