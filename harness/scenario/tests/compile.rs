@@ -216,7 +216,7 @@ fn warnings_do_not_stop_a_scenario_from_compiling() {
     let compiled = compile(&SourceFile::new("w.toml", text), &[]);
     assert!(compiled.scenario.is_some());
     let warnings: Vec<&str> = compiled.warnings().map(|d| d.path.as_str()).collect();
-    assert_eq!(warnings, ["cohort[0]", "cohort[0].token.lifetime"]);
+    assert_eq!(warnings, ["cohort[0].token.lifetime"]);
     assert!(
         compiled
             .diagnostics
