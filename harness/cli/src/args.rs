@@ -21,7 +21,7 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Check scenario files and print every error and warning with its location.
     Validate(ValidateArgs),
-    /// Print the JSON schema of scenario files (or, with --report, of report.json).
+    /// Print the JSON schema of scenario files (--report: of report.json; --markdown: the reference).
     Schema(SchemaArgs),
     /// List the conformance cases this build can run.
     Cases,
@@ -58,8 +58,11 @@ pub(crate) struct ValidateArgs {
 #[derive(Debug, Args)]
 pub(crate) struct SchemaArgs {
     /// Print the schema of report.json instead of the scenario format.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "markdown")]
     pub(crate) report: bool,
+    /// Print the scenario format as the Markdown reference the README embeds.
+    #[arg(long)]
+    pub(crate) markdown: bool,
 }
 
 /// Parses `"10%"` or `"10"` as a percentage from 0 to 1000.

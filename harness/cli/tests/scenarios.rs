@@ -69,3 +69,18 @@ fn the_json_schema_refuses_what_validate_refuses_for_structure() {
         );
     }
 }
+
+#[test]
+fn the_readme_embeds_the_current_format_reference() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let start = "<!-- format-reference:start -->\n";
+    let end = "<!-- format-reference:end -->";
+    let from = readme.find(start).expect("README has the start marker") + start.len();
+    let to = readme.find(end).expect("README has the end marker");
+    let (_, generated, _) = common::text(&common::fleetgate(&["schema", "--markdown"]));
+    assert_eq!(
+        readme[from..to],
+        generated,
+        "README's format reference is stale: replace it with `fleetgate schema --markdown`"
+    );
+}

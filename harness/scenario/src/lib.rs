@@ -17,12 +17,14 @@
 //! - [`glob`]: case-id globs.
 //! - [`diagnostic`]: diagnostics and their rendering.
 //! - [`schema`]: the JSON schema, generated from the spec.
+//! - [`reference`]: the Markdown reference of the format, generated from the spec.
 
 mod compile;
 pub mod diagnostic;
 pub mod glob;
 pub mod model;
 mod read;
+pub mod reference;
 pub mod schema;
 pub mod spec;
 pub mod template;

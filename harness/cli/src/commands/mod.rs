@@ -10,8 +10,12 @@ use crate::args::SchemaArgs;
 use crate::exit_codes;
 use crate::output::out;
 
-/// `fleetgate schema [--report]`.
+/// `fleetgate schema [--report | --markdown]`.
 pub(crate) fn schema(args: &SchemaArgs) -> anyhow::Result<u8> {
+    if args.markdown {
+        out(fleetgate_scenario::reference::markdown_reference().trim_end());
+        return Ok(exit_codes::PASSED);
+    }
     let schema = if args.report {
         ReportData::json_schema()
     } else {
