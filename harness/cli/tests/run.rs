@@ -11,6 +11,13 @@ fn read(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap()
 }
 
+/// `fleetgate run scenarios/smoke.toml --out OUT EXTRA…`.
+fn smoke(out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["run", "scenarios/smoke.toml", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    common::text(&common::fleetgate(&args))
+}
+
 fn write_scenario(dir: &Path, extra: &str) -> String {
     let path = dir.join("gated.toml");
     let text = format!(
@@ -24,12 +31,7 @@ fn write_scenario(dir: &Path, extra: &str) -> String {
 fn a_passing_run_writes_three_reports_that_reload_as_a_baseline() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("first");
-    let (code, stdout, stderr) = common::text(&common::fleetgate(&[
-        "run",
-        "scenarios/smoke.toml",
-        "--out",
-        out.to_str().unwrap(),
-    ]));
+    let (code, stdout, stderr) = smoke(&out, &[]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.starts_with("PASSED: `smoke`"), "{stdout}");
     assert!(stderr.contains("phase steady skipped"), "{stderr}");
@@ -41,17 +43,10 @@ fn a_passing_run_writes_three_reports_that_reload_as_a_baseline() {
 
     let second = tmp.path().join("second");
     let baseline = out.join("report.json");
-    let args = [
-        "run",
-        "scenarios/smoke.toml",
-        "--out",
-        second.to_str().unwrap(),
-        "--baseline",
-        baseline.to_str().unwrap(),
-        "--tolerance",
-        "5%",
-    ];
-    let (code, stdout, stderr) = common::text(&common::fleetgate(&args));
+    let (code, stdout, stderr) = smoke(
+        &second,
+        &["--baseline", baseline.to_str().unwrap(), "--tolerance", "5%"],
+    );
     assert_eq!(code, 0, "{stdout}{stderr}");
     let report: serde_json::Value = serde_json::from_str(&read(&second, "report.json")).unwrap();
     assert_eq!(report["baseline"]["tolerance_pct"], 5.0);
@@ -89,27 +84,14 @@ fn a_failed_gate_exits_1_and_still_writes_every_report() {
 fn a_baseline_metric_this_run_lacks_fails_the_comparison() {
     let tmp = tempfile::tempdir().unwrap();
     let first = tmp.path().join("first");
-    assert_eq!(
-        common::fleetgate(&["run", "scenarios/smoke.toml", "--out", first.to_str().unwrap()])
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(smoke(&first, &[]).0, 0);
     let mut baseline: serde_json::Value = serde_json::from_str(&read(&first, "report.json")).unwrap();
     baseline["measurements"]["connect.p99"] =
         serde_json::json!({ "value": 1500.0, "unit": "micros", "better": "lower" });
     let baseline_path = tmp.path().join("baseline.json");
     std::fs::write(&baseline_path, baseline.to_string()).unwrap();
     let second = tmp.path().join("second");
-    let args = [
-        "run",
-        "scenarios/smoke.toml",
-        "--out",
-        second.to_str().unwrap(),
-        "--baseline",
-        baseline_path.to_str().unwrap(),
-    ];
-    let (code, stdout, _) = common::text(&common::fleetgate(&args));
+    let (code, stdout, _) = smoke(&second, &["--baseline", baseline_path.to_str().unwrap()]);
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("1 of 1 baseline comparisons failed"), "{stdout}");
     assert!(read(&second, "summary.md").contains("- baseline `connect.p99`: not measured, baseline 1.5 ms"));
@@ -172,12 +154,7 @@ fn an_unwritable_report_folder_is_an_environment_failure() {
     let blocker = tmp.path().join("file");
     std::fs::write(&blocker, "not a folder").unwrap();
     let out = blocker.join("reports");
-    let (code, _, stderr) = common::text(&common::fleetgate(&[
-        "run",
-        "scenarios/smoke.toml",
-        "--out",
-        out.to_str().unwrap(),
-    ]));
+    let (code, _, stderr) = smoke(&out, &[]);
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("cannot create the report folder"), "{stderr}");
 }

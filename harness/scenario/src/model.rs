@@ -28,7 +28,7 @@ pub struct Scenario {
     pub cases: Vec<String>,
     /// The load phases, in order.
     pub phases: Vec<Phase>,
-    /// The gates, in file order.
+    /// The gates, in file order; a gate with both bounds gives max, then min.
     pub gates: Vec<Gate>,
 }
 
