@@ -1,9 +1,21 @@
-//! The embedded IoT-Core-compatible MQTT bridge (PROTOCOL.md §1–§5).
+//! The embedded IoT-Core-compatible MQTT bridge (PROTOCOL.md §1–§5): what virtual devices and
+//! real Pis connect to by default, and the reference against which external bridges are judged.
 //!
-//! What will live here: MQTT 3.1.1 over TLS (tokio-rustls) with a sans-I/O session state machine
-//! driven by a thin per-connection task; the device registry and its admin API; JWT
-//! authentication through the identity crate's bridge rules; topic ACLs, events and subfolder
-//! routing, state, config and commands, gateways; forwarding to Pub/Sub behind a small trait
-//! (embedded emulator or an external one); the HTTP device bridge; connection and disconnect
-//! events carrying claims, verdicts and causes; fault injection; profiles (`google`,
-//! `clearblade`) for every rule PROTOCOL.md marks configurable.
+//! It is a purpose-built server, not a general broker: an IoT Core bridge routes device
+//! telemetry to Pub/Sub and config and commands to one device, never device to device, and its
+//! refusals (CONNACK codes per profile, closes on topic and QoS violations) are the point. The
+//! MQTT 3.1.1 codec is rumqttc's `mqttbytes::v4`, the same one the virtual devices use, so the
+//! dependency graph holds one MQTT implementation; rumqttd was ruled out (it refuses client ids
+//! containing `/`, sends no CONNACK on auth failure and has no per-device topic rules).
+//!
+//! # Layout
+//!
+//! - [`session`]: the sans-I/O state machine of one connection.
+//! - [`topics`]: the device topic grammar and access rules.
+//! - [`profile`]: `google` and `clearblade` answers and limits.
+//! - [`events`]: connection attempts and disconnects, with claims, verdicts and causes.
+
+pub mod events;
+pub mod profile;
+pub mod session;
+pub mod topics;

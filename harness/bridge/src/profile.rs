@@ -1,0 +1,96 @@
+//! Bridge profiles: the answers a bridge gives where PROTOCOL.md leaves the rule configurable,
+//! and the limits it enforces. `google` and `clearblade` are the two references.
+
+use std::time::Duration;
+
+/// What to do with a CONNECT that asks for a persistent session (clean session = 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersistentSession {
+    /// Refuse it with this CONNACK code.
+    Reject(u8),
+    /// Accept it as if clean session were 1.
+    TreatAsClean,
+}
+
+/// Whether telemetry without a subfolder carries a `subFolder` attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubfolderAttribute {
+    /// The attribute is left out.
+    Absent,
+    /// The attribute is present and empty.
+    Empty,
+}
+
+/// One bridge's behaviour.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Profile {
+    /// `google` or `clearblade`.
+    pub name: &'static str,
+    /// CONNACK code when the JWT is refused.
+    pub connack_auth_failure: u8,
+    /// CONNACK code for an unknown or blocked device, or a client id of another registry.
+    pub connack_unknown_device: u8,
+    /// Persistent sessions.
+    pub persistent_session: PersistentSession,
+    /// `subFolder` on telemetry without a subfolder.
+    pub subfolder_attribute: SubfolderAttribute,
+    /// Clock skew allowed around `exp`.
+    pub skew: Duration,
+    /// How long after `exp` + skew an open connection is closed.
+    pub expiry_grace: Duration,
+    /// Idle limit, whatever the keep-alive.
+    pub idle_limit: Duration,
+    /// Longest connection.
+    pub max_connection: Duration,
+    /// Largest telemetry payload.
+    pub max_telemetry_bytes: usize,
+    /// Largest state payload.
+    pub max_state_bytes: usize,
+    /// Fewest milliseconds between two state updates of one device.
+    pub min_state_interval: Duration,
+    /// Most incoming messages per second on one connection.
+    pub max_messages_per_second: u32,
+    /// How often an unacknowledged QoS 1 config is sent again.
+    pub config_redelivery: Duration,
+}
+
+impl Profile {
+    /// Google Cloud IoT Core as devices observed it.
+    pub fn google() -> Self {
+        Self {
+            name: "google",
+            connack_auth_failure: 5,
+            connack_unknown_device: 5,
+            persistent_session: PersistentSession::TreatAsClean,
+            subfolder_attribute: SubfolderAttribute::Absent,
+            skew: Duration::from_secs(600),
+            expiry_grace: Duration::from_secs(5),
+            idle_limit: Duration::from_secs(20 * 60),
+            max_connection: Duration::from_secs(24 * 3600),
+            max_telemetry_bytes: 256 * 1024,
+            max_state_bytes: 64 * 1024,
+            min_state_interval: Duration::from_secs(1),
+            max_messages_per_second: 100,
+            config_redelivery: Duration::from_secs(10),
+        }
+    }
+
+    /// ClearBlade IoT Core as documented.
+    pub fn clearblade() -> Self {
+        Self {
+            name: "clearblade",
+            connack_auth_failure: 4,
+            connack_unknown_device: 4,
+            ..Self::google()
+        }
+    }
+
+    /// The profile of that name, if there is one.
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "google" => Some(Self::google()),
+            "clearblade" => Some(Self::clearblade()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! CONNECT: client id, username, session flags, device lookup and the JWT verdict.
+
+use rumqttc::mqttbytes::v4::{ConnAck, Connect, ConnectReturnCode, Packet};
+
+use super::connected::Live;
+use super::{Action, Registry, RegistryPath, UnixMillis};
+use crate::events::{Cause, ConnectAttempt, Event, Verdict};
+use crate::profile::{PersistentSession, Profile};
+
+const BAD_CLIENT_ID: u8 = 2;
+
+/// Answers a CONNECT: `Ok` with the live session and its actions, or `Err` with the refusal.
+pub(super) fn connect(
+    path: &RegistryPath,
+    profile: &Profile,
+    connect: &Connect,
+    now: UnixMillis,
+    registry: &dyn Registry,
+) -> Result<(Live, Vec<Action>), Vec<Action>> {
+    let refuse = |device: Option<&str>, claims, connack: u8, reason: &str| {
+        let attempt = ConnectAttempt {
+            client_id: connect.client_id.clone(),
+            device: device.map(str::to_owned),
+            claims,
+            server_time: now,
+            verdict: Verdict::Refused {
+                connack,
+                reason: reason.to_owned(),
+            },
+        };
+        vec![
+            Action::Send(Packet::ConnAck(ConnAck::new(return_code(connack), false))),
+            Action::Event(Event::ConnectAttempt(attempt)),
+            Action::Close(Cause::Protocol(format!("CONNECT refused: {reason}"))),
+        ]
+    };
+    let Some(device) = device_of(&connect.client_id, path) else {
+        let reason = if connect.client_id.starts_with("projects/") {
+            "other-registry"
+        } else {
+            "malformed-client-id"
+        };
+        let code = if reason == "other-registry" {
+            profile.connack_unknown_device
+        } else {
+            BAD_CLIENT_ID
+        };
+        return Err(refuse(None, None, code, reason));
+    };
+    if let (false, PersistentSession::Reject(code)) = (connect.clean_session, profile.persistent_session) {
+        return Err(refuse(Some(device), None, code, "persistent-session"));
+    }
+    let Some(info) = registry.device(device) else {
+        return Err(refuse(
+            Some(device),
+            None,
+            profile.connack_unknown_device,
+            "unknown-device",
+        ));
+    };
+    if info.blocked {
+        return Err(refuse(
+            Some(device),
+            None,
+            profile.connack_unknown_device,
+            "blocked-device",
+        ));
+    }
+    let Some(login) = &connect.login else {
+        return Err(refuse(
+            Some(device),
+            None,
+            profile.connack_auth_failure,
+            "no-username",
+        ));
+    };
+    let verdict = registry.authenticate(device, &login.password, now.div_euclid(1000));
+    let exp = match verdict.result {
+        Ok(exp) => exp,
+        Err(reason) => {
+            return Err(refuse(
+                Some(device),
+                verdict.claims,
+                profile.connack_auth_failure,
+                &reason,
+            ));
+        }
+    };
+    let attempt = ConnectAttempt {
+        client_id: connect.client_id.clone(),
+        device: Some(device.to_owned()),
+        claims: verdict.claims,
+        server_time: now,
+        verdict: Verdict::Accepted,
+    };
+    let live = Live::new(device.to_owned(), info, exp.saturating_mul(1000), now);
+    let actions = vec![
+        Action::Claim(device.to_owned()),
+        Action::Send(Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false))),
+        Action::Event(Event::ConnectAttempt(attempt)),
+    ];
+    Ok((live, actions))
+}
+
+/// The device id of a client id of this registry.
+pub(crate) fn device_of<'a>(client_id: &'a str, path: &RegistryPath) -> Option<&'a str> {
+    let rest = client_id.strip_prefix("projects/")?;
+    let rest = rest
+        .strip_prefix(path.project.as_str())?
+        .strip_prefix("/locations/")?;
+    let rest = rest
+        .strip_prefix(path.region.as_str())?
+        .strip_prefix("/registries/")?;
+    let device = rest
+        .strip_prefix(path.registry.as_str())?
+        .strip_prefix("/devices/")?;
+    (!device.is_empty() && !device.contains('/')).then_some(device)
+}
+
+fn return_code(code: u8) -> ConnectReturnCode {
+    match code {
+        1 => ConnectReturnCode::RefusedProtocolVersion,
+        2 => ConnectReturnCode::BadClientId,
+        3 => ConnectReturnCode::ServiceUnavailable,
+        4 => ConnectReturnCode::BadUserNamePassword,
+        _ => ConnectReturnCode::NotAuthorized,
+    }
+}

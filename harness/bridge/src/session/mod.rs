@@ -1,0 +1,284 @@
+//! The bridge session: a sans-I/O state machine for one MQTT connection. The driver feeds it
+//! packets, timer ticks, forwarding results, config updates and commands; it answers with
+//! [`Action`]s (packets to send, telemetry to forward, events, a close with its cause). No
+//! sockets, no clocks: time is an input, so every rule is tested directly.
+
+mod connect;
+mod connected;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rumqttc::mqttbytes::v4::Packet;
+
+use crate::events::{Cause, Event};
+use crate::profile::Profile;
+
+pub use connected::CommandError;
+
+/// Milliseconds since the Unix epoch, on the bridge's clock.
+pub type UnixMillis = i64;
+
+/// The registry a session belongs to: client ids must name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryPath {
+    /// Project id.
+    pub project: String,
+    /// Cloud region.
+    pub region: String,
+    /// Registry id.
+    pub registry: String,
+}
+
+/// What the session needs to know of a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// The numeric id (`deviceNumId`).
+    pub num_id: u64,
+    /// Blocked devices may not connect.
+    pub blocked: bool,
+    /// Gateways may attach other devices.
+    pub gateway: bool,
+}
+
+/// One configuration version of a device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigVersion {
+    /// Version number, from 1.
+    pub version: i64,
+    /// The configuration bytes.
+    pub data: Bytes,
+}
+
+/// The claims of a presented JWT as the device sent them (decoded, not trusted), for events.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Claims {
+    /// Header `alg`.
+    pub alg: Option<String>,
+    /// Header `kid`.
+    pub kid: Option<String>,
+    /// `iat`, seconds.
+    pub iat: Option<i64>,
+    /// `exp`, seconds.
+    pub exp: Option<i64>,
+    /// `aud` as written (a string, or the JSON of anything else).
+    pub aud: Option<String>,
+}
+
+/// The registry's verdict on a presented JWT.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthVerdict {
+    /// The claims as presented, when the token could be decoded.
+    pub claims: Option<Claims>,
+    /// `Ok(exp)` in seconds when accepted, or the refusal reason.
+    pub result: Result<i64, String>,
+}
+
+/// The registry as a session sees it.
+pub trait Registry {
+    /// The device, if it exists.
+    fn device(&self, id: &str) -> Option<DeviceInfo>;
+    /// Checks `jwt` against the device's credentials at `now_secs`.
+    fn authenticate(&self, device: &str, jwt: &str, now_secs: i64) -> AuthVerdict;
+    /// The newest configuration of the device.
+    fn latest_config(&self, device: &str) -> Option<ConfigVersion>;
+}
+
+/// Telemetry the driver must forward to Pub/Sub; for QoS 1 the PUBACK waits for the result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Telemetry {
+    /// The PUBLISH packet id, for QoS 1.
+    pub pkid: Option<u16>,
+    /// The device that sent it.
+    pub device: String,
+    /// Its numeric id.
+    pub device_num_id: u64,
+    /// The subfolder, if any.
+    pub subfolder: Option<String>,
+    /// The exact payload bytes.
+    pub payload: Bytes,
+}
+
+/// What the driver must do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Write this packet.
+    Send(Packet),
+    /// Forward this telemetry and report back with [`Session::forwarded`].
+    Forward(Telemetry),
+    /// Store this device state.
+    StoreState {
+        /// The device.
+        device: String,
+        /// The state bytes.
+        payload: Bytes,
+    },
+    /// This session is now the device's only connection: close any older one.
+    Claim(String),
+    /// Record this event.
+    Event(Event),
+    /// Flush what was sent and close the connection.
+    Close(Cause),
+}
+
+/// One connection's session.
+#[derive(Debug)]
+pub struct Session {
+    path: RegistryPath,
+    profile: Arc<Profile>,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    AwaitingConnect,
+    Connected(Box<connected::Live>),
+    Closed,
+}
+
+impl Session {
+    /// A session waiting for CONNECT.
+    pub fn new(path: RegistryPath, profile: Arc<Profile>) -> Self {
+        Self {
+            path,
+            profile,
+            state: State::AwaitingConnect,
+        }
+    }
+
+    /// The device this session authenticated, if any.
+    pub fn device(&self) -> Option<&str> {
+        match &self.state {
+            State::Connected(live) => Some(live.device()),
+            _ => None,
+        }
+    }
+
+    /// Whether the session has closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// Handles one packet from the device.
+    pub fn packet(&mut self, packet: Packet, now: UnixMillis, registry: &dyn Registry) -> Vec<Action> {
+        let actions = match &mut self.state {
+            State::Closed => Vec::new(),
+            State::AwaitingConnect => match packet {
+                Packet::Connect(connect) => {
+                    match connect::connect(&self.path, &self.profile, &connect, now, registry) {
+                        Ok((live, actions)) => {
+                            self.state = State::Connected(Box::new(live));
+                            actions
+                        }
+                        Err(actions) => actions,
+                    }
+                }
+                other => vec![Action::Close(Cause::Protocol(format!(
+                    "{} before CONNECT",
+                    packet_name(&other)
+                )))],
+            },
+            State::Connected(live) => live.packet(packet, now, &self.profile, registry),
+        };
+        self.settle(actions)
+    }
+
+    /// Reports the result of forwarding telemetry: a QoS 1 PUBACK on success, a close without
+    /// PUBACK on failure (so nothing acknowledged is ever lost).
+    pub fn forwarded(&mut self, pkid: Option<u16>, result: Result<(), String>) -> Vec<Action> {
+        let actions = match (&self.state, result) {
+            (State::Connected(_), Ok(())) => pkid
+                .map(|pkid| {
+                    vec![Action::Send(Packet::PubAck(rumqttc::mqttbytes::v4::PubAck::new(
+                        pkid,
+                    )))]
+                })
+                .unwrap_or_default(),
+            (State::Connected(_), Err(reason)) => vec![Action::Close(Cause::ForwardFailed(reason))],
+            _ => Vec::new(),
+        };
+        self.settle(actions)
+    }
+
+    /// Checks the session's timers: token expiry, idle limit, connection age, config redelivery.
+    pub fn tick(&mut self, now: UnixMillis) -> Vec<Action> {
+        let actions = match &mut self.state {
+            State::Connected(live) => live.tick(now, &self.profile),
+            _ => Vec::new(),
+        };
+        self.settle(actions)
+    }
+
+    /// When [`Session::tick`] next has something to do.
+    pub fn next_deadline(&self) -> Option<UnixMillis> {
+        match &self.state {
+            State::Connected(live) => Some(live.next_deadline(&self.profile)),
+            _ => None,
+        }
+    }
+
+    /// A new configuration version for this session's device.
+    pub fn config(&mut self, config: ConfigVersion, now: UnixMillis) -> Vec<Action> {
+        match &mut self.state {
+            State::Connected(live) => live.config(config, now),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A command for this session's device; refused when it is not subscribed to commands.
+    pub fn command(&mut self, subfolder: Option<&str>, payload: Bytes) -> Result<Vec<Action>, CommandError> {
+        match &mut self.state {
+            State::Connected(live) => live.command(subfolder, payload),
+            _ => Err(CommandError::NotConnected),
+        }
+    }
+
+    /// Closes the session from outside (a newer connection, the admin API, a fault, a decode
+    /// error of the stream).
+    pub fn close(&mut self, cause: Cause) -> Vec<Action> {
+        if self.is_closed() {
+            return Vec::new();
+        }
+        self.settle(vec![Action::Close(cause)])
+    }
+
+    /// Moves to `Closed` after a close action, recording the disconnect event once.
+    fn settle(&mut self, mut actions: Vec<Action>) -> Vec<Action> {
+        let cause = actions.iter().find_map(|a| match a {
+            Action::Close(cause) => Some(cause.clone()),
+            _ => None,
+        });
+        if let Some(cause) = cause {
+            if let State::Connected(live) = &self.state {
+                actions.push(Action::Event(Event::Disconnected {
+                    device: live.device().to_owned(),
+                    cause,
+                }));
+            }
+            self.state = State::Closed;
+        }
+        actions
+    }
+}
+
+/// The name of a packet type, for messages.
+pub(crate) fn packet_name(packet: &Packet) -> &'static str {
+    match packet {
+        Packet::Connect(_) => "CONNECT",
+        Packet::ConnAck(_) => "CONNACK",
+        Packet::Publish(_) => "PUBLISH",
+        Packet::PubAck(_) => "PUBACK",
+        Packet::PubRec(_) => "PUBREC",
+        Packet::PubRel(_) => "PUBREL",
+        Packet::PubComp(_) => "PUBCOMP",
+        Packet::Subscribe(_) => "SUBSCRIBE",
+        Packet::SubAck(_) => "SUBACK",
+        Packet::Unsubscribe(_) => "UNSUBSCRIBE",
+        Packet::UnsubAck(_) => "UNSUBACK",
+        Packet::PingReq => "PINGREQ",
+        Packet::PingResp => "PINGRESP",
+        Packet::Disconnect => "DISCONNECT",
+    }
+}
