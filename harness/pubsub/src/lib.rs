@@ -1,7 +1,14 @@
 //! The embedded Pub/Sub emulator and the harness's Pub/Sub consumer (PROTOCOL.md §6–§7).
 //!
-//! What will live here: `google.pubsub.v1` Publisher and Subscriber over gRPC and REST on one
-//! listener (as Google's emulator serves them); topics, subscriptions, publish, unary and
-//! streaming pull, acknowledgement deadlines, retry and dead-letter policies; push delivery with
-//! an OIDC token minted by the identity crate's Google mock on every push; and one consumer
-//! interface the runner uses to observe deliveries from this emulator or an external one.
+//! # Layout
+//!
+//! - [`broker`]: the state (topics, subscriptions, leases) as a plain struct, sans-I/O.
+//! - [`names`]: resource names and Google's rules for them.
+//! - [`error`]: the one error type, with Google's gRPC codes and HTTP statuses.
+//! - [`clock`]: the injectable wall clock.
+pub mod broker;
+pub mod clock;
+pub mod error;
+pub mod names;
+
+pub use error::Error;
