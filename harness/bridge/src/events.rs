@@ -2,14 +2,32 @@
 //! disconnect with its cause. The runner, reports and hardware-in-loop runs are built on them.
 
 use std::fmt;
+use std::net::SocketAddr;
 
 use crate::session::{Claims, UnixMillis};
+
+/// An event with where and when it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    /// The bridge's clock.
+    pub at: UnixMillis,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// What happened.
+    pub event: Event,
+}
 
 /// Something the bridge observed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// A CONNECT was answered.
     ConnectAttempt(ConnectAttempt),
+    /// A connection ended before any CONNECT verdict: TLS failure, bytes that are not MQTT,
+    /// no CONNECT in time.
+    Dropped {
+        /// Why.
+        reason: String,
+    },
     /// An authenticated connection closed.
     Disconnected {
         /// The device.

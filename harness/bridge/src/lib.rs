@@ -10,12 +10,25 @@
 //!
 //! # Layout
 //!
+//! - [`server`]: the listener, TLS, the one-connection-per-device map, config pushes,
+//!   commands and disconnects; `connection` drives one session over its socket.
 //! - [`session`]: the sans-I/O state machine of one connection.
+//! - [`forward`]: routing and attributes of telemetry, and the [`Forwarder`] seam to Pub/Sub.
+//! - [`tls`]: a CA and server certificate per run, or the user's files.
+//! - [`clock`]: system time that conformance cases can move forward.
 //! - [`topics`]: the device topic grammar and access rules.
 //! - [`profile`]: `google` and `clearblade` answers and limits.
 //! - [`events`]: connection attempts and disconnects, with claims, verdicts and causes.
 
+pub mod clock;
+mod connection;
 pub mod events;
+pub mod forward;
 pub mod profile;
+pub mod server;
 pub mod session;
+pub mod tls;
 pub mod topics;
+
+pub use forward::Forwarder;
+pub use server::{Bridge, BridgeConfig, DeviceRegistry};

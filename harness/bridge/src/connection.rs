@@ -1,0 +1,172 @@
+//! One connection's driver: reads bytes into packets for the [`Session`], carries out its
+//! actions (writes, forwards, state, events, close), and wakes it for its deadlines. All protocol
+//! decisions are the session's; this file only moves bytes and futures.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesOrdered;
+use rumqttc::mqttbytes::Error as CodecError;
+use rumqttc::mqttbytes::v4::Packet;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, watch};
+
+use crate::events::{Cause, Event};
+use crate::forward::telemetry_message;
+use crate::server::{Control, Shared};
+use crate::session::{Action, Session};
+
+/// A device must send CONNECT this soon after the connection opens.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Forwarded = BoxFuture<'static, (Option<u16>, Result<(), String>)>;
+
+/// Serves one connection until it closes.
+pub(crate) async fn serve<S>(
+    stream: S,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let id = shared.connection_id();
+    let (control_tx, mut control) = mpsc::channel(64);
+    let mut session = Session::new(shared.path.clone(), Arc::clone(&shared.profile));
+    let mut moved = shared.clock.moved();
+    let mut input = BytesMut::with_capacity(4096);
+    let mut output = BytesMut::with_capacity(4096);
+    let mut forwards: FuturesOrdered<Forwarded> = FuturesOrdered::new();
+    let connect_by = shared.clock.now() + i64::try_from(CONNECT_TIMEOUT.as_millis()).unwrap_or(10_000);
+    let mut device: Option<String> = None;
+    let mut answered = false;
+    loop {
+        let deadline = session.next_deadline().unwrap_or(connect_by);
+        let actions = tokio::select! {
+            read = reader.read_buf(&mut input) => match read {
+                Ok(0) if session.device().is_none() => {
+                    shared.record(peer, Event::Dropped { reason: "closed before CONNECT".into() });
+                    break;
+                }
+                Ok(0) => session.close(Cause::ClientDisconnect),
+                Ok(_) => decode(&mut input, &mut session, &shared),
+                Err(e) => session.close(Cause::Io(e.to_string())),
+            },
+            Some(message) = control.recv() => match message {
+                Control::Close(cause) => session.close(cause),
+                Control::Config(config) => session.config(config, shared.clock.now()),
+                Control::Command { subfolder, payload, reply } => {
+                    let result = session.command(subfolder.as_deref(), payload);
+                    let (answer, actions) = match result {
+                        Ok(actions) => (Ok(()), actions),
+                        Err(e) => (Err(e), Vec::new()),
+                    };
+                    let _ = reply.send(answer);
+                    actions
+                }
+            },
+            Some((pkid, result)) = forwards.next(), if !forwards.is_empty() => session.forwarded(pkid, result),
+            () = tokio::time::sleep(shared.clock.until(deadline)) => {
+                if session.device().is_none() && shared.clock.now() >= connect_by {
+                    shared.record(peer, Event::Dropped { reason: "no CONNECT within 10s".into() });
+                    break;
+                }
+                session.tick(shared.clock.now())
+            }
+            Ok(()) = moved.changed() => session.tick(shared.clock.now()),
+            _ = stop.changed() => session.close(Cause::Shutdown),
+        };
+        let mut closing = false;
+        for action in actions {
+            match action {
+                Action::Send(packet) => {
+                    if packet.write(&mut output, usize::MAX).is_err() {
+                        closing = true;
+                    }
+                }
+                Action::Forward(telemetry) => {
+                    let pkid = telemetry.pkid;
+                    let routed = telemetry_message(
+                        &telemetry,
+                        &shared.registry.routing(),
+                        &shared.path,
+                        &shared.profile,
+                    );
+                    let forward: Forwarded = match routed {
+                        Ok(message) => {
+                            let publish = shared.forwarder.forward(message);
+                            Box::pin(async move { (pkid, publish.await) })
+                        }
+                        Err(reason) => Box::pin(async move { (pkid, Err(reason)) }),
+                    };
+                    forwards.push_back(forward);
+                }
+                Action::StoreState { device, payload } => {
+                    shared.registry.store_state(&device, payload, shared.clock.now())
+                }
+                Action::Claim(claimed) => {
+                    shared.claim(&claimed, id, control_tx.clone());
+                    device = Some(claimed);
+                }
+                Action::Event(event) => {
+                    answered |= matches!(event, Event::ConnectAttempt(_));
+                    shared.record(peer, event);
+                }
+                Action::Close(cause) => {
+                    if !answered {
+                        shared.record(
+                            peer,
+                            Event::Dropped {
+                                reason: cause.to_string(),
+                            },
+                        );
+                    }
+                    closing = true;
+                }
+            }
+        }
+        if !output.is_empty() {
+            if writer.write_all(&output).await.is_err() && !closing {
+                let actions = session.close(Cause::Io("write failed".into()));
+                record_events(&shared, peer, actions);
+                closing = true;
+            }
+            output.clear();
+        }
+        if closing {
+            let _ = writer.shutdown().await;
+            break;
+        }
+    }
+    if let Some(device) = device {
+        shared.release(&device, id);
+    }
+}
+
+/// Decodes every whole packet in `input` and hands it to the session.
+fn decode(input: &mut BytesMut, session: &mut Session, shared: &Shared) -> Vec<Action> {
+    let mut actions = Vec::new();
+    while !session.is_closed() {
+        match Packet::read(input, shared.max_packet) {
+            Ok(packet) => {
+                actions.extend(session.packet(packet, shared.clock.now(), shared.registry.as_ref()))
+            }
+            Err(CodecError::InsufficientBytes(_)) => break,
+            Err(e) => actions.extend(session.close(Cause::Malformed(e.to_string()))),
+        }
+    }
+    actions
+}
+
+fn record_events(shared: &Shared, peer: SocketAddr, actions: Vec<Action>) {
+    for action in actions {
+        if let Action::Event(event) = action {
+            shared.record(peer, event);
+        }
+    }
+}
