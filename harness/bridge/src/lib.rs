@@ -12,6 +12,7 @@
 //!
 //! - [`server`]: the listener, TLS, the one-connection-per-device map, config pushes,
 //!   commands and disconnects; `connection` drives one session over its socket.
+//! - [`registry`]: devices, credentials, configs, state, gateway bindings, routing.
 //! - [`session`]: the sans-I/O state machine of one connection.
 //! - [`forward`]: routing and attributes of telemetry, and the [`Forwarder`] seam to Pub/Sub.
 //! - [`tls`]: a CA and server certificate per run, or the user's files.
@@ -25,6 +26,7 @@ mod connection;
 pub mod events;
 pub mod forward;
 pub mod profile;
+pub mod registry;
 pub mod server;
 pub mod session;
 pub mod tls;

@@ -1,0 +1,450 @@
+//! The device registry: devices with up to 3 credentials (each with an optional expiration),
+//! blocked and gateway flags, versioned configs, stored state, gateway bindings, and where
+//! telemetry goes. Loaded from the scenario and changed at run time through the admin API.
+//! Checking a JWT against a device's credentials is the job of a [`CredentialCheck`] (the
+//! identity crate's bridge rules).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use bytes::Bytes;
+
+use crate::forward::Routing;
+use crate::server::DeviceRegistry;
+use crate::session::{AuthVerdict, ConfigVersion, DeviceInfo, Registry, UnixMillis};
+
+/// At most this many credentials per device.
+pub const MAX_CREDENTIALS: usize = 3;
+/// At most this many config versions are kept per device.
+pub const KEPT_CONFIGS: usize = 10;
+
+/// One registered public key or certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credential {
+    /// `RSA_PEM`, `RSA_X509_PEM`, `ES256_PEM` or `ES256_X509_PEM`.
+    pub format: String,
+    /// The PEM text as registered.
+    pub key: String,
+    /// After this instant the credential no longer authenticates new connections.
+    pub expiration: Option<UnixMillis>,
+}
+
+/// Checks a presented JWT against a device's credentials.
+pub trait CredentialCheck: Send + Sync + 'static {
+    /// The verdict on `jwt` for a device holding `credentials`, at `now_secs`.
+    fn check(&self, credentials: &[Credential], jwt: &str, now_secs: i64) -> AuthVerdict;
+}
+
+/// A device as registered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeviceRecord {
+    /// Numeric id, assigned at creation.
+    pub num_id: u64,
+    /// Registered credentials.
+    pub credentials: Vec<Credential>,
+    /// Blocked devices cannot connect.
+    pub blocked: bool,
+    /// Gateways may attach devices.
+    pub gateway: bool,
+    /// Newest config versions, oldest first.
+    pub configs: Vec<ConfigVersion>,
+    /// The last state and when it arrived.
+    pub state: Option<(Bytes, UnixMillis)>,
+    /// For a gateway, the devices bound to it.
+    pub bound: BTreeSet<String>,
+}
+
+/// What can go wrong changing the registry.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// No such device.
+    #[error("device `{0}` does not exist")]
+    NotFound(String),
+    /// The device id is taken.
+    #[error("device `{0}` already exists")]
+    AlreadyExists(String),
+    /// A request the registry cannot accept.
+    #[error("{0}")]
+    Invalid(String),
+    /// A config update raced with another.
+    #[error("config version {expected} is not the latest ({latest})")]
+    VersionMismatch {
+        /// The version the caller based its update on.
+        expected: i64,
+        /// The latest version.
+        latest: i64,
+    },
+}
+
+/// The registry, shared by the bridge, the HTTP bridge and the admin API.
+pub struct Store {
+    check: Arc<dyn CredentialCheck>,
+    inner: RwLock<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    routing: Routing,
+    devices: BTreeMap<String, DeviceRecord>,
+    next_num_id: u64,
+}
+
+impl Store {
+    /// An empty registry routing telemetry as `routing`.
+    pub fn new(routing: Routing, check: Arc<dyn CredentialCheck>) -> Self {
+        Self {
+            check,
+            inner: RwLock::new(Inner {
+                routing,
+                devices: BTreeMap::new(),
+                next_num_id: 2_700_000_000_000_000,
+            }),
+        }
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Inner) -> T) -> T {
+        f(&self.inner.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        f(&mut self.inner.write().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Registers a device; returns its numeric id.
+    pub fn create(
+        &self,
+        id: &str,
+        credentials: Vec<Credential>,
+        gateway: bool,
+    ) -> Result<u64, RegistryError> {
+        if !valid_id(id) {
+            return Err(RegistryError::Invalid(format!(
+                "`{id}` is not a valid device id: 3 to 255 characters, a letter, then letters, digits or - . _ + ~ %, not starting with \"goog\""
+            )));
+        }
+        if credentials.len() > MAX_CREDENTIALS {
+            return Err(RegistryError::Invalid(format!(
+                "a device holds at most {MAX_CREDENTIALS} credentials"
+            )));
+        }
+        self.write(|inner| {
+            if inner.devices.contains_key(id) {
+                return Err(RegistryError::AlreadyExists(id.to_owned()));
+            }
+            inner.next_num_id += 1;
+            let record = DeviceRecord {
+                num_id: inner.next_num_id,
+                credentials,
+                gateway,
+                ..DeviceRecord::default()
+            };
+            inner.devices.insert(id.to_owned(), record);
+            Ok(inner.next_num_id)
+        })
+    }
+
+    /// Removes a device.
+    pub fn delete(&self, id: &str) -> Result<(), RegistryError> {
+        self.write(|inner| {
+            inner
+                .devices
+                .remove(id)
+                .map(|_| ())
+                .ok_or_else(|| RegistryError::NotFound(id.to_owned()))
+        })
+    }
+
+    /// A copy of a device's record.
+    pub fn get(&self, id: &str) -> Option<DeviceRecord> {
+        self.read(|inner| inner.devices.get(id).cloned())
+    }
+
+    /// Every device id, sorted.
+    pub fn ids(&self) -> Vec<String> {
+        self.read(|inner| inner.devices.keys().cloned().collect())
+    }
+
+    fn update<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut DeviceRecord) -> Result<T, RegistryError>,
+    ) -> Result<T, RegistryError> {
+        self.write(|inner| match inner.devices.get_mut(id) {
+            Some(record) => f(record),
+            None => Err(RegistryError::NotFound(id.to_owned())),
+        })
+    }
+
+    /// Adds a credential (at most [`MAX_CREDENTIALS`]).
+    pub fn add_credential(&self, id: &str, credential: Credential) -> Result<(), RegistryError> {
+        self.update(id, |record| {
+            if record.credentials.len() >= MAX_CREDENTIALS {
+                return Err(RegistryError::Invalid(format!(
+                    "device `{id}` already holds {MAX_CREDENTIALS} credentials"
+                )));
+            }
+            record.credentials.push(credential);
+            Ok(())
+        })
+    }
+
+    /// Removes the credential at `index`.
+    pub fn remove_credential(&self, id: &str, index: usize) -> Result<Credential, RegistryError> {
+        self.update(id, |record| {
+            if index >= record.credentials.len() {
+                return Err(RegistryError::Invalid(format!(
+                    "device `{id}` has no credential {index}"
+                )));
+            }
+            Ok(record.credentials.remove(index))
+        })
+    }
+
+    /// Blocks or unblocks a device.
+    pub fn set_blocked(&self, id: &str, blocked: bool) -> Result<(), RegistryError> {
+        self.update(id, |record| {
+            record.blocked = blocked;
+            Ok(())
+        })
+    }
+
+    /// Stores a new config version (based on `expected` when given) and returns it.
+    pub fn set_config(
+        &self,
+        id: &str,
+        data: Bytes,
+        expected: Option<i64>,
+    ) -> Result<ConfigVersion, RegistryError> {
+        self.update(id, |record| {
+            let latest = record.configs.last().map_or(0, |c| c.version);
+            if let Some(expected) = expected.filter(|e| *e != 0 && *e != latest) {
+                return Err(RegistryError::VersionMismatch { expected, latest });
+            }
+            let config = ConfigVersion {
+                version: latest + 1,
+                data,
+            };
+            record.configs.push(config.clone());
+            if record.configs.len() > KEPT_CONFIGS {
+                record.configs.remove(0);
+            }
+            Ok(config)
+        })
+    }
+
+    /// Binds a device to a gateway, or unbinds it.
+    pub fn bind(&self, gateway: &str, device: &str, bound: bool) -> Result<(), RegistryError> {
+        if self.get(device).is_none() {
+            return Err(RegistryError::NotFound(device.to_owned()));
+        }
+        self.update(gateway, |record| {
+            if !record.gateway {
+                return Err(RegistryError::Invalid(format!(
+                    "device `{gateway}` is not a gateway"
+                )));
+            }
+            if bound {
+                record.bound.insert(device.to_owned());
+            } else {
+                record.bound.remove(device);
+            }
+            Ok(())
+        })
+    }
+
+    /// Sets where telemetry goes.
+    pub fn set_routing(&self, routing: Routing) {
+        self.write(|inner| inner.routing = routing);
+    }
+}
+
+impl Registry for Store {
+    fn device(&self, id: &str) -> Option<DeviceInfo> {
+        self.read(|inner| {
+            inner.devices.get(id).map(|r| DeviceInfo {
+                num_id: r.num_id,
+                blocked: r.blocked,
+                gateway: r.gateway,
+            })
+        })
+    }
+
+    fn authenticate(&self, device: &str, jwt: &str, now_secs: i64) -> AuthVerdict {
+        let now_ms = now_secs.saturating_mul(1000);
+        let credentials: Vec<Credential> = self.read(|inner| {
+            inner
+                .devices
+                .get(device)
+                .map(|r| {
+                    r.credentials
+                        .iter()
+                        .filter(|c| c.expiration.is_none_or(|e| e > now_ms))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        if credentials.is_empty() {
+            return AuthVerdict {
+                claims: None,
+                result: Err("no-valid-credential".into()),
+            };
+        }
+        self.check.check(&credentials, jwt, now_secs)
+    }
+
+    fn latest_config(&self, device: &str) -> Option<ConfigVersion> {
+        self.read(|inner| inner.devices.get(device).and_then(|r| r.configs.last().cloned()))
+    }
+}
+
+impl DeviceRegistry for Store {
+    fn routing(&self) -> Routing {
+        self.read(|inner| inner.routing.clone())
+    }
+
+    fn store_state(&self, device: &str, payload: Bytes, at: UnixMillis) {
+        self.write(|inner| {
+            if let Some(record) = inner.devices.get_mut(device) {
+                record.state = Some((payload, at));
+            }
+        });
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    (3..=255).contains(&id.len())
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "-._+~%".contains(c))
+        && !id.to_ascii_lowercase().starts_with("goog")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Accepts the JWT `ok` with exp = now + 60 and names how many credentials it was given.
+    struct CountingCheck;
+
+    impl CredentialCheck for CountingCheck {
+        fn check(&self, credentials: &[Credential], jwt: &str, now_secs: i64) -> AuthVerdict {
+            let result = if jwt == "ok" {
+                Ok(now_secs + 60)
+            } else {
+                Err(format!("checked-{}", credentials.len()))
+            };
+            AuthVerdict { claims: None, result }
+        }
+    }
+
+    fn credential(expiration: Option<UnixMillis>) -> Credential {
+        Credential {
+            format: "ES256_PEM".into(),
+            key: "-----BEGIN PUBLIC KEY-----".into(),
+            expiration,
+        }
+    }
+
+    fn store() -> Store {
+        Store::new(Routing::default(), Arc::new(CountingCheck))
+    }
+
+    #[test]
+    fn devices_get_unique_numeric_ids_and_ids_follow_the_rule() {
+        let s = store();
+        let a = s.create("pi-1", vec![credential(None)], false).unwrap();
+        let b = s.create("pi-2", vec![], false).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(
+            s.create("pi-1", vec![], false),
+            Err(RegistryError::AlreadyExists("pi-1".into()))
+        );
+        assert!(matches!(
+            s.create("goog-1", vec![], false),
+            Err(RegistryError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.create("p", vec![], false),
+            Err(RegistryError::Invalid(_))
+        ));
+        assert_eq!(s.ids(), ["pi-1", "pi-2"]);
+    }
+
+    #[test]
+    fn a_device_holds_at_most_three_credentials() {
+        let s = store();
+        assert!(s.create("pi-1", vec![credential(None); 4], false).is_err());
+        s.create("pi-1", vec![credential(None); 3], false).unwrap();
+        assert!(matches!(
+            s.add_credential("pi-1", credential(None)),
+            Err(RegistryError::Invalid(_))
+        ));
+        s.remove_credential("pi-1", 0).unwrap();
+        s.add_credential("pi-1", credential(None)).unwrap();
+    }
+
+    #[test]
+    fn expired_credentials_no_longer_authenticate() {
+        let s = store();
+        let now_secs = 1_700_000_000;
+        s.create(
+            "pi-1",
+            vec![
+                credential(Some(now_secs * 1000 - 1)),
+                credential(Some(now_secs * 1000 + 1)),
+            ],
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            s.authenticate("pi-1", "bad", now_secs).result,
+            Err("checked-1".into()),
+            "only the unexpired one"
+        );
+        s.create("pi-2", vec![credential(Some(1))], false).unwrap();
+        assert_eq!(
+            s.authenticate("pi-2", "ok", now_secs).result,
+            Err("no-valid-credential".into())
+        );
+    }
+
+    #[test]
+    fn configs_are_versioned_and_only_ten_are_kept() {
+        let s = store();
+        s.create("pi-1", vec![], false).unwrap();
+        for i in 1..=12 {
+            let config = s.set_config("pi-1", Bytes::from(format!("v{i}")), None).unwrap();
+            assert_eq!(config.version, i);
+        }
+        let record = s.get("pi-1").unwrap();
+        assert_eq!(record.configs.len(), KEPT_CONFIGS);
+        assert_eq!(record.configs[0].version, 3);
+        assert_eq!(s.latest_config("pi-1").unwrap().data, Bytes::from("v12"));
+        assert_eq!(
+            s.set_config("pi-1", Bytes::new(), Some(5)),
+            Err(RegistryError::VersionMismatch {
+                expected: 5,
+                latest: 12
+            })
+        );
+        assert_eq!(s.set_config("pi-1", Bytes::new(), Some(12)).unwrap().version, 13);
+    }
+
+    #[test]
+    fn only_gateways_bind_devices() {
+        let s = store();
+        s.create("gw-1", vec![], true).unwrap();
+        s.create("pi-1", vec![], false).unwrap();
+        s.bind("gw-1", "pi-1", true).unwrap();
+        assert!(s.get("gw-1").unwrap().bound.contains("pi-1"));
+        assert!(matches!(
+            s.bind("pi-1", "gw-1", true),
+            Err(RegistryError::Invalid(_))
+        ));
+        assert_eq!(
+            s.bind("gw-1", "ghost", true),
+            Err(RegistryError::NotFound("ghost".into()))
+        );
+    }
+}
