@@ -12,6 +12,7 @@
 //!
 //! - [`server`]: the listener, TLS, the one-connection-per-device map, config pushes,
 //!   commands and disconnects; `connection` drives one session over its socket.
+//! - [`admin`]: the admin API (HTTP/JSON on loopback).
 //! - [`registry`]: devices, credentials, configs, state, gateway bindings, routing.
 //! - [`session`]: the sans-I/O state machine of one connection.
 //! - [`forward`]: routing and attributes of telemetry, and the [`Forwarder`] seam to Pub/Sub.
@@ -21,6 +22,7 @@
 //! - [`profile`]: `google` and `clearblade` answers and limits.
 //! - [`events`]: connection attempts and disconnects, with claims, verdicts and causes.
 
+pub mod admin;
 pub mod clock;
 mod connection;
 pub mod events;

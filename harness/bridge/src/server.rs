@@ -120,12 +120,13 @@ pub struct BridgeConfig {
     pub events: Option<mpsc::UnboundedSender<Recorded>>,
 }
 
-/// A running bridge.
+/// A running bridge; clones are handles to the same bridge.
+#[derive(Clone)]
 pub struct Bridge {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
-    accept: JoinHandle<()>,
+    accept: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl Bridge {
@@ -155,7 +156,7 @@ impl Bridge {
             shared,
             local_addr,
             shutdown,
-            accept,
+            accept: Arc::new(Mutex::new(Some(accept))),
         })
     }
 
@@ -213,9 +214,12 @@ impl Bridge {
 
     /// Stops accepting, closes every connection with cause `shutdown`, and waits for the
     /// accept loop to end.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         self.shutdown.send_replace(true);
-        let _ = self.accept.await;
+        let accept = self.accept.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(accept) = accept {
+            let _ = accept.await;
+        }
     }
 }
 

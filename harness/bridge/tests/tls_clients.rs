@@ -1,177 +1,21 @@
 //! The bridge judged by a real MQTT client (rumqttc) over real TLS on loopback: CONNACK codes,
 //! PUBACK only after Pub/Sub accepted, topic rules, one connection per device, and bad bytes.
 
-#![allow(clippy::unwrap_used, clippy::panic)] // test helpers fail loudly
+#![allow(clippy::unwrap_used, clippy::panic)] // tests fail loudly
+
+mod common;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
-use fleetgate_bridge::clock::Clock;
-use fleetgate_bridge::events::{Cause, Event, Recorded, Verdict};
-use fleetgate_bridge::forward::{Outgoing, Routing};
-use fleetgate_bridge::profile::Profile;
-use fleetgate_bridge::session::{AuthVerdict, ConfigVersion, DeviceInfo, Registry, RegistryPath, UnixMillis};
-use fleetgate_bridge::tls::TlsMaterial;
-use fleetgate_bridge::{Bridge, BridgeConfig, DeviceRegistry, Forwarder};
-use futures_util::future::BoxFuture;
-use rumqttc::{
-    AsyncClient, ConnectReturnCode, ConnectionError, Event as MqttEvent, EventLoop, MqttOptions, Packet, QoS,
-    TlsConfiguration, Transport,
-};
+use common::{client, error, next_event, start, tls_stream, until};
+use fleetgate_bridge::events::{Cause, Event, Verdict};
+use rumqttc::{ConnectReturnCode, ConnectionError, Event as MqttEvent, Packet, QoS};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::rustls::pki_types::CertificateDer;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-
-/// Devices `pi-1` and `pi-2`; the password `good` is accepted with a one-hour token.
-struct Fleet;
-
-impl Registry for Fleet {
-    fn device(&self, id: &str) -> Option<DeviceInfo> {
-        ["pi-1", "pi-2"].contains(&id).then_some(DeviceInfo {
-            num_id: 42,
-            blocked: false,
-            gateway: false,
-        })
-    }
-    fn authenticate(&self, _: &str, jwt: &str, now: i64) -> AuthVerdict {
-        let result = if jwt == "good" {
-            Ok(now + 3600)
-        } else {
-            Err("jwt-signature".into())
-        };
-        AuthVerdict { claims: None, result }
-    }
-    fn latest_config(&self, _: &str) -> Option<ConfigVersion> {
-        Some(ConfigVersion {
-            version: 1,
-            data: Bytes::from_static(b"{\"led\":true}"),
-        })
-    }
-}
-
-impl DeviceRegistry for Fleet {
-    fn routing(&self) -> Routing {
-        Routing {
-            default_topic: Some("projects/demo-project/topics/telemetry".into()),
-            ..Routing::default()
-        }
-    }
-    fn store_state(&self, _: &str, _: Bytes, _: UnixMillis) {}
-}
-
-/// Stores what it is given; refuses messages whose payload is `reject`.
-#[derive(Default)]
-struct Store(Mutex<Vec<Outgoing>>);
-
-impl Forwarder for Store {
-    fn forward(&self, message: Outgoing) -> BoxFuture<'static, Result<(), String>> {
-        let result = if message.data.as_ref() == b"reject" {
-            Err("pubsub refused".to_owned())
-        } else {
-            self.0.lock().unwrap().push(message);
-            Ok(())
-        };
-        Box::pin(async move { result })
-    }
-}
-
-struct Harness {
-    bridge: Bridge,
-    ca_pem: String,
-    store: Arc<Store>,
-    events: mpsc::UnboundedReceiver<Recorded>,
-}
-
-async fn start() -> Harness {
-    let tls = TlsMaterial::generate().unwrap();
-    let store = Arc::new(Store::default());
-    let (events_tx, events) = mpsc::unbounded_channel();
-    let config = BridgeConfig {
-        path: RegistryPath {
-            project: "demo-project".into(),
-            region: "us-central1".into(),
-            registry: "pi-fleet".into(),
-        },
-        profile: Profile::google(),
-        tls: Some(tls.server_config().unwrap()),
-        registry: Arc::new(Fleet),
-        forwarder: store.clone(),
-        clock: Arc::new(Clock::default()),
-        events: Some(events_tx),
-    };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bridge = Bridge::start(listener, config).unwrap();
-    Harness {
-        bridge,
-        ca_pem: tls.ca_pem,
-        store,
-        events,
-    }
-}
-
-fn client(h: &Harness, device: &str, password: &str) -> (AsyncClient, EventLoop) {
-    let id = format!("projects/demo-project/locations/us-central1/registries/pi-fleet/devices/{device}");
-    let mut options = MqttOptions::new(id, "localhost", h.bridge.local_addr().port());
-    options
-        .set_credentials("unused", password)
-        .set_keep_alive(Duration::from_secs(60));
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(h.ca_pem.as_bytes()).unwrap())
-        .unwrap();
-    let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
-    let tls = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::new(
-        tls,
-    ))));
-    AsyncClient::new(options, 16)
-}
-
-/// Polls until `want` matches an incoming packet, failing on a connection error.
-async fn until(events: &mut EventLoop, want: impl Fn(&Packet) -> bool) -> Packet {
-    loop {
-        match events.poll().await {
-            Ok(MqttEvent::Incoming(packet)) if want(&packet) => return packet,
-            Ok(_) => {}
-            Err(e) => panic!("connection failed: {e:?}"),
-        }
-    }
-}
-
-/// The next error the client's event loop reports.
-async fn error(events: &mut EventLoop) -> ConnectionError {
-    loop {
-        if let Err(e) = events.poll().await {
-            return e;
-        }
-    }
-}
-
-async fn next_event(h: &mut Harness, want: impl Fn(&Event) -> bool) -> Event {
-    loop {
-        let recorded = h.events.recv().await.unwrap();
-        if want(&recorded.event) {
-            assert!(recorded.peer.ip().is_loopback());
-            return recorded.event;
-        }
-    }
-}
-
-fn install_provider() {
-    let _ = tokio_rustls::rustls::crypto::aws_lc_rs::default_provider().install_default();
-}
+use tokio::net::TcpStream;
 
 #[tokio::test]
 async fn qos1_telemetry_reaches_pubsub_with_its_attributes_before_the_puback() {
-    install_provider();
     let h = start().await;
     let (client, mut events) = client(&h, "pi-1", "good");
     until(&mut events, |p| matches!(p, Packet::ConnAck(_))).await;
@@ -180,13 +24,14 @@ async fn qos1_telemetry_reaches_pubsub_with_its_attributes_before_the_puback() {
         .await
         .unwrap();
     until(&mut events, |p| matches!(p, Packet::PubAck(_))).await;
-    let stored = h.store.0.lock().unwrap().clone();
+    let stored = h.pubsub.0.lock().unwrap().clone();
     assert_eq!(stored.len(), 1, "stored before the PUBACK arrived");
     assert_eq!(stored[0].data.as_ref(), b"21.5C");
     assert_eq!(stored[0].topic, "projects/demo-project/topics/telemetry");
+    let num_id = h.store.get("pi-1").unwrap().num_id.to_string();
     let expected: BTreeMap<String, String> = [
         ("deviceId", "pi-1"),
-        ("deviceNumId", "42"),
+        ("deviceNumId", num_id.as_str()),
         ("deviceRegistryId", "pi-fleet"),
         ("deviceRegistryLocation", "us-central1"),
         ("projectId", "demo-project"),
@@ -200,7 +45,6 @@ async fn qos1_telemetry_reaches_pubsub_with_its_attributes_before_the_puback() {
 
 #[tokio::test]
 async fn a_refused_token_gets_connack_5_and_the_reason_is_recorded() {
-    install_provider();
     let mut h = start().await;
     let (_client, mut events) = client(&h, "pi-1", "forged");
     let error = error(&mut events).await;
@@ -226,7 +70,6 @@ async fn a_refused_token_gets_connack_5_and_the_reason_is_recorded() {
 
 #[tokio::test]
 async fn telemetry_pubsub_refuses_is_never_acknowledged() {
-    install_provider();
     let mut h = start().await;
     let (client, mut events) = client(&h, "pi-1", "good");
     until(&mut events, |p| matches!(p, Packet::ConnAck(_))).await;
@@ -258,7 +101,6 @@ async fn telemetry_pubsub_refuses_is_never_acknowledged() {
 
 #[tokio::test]
 async fn publishing_for_another_device_closes_the_connection() {
-    install_provider();
     let mut h = start().await;
     let (client, mut events) = client(&h, "pi-1", "good");
     until(&mut events, |p| matches!(p, Packet::ConnAck(_))).await;
@@ -279,7 +121,6 @@ async fn publishing_for_another_device_closes_the_connection() {
 
 #[tokio::test]
 async fn a_second_connection_of_a_device_replaces_the_first() {
-    install_provider();
     let mut h = start().await;
     let (_first, mut first_events) = client(&h, "pi-1", "good");
     until(&mut first_events, |p| matches!(p, Packet::ConnAck(_))).await;
@@ -299,7 +140,6 @@ async fn a_second_connection_of_a_device_replaces_the_first() {
 
 #[tokio::test]
 async fn the_config_follows_the_suback_and_commands_need_a_subscription() {
-    install_provider();
     let h = start().await;
     let (client, mut events) = client(&h, "pi-1", "good");
     until(&mut events, |p| matches!(p, Packet::ConnAck(_))).await;
@@ -345,7 +185,6 @@ async fn the_config_follows_the_suback_and_commands_need_a_subscription() {
 
 #[tokio::test]
 async fn tls_junk_and_mqtt_junk_are_dropped_with_a_recorded_reason() {
-    install_provider();
     let mut h = start().await;
     let mut raw = TcpStream::connect(h.bridge.local_addr()).await.unwrap();
     raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
@@ -368,18 +207,4 @@ async fn tls_junk_and_mqtt_junk_are_dropped_with_a_recorded_reason() {
         assert!(reason.starts_with(expected), "{reason}");
     }
     h.bridge.shutdown().await;
-}
-
-async fn tls_stream(h: &Harness) -> tokio_rustls::client::TlsStream<TcpStream> {
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(h.ca_pem.as_bytes()).unwrap())
-        .unwrap();
-    let config = tokio_rustls::rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = TcpStream::connect(h.bridge.local_addr()).await.unwrap();
-    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    connector.connect(name, tcp).await.unwrap()
 }

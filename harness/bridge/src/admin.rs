@@ -1,0 +1,347 @@
+//! The admin API: HTTP/JSON on loopback, shaped after IoT Core's device manager. It changes the
+//! registry while a run goes on (devices, credentials, configs, blocking), sends commands, lists
+//! and closes sessions.
+//!
+//! | method and path | does |
+//! |---|---|
+//! | `GET /v1/devices` | every device |
+//! | `POST /v1/devices` | create `{id, gateway?, credentials?: [{publicKey: {format, key}, expirationTime?}]}` |
+//! | `GET`, `DELETE /v1/devices/{id}` | one device; delete also closes its connection |
+//! | `POST /v1/devices/{id}/credentials` | add `{publicKey: {format, key}, expirationTime?}` |
+//! | `DELETE /v1/devices/{id}/credentials/{index}` | remove one |
+//! | `POST /v1/devices/{id}/blocked` | `{blocked: bool}`; blocking closes the connection |
+//! | `POST /v1/devices/{id}/config` | `{binaryData, versionToUpdate?}` → the new version, delivered at once |
+//! | `POST /v1/devices/{id}/commands` | `{binaryData, subfolder?}`; `FAILED_PRECONDITION` when not subscribed |
+//! | `POST /v1/devices/{id}/disconnect` | close its connection |
+//! | `GET /v1/sessions` | devices connected now |
+//!
+//! Errors are `{"error": {"code", "status", "message"}}` with Google's status names.
+
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::registry::{Credential, RegistryError, Store};
+use crate::server::Bridge;
+use crate::session::{CommandError, UnixMillis};
+
+/// What the admin API works on.
+#[derive(Clone)]
+pub struct Admin {
+    /// The registry.
+    pub store: Arc<Store>,
+    /// The running bridge.
+    pub bridge: Bridge,
+}
+
+/// The admin API's routes.
+pub fn router(admin: Admin) -> Router {
+    Router::new()
+        .route("/v1/devices", get(list).post(create))
+        .route("/v1/devices/{id}", get(show).delete(remove))
+        .route("/v1/devices/{id}/credentials", post(add_credential))
+        .route("/v1/devices/{id}/credentials/{index}", delete(remove_credential))
+        .route("/v1/devices/{id}/blocked", post(block))
+        .route("/v1/devices/{id}/config", post(config))
+        .route("/v1/devices/{id}/commands", post(command))
+        .route("/v1/devices/{id}/disconnect", post(disconnect))
+        .route("/v1/sessions", get(sessions))
+        .with_state(admin)
+}
+
+/// An error in Google's JSON shape.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    name: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            name,
+            message: message.into(),
+        }
+    }
+
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.status.as_u16(), "status": self.name, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(error: RegistryError) -> Self {
+        let (status, name) = match &error {
+            RegistryError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            RegistryError::AlreadyExists(_) => (StatusCode::CONFLICT, "ALREADY_EXISTS"),
+            RegistryError::Invalid(_) => (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+            RegistryError::VersionMismatch { .. } => (StatusCode::CONFLICT, "ABORTED"),
+        };
+        Self::new(status, name, error.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        Self::invalid(format!(
+            "the request body is not the JSON this call takes: {}",
+            rejection.body_text()
+        ))
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PublicKey {
+    format: String,
+    key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CredentialBody {
+    public_key: PublicKey,
+    expiration_time: Option<String>,
+}
+
+const FORMATS: [&str; 4] = ["RSA_PEM", "RSA_X509_PEM", "ES256_PEM", "ES256_X509_PEM"];
+
+impl CredentialBody {
+    fn into_credential(self) -> Result<Credential, ApiError> {
+        if !FORMATS.contains(&self.public_key.format.as_str()) {
+            return Err(ApiError::invalid(format!(
+                "unknown credential format `{}`; one of {}",
+                self.public_key.format,
+                FORMATS.join(", ")
+            )));
+        }
+        let expiration = match self.expiration_time.as_deref() {
+            None => None,
+            Some(text) => Some(rfc3339_millis(text)?),
+        };
+        Ok(Credential {
+            format: self.public_key.format,
+            key: self.public_key.key,
+            expiration,
+        })
+    }
+}
+
+fn rfc3339_millis(text: &str) -> Result<UnixMillis, ApiError> {
+    let time = humantime::parse_rfc3339(text).map_err(|e| {
+        ApiError::invalid(format!(
+            "expirationTime `{text}` is not an RFC 3339 UTC time ({e})"
+        ))
+    })?;
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    Ok(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn decode(data: &str) -> Result<Bytes, ApiError> {
+    STANDARD
+        .decode(data)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::invalid(format!("binaryData is not base64: {e}")))
+}
+
+fn device_json(admin: &Admin, id: &str) -> Result<Value, ApiError> {
+    let record = admin
+        .store
+        .get(id)
+        .ok_or_else(|| ApiError::from(RegistryError::NotFound(id.to_owned())))?;
+    let credentials: Vec<Value> = record
+        .credentials
+        .iter()
+        .map(|c| json!({ "publicKey": { "format": c.format, "key": c.key }, "expirationTime": c.expiration }))
+        .collect();
+    let config = record
+        .configs
+        .last()
+        .map(|c| json!({ "version": c.version.to_string(), "binaryData": STANDARD.encode(&c.data) }));
+    let state = record
+        .state
+        .as_ref()
+        .map(|(data, at)| json!({ "binaryData": STANDARD.encode(data), "updateTimeMillis": at }));
+    Ok(json!({
+        "id": id,
+        "numId": record.num_id.to_string(),
+        "blocked": record.blocked,
+        "gateway": record.gateway,
+        "credentials": credentials,
+        "config": config,
+        "state": state,
+        "boundDevices": record.bound,
+        "connected": admin.bridge.connected_devices().iter().any(|d| d == id),
+    }))
+}
+
+async fn list(State(admin): State<Admin>) -> ApiResult {
+    let devices: Result<Vec<Value>, ApiError> = admin
+        .store
+        .ids()
+        .iter()
+        .map(|id| device_json(&admin, id))
+        .collect();
+    Ok(Json(json!({ "devices": devices? })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateBody {
+    id: String,
+    #[serde(default)]
+    gateway: bool,
+    #[serde(default)]
+    credentials: Vec<CredentialBody>,
+}
+
+async fn create(
+    State(admin): State<Admin>,
+    body: Result<Json<CreateBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(body) = body?;
+    let credentials = body
+        .credentials
+        .into_iter()
+        .map(CredentialBody::into_credential)
+        .collect::<Result<Vec<_>, _>>()?;
+    admin.store.create(&body.id, credentials, body.gateway)?;
+    Ok((StatusCode::CREATED, Json(device_json(&admin, &body.id)?)))
+}
+
+async fn show(State(admin): State<Admin>, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(device_json(&admin, &id)?))
+}
+
+async fn remove(State(admin): State<Admin>, Path(id): Path<String>) -> ApiResult {
+    admin.store.delete(&id)?;
+    admin.bridge.disconnect(&id, "device deleted").await;
+    Ok(Json(json!({})))
+}
+
+async fn add_credential(
+    State(admin): State<Admin>,
+    Path(id): Path<String>,
+    body: Result<Json<CredentialBody>, JsonRejection>,
+) -> ApiResult {
+    let Json(body) = body?;
+    admin.store.add_credential(&id, body.into_credential()?)?;
+    Ok(Json(device_json(&admin, &id)?))
+}
+
+async fn remove_credential(
+    State(admin): State<Admin>,
+    Path((id, index)): Path<(String, usize)>,
+) -> ApiResult {
+    admin.store.remove_credential(&id, index)?;
+    Ok(Json(device_json(&admin, &id)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlockBody {
+    blocked: bool,
+}
+
+async fn block(
+    State(admin): State<Admin>,
+    Path(id): Path<String>,
+    body: Result<Json<BlockBody>, JsonRejection>,
+) -> ApiResult {
+    let Json(body) = body?;
+    admin.store.set_blocked(&id, body.blocked)?;
+    if body.blocked {
+        admin.bridge.disconnect(&id, "device blocked").await;
+    }
+    Ok(Json(device_json(&admin, &id)?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConfigBody {
+    binary_data: String,
+    version_to_update: Option<String>,
+}
+
+async fn config(
+    State(admin): State<Admin>,
+    Path(id): Path<String>,
+    body: Result<Json<ConfigBody>, JsonRejection>,
+) -> ApiResult {
+    let Json(body) = body?;
+    let data = decode(&body.binary_data)?;
+    let expected = match body.version_to_update.as_deref() {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .map_err(|_| ApiError::invalid(format!("versionToUpdate `{v}` is not an int64")))?,
+        ),
+    };
+    let config = admin.store.set_config(&id, data, expected)?;
+    admin.bridge.push_config(&id, config.clone()).await;
+    Ok(Json(
+        json!({ "version": config.version.to_string(), "binaryData": STANDARD.encode(&config.data) }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CommandBody {
+    binary_data: String,
+    subfolder: Option<String>,
+}
+
+async fn command(
+    State(admin): State<Admin>,
+    Path(id): Path<String>,
+    body: Result<Json<CommandBody>, JsonRejection>,
+) -> ApiResult {
+    let Json(body) = body?;
+    if admin.store.get(&id).is_none() {
+        return Err(RegistryError::NotFound(id).into());
+    }
+    let data = decode(&body.binary_data)?;
+    match admin
+        .bridge
+        .send_command(&id, body.subfolder.as_deref(), data)
+        .await
+    {
+        Ok(()) => Ok(Json(json!({}))),
+        Err(e @ (CommandError::NotConnected | CommandError::NotSubscribed)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "FAILED_PRECONDITION",
+            format!("device `{id}`: {e}"),
+        )),
+    }
+}
+
+async fn disconnect(State(admin): State<Admin>, Path(id): Path<String>) -> ApiResult {
+    let closed = admin.bridge.disconnect(&id, "admin request").await;
+    Ok(Json(json!({ "closed": closed })))
+}
+
+async fn sessions(State(admin): State<Admin>) -> ApiResult {
+    Ok(Json(json!({ "devices": admin.bridge.connected_devices() })))
+}
