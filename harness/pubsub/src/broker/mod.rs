@@ -324,6 +324,11 @@ impl Broker {
         Ok(())
     }
 
+    /// When the next lease or backoff of a subscription ends, if any.
+    pub fn next_event(&self, name: &str) -> Result<Option<SystemTime>, Error> {
+        Ok(self.subscription(name)?.queue.next_event())
+    }
+
     /// Expires leases and backoffs of a subscription due at `now`; returns when the next one
     /// is due.
     pub fn tick(&mut self, name: &str, now: SystemTime) -> Result<Option<SystemTime>, Error> {
