@@ -43,13 +43,13 @@ pub(crate) async fn serve<S>(
     let mut output = BytesMut::with_capacity(4096);
     let mut forwards: FuturesOrdered<Forwarded> = FuturesOrdered::new();
     let connect_by = shared.clock.now() + i64::try_from(CONNECT_TIMEOUT.as_millis()).unwrap_or(10_000);
-    let mut device: Option<String> = None;
+    let mut claimed: Vec<String> = Vec::new();
     let mut answered = false;
     loop {
         let deadline = session.next_deadline().unwrap_or(connect_by);
         let actions = tokio::select! {
             read = reader.read_buf(&mut input) => match read {
-                Ok(0) if session.device().is_none() => {
+                Ok(0) if claimed.is_empty() => {
                     shared.record(peer, Event::Dropped { reason: "closed before CONNECT".into() });
                     break;
                 }
@@ -59,9 +59,9 @@ pub(crate) async fn serve<S>(
             },
             Some(message) = control.recv() => match message {
                 Control::Close(cause) => session.close(cause),
-                Control::Config(config) => session.config(config, shared.clock.now()),
-                Control::Command { subfolder, payload, reply } => {
-                    let result = session.command(subfolder.as_deref(), payload);
+                Control::Config { device, config } => session.config(&device, config, shared.clock.now()),
+                Control::Command { device, subfolder, payload, reply } => {
+                    let result = session.command(&device, subfolder.as_deref(), payload);
                     let (answer, actions) = match result {
                         Ok(actions) => (Ok(()), actions),
                         Err(e) => (Err(e), Vec::new()),
@@ -109,9 +109,13 @@ pub(crate) async fn serve<S>(
                 Action::StoreState { device, payload } => {
                     shared.registry.store_state(&device, payload, shared.clock.now())
                 }
-                Action::Claim(claimed) => {
-                    shared.claim(&claimed, id, control_tx.clone());
-                    device = Some(claimed);
+                Action::Claim(device) => {
+                    shared.claim(&device, id, control_tx.clone());
+                    claimed.push(device);
+                }
+                Action::Release(device) => {
+                    shared.release(&device, id);
+                    claimed.retain(|d| *d != device);
                 }
                 Action::Event(event) => {
                     answered |= matches!(event, Event::ConnectAttempt(_));
@@ -143,7 +147,7 @@ pub(crate) async fn serve<S>(
             break;
         }
     }
-    if let Some(device) = device {
+    for device in claimed {
         shared.release(&device, id);
     }
 }

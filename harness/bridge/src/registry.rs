@@ -269,6 +269,15 @@ impl Registry for Store {
         })
     }
 
+    fn is_bound(&self, gateway: &str, device: &str) -> bool {
+        self.read(|inner| {
+            inner
+                .devices
+                .get(gateway)
+                .is_some_and(|g| g.gateway && g.bound.contains(device))
+        })
+    }
+
     fn authenticate(&self, device: &str, jwt: &str, now_secs: i64) -> AuthVerdict {
         let now_ms = now_secs.saturating_mul(1000);
         let credentials: Vec<Credential> = self.read(|inner| {

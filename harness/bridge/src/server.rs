@@ -34,8 +34,12 @@ pub trait DeviceRegistry: Registry + Send + Sync + 'static {
 #[derive(Debug)]
 pub(crate) enum Control {
     Close(Cause),
-    Config(ConfigVersion),
+    Config {
+        device: String,
+        config: ConfigVersion,
+    },
     Command {
+        device: String,
         subfolder: Option<String>,
         payload: Bytes,
         reply: oneshot::Sender<Result<(), CommandError>>,
@@ -176,7 +180,12 @@ impl Bridge {
     /// Delivers a new config version to the device's connection, if it has one.
     pub async fn push_config(&self, device: &str, config: ConfigVersion) {
         if let Some(control) = self.shared.control(device) {
-            let _ = control.send(Control::Config(config)).await;
+            let _ = control
+                .send(Control::Config {
+                    device: device.to_owned(),
+                    config,
+                })
+                .await;
         }
     }
 
@@ -190,6 +199,7 @@ impl Bridge {
         let control = self.shared.control(device).ok_or(CommandError::NotConnected)?;
         let (reply, answer) = oneshot::channel();
         let command = Control::Command {
+            device: device.to_owned(),
             subfolder: subfolder.map(str::to_owned),
             payload,
             reply,

@@ -1,47 +1,31 @@
-//! An authenticated connection: publishes, subscriptions, config delivery, commands and timers.
+//! An authenticated connection: publishes, subscriptions, timers, and the devices it speaks for
+//! (its own, and those attached to it when it is a gateway).
+
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::{Packet, PubAck, Publish, SubAck, Subscribe, SubscribeReasonCode, UnsubAck};
 
-use super::{Action, ConfigVersion, DeviceInfo, Registry, Telemetry, UnixMillis, packet_name};
+use super::delivery::{CommandError, Delivery};
+use super::{Action, ConfigVersion, DeviceInfo, Registry, Telemetry, UnixMillis, gateway, packet_name};
 use crate::events::Cause;
 use crate::profile::Profile;
 use crate::topics::{self, DeviceTopic};
 
-/// Why a command could not be delivered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CommandError {
-    /// The device has no open connection.
-    #[error("the device is not connected")]
-    NotConnected,
-    /// The device is connected but not subscribed to `/devices/{id}/commands/#`.
-    #[error("the device is not subscribed to commands")]
-    NotSubscribed,
-}
-
-/// A QoS 1 config publish awaiting its PUBACK.
-#[derive(Debug)]
-struct PendingConfig {
-    pkid: u16,
-    config: ConfigVersion,
-    sent: UnixMillis,
-}
-
 /// State of an authenticated connection.
 #[derive(Debug)]
 pub(super) struct Live {
-    device: String,
-    info: DeviceInfo,
+    pub(super) device: String,
+    pub(super) info: DeviceInfo,
+    /// Devices attached to this gateway, with their numeric ids.
+    pub(super) attached: BTreeMap<String, u64>,
+    deliveries: BTreeMap<String, Delivery>,
+    pub(super) errors_subscribed: bool,
     exp: UnixMillis,
     connected: UnixMillis,
     last_seen: UnixMillis,
-    config_qos: Option<QoS>,
-    commands_qos: Option<QoS>,
-    errors_subscribed: bool,
-    pending_config: Option<PendingConfig>,
-    last_config_sent: Option<i64>,
-    last_state: Option<UnixMillis>,
+    last_state: BTreeMap<String, UnixMillis>,
     window: (UnixMillis, u32),
     next_pkid: u16,
 }
@@ -51,15 +35,13 @@ impl Live {
         Self {
             device,
             info,
+            attached: BTreeMap::new(),
+            deliveries: BTreeMap::new(),
+            errors_subscribed: false,
             exp,
             connected: now,
             last_seen: now,
-            config_qos: None,
-            commands_qos: None,
-            errors_subscribed: false,
-            pending_config: None,
-            last_config_sent: None,
-            last_state: None,
+            last_state: BTreeMap::new(),
             window: (now, 0),
             next_pkid: 0,
         }
@@ -67,6 +49,20 @@ impl Live {
 
     pub(super) fn device(&self) -> &str {
         &self.device
+    }
+
+    /// The numeric id of a device this connection speaks for.
+    fn num_id(&self, device: &str) -> Option<u64> {
+        if device == self.device {
+            Some(self.info.num_id)
+        } else {
+            self.attached.get(device).copied()
+        }
+    }
+
+    pub(super) fn forget(&mut self, device: &str) {
+        self.deliveries.remove(device);
+        self.last_state.remove(device);
     }
 
     pub(super) fn packet(
@@ -82,24 +78,25 @@ impl Live {
                 if self.over_rate(now, profile) {
                     return vec![Action::Close(Cause::RateLimited)];
                 }
-                self.publish(publish, now, profile)
+                self.publish(publish, now, profile, registry)
             }
             Packet::Subscribe(subscribe) => self.subscribe(subscribe, now, registry),
             Packet::Unsubscribe(unsubscribe) => {
                 for filter in &unsubscribe.topics {
-                    match topics::parse_subscribe(filter).map(|a| a.topic) {
-                        Some(DeviceTopic::Config) => self.config_qos = None,
-                        Some(DeviceTopic::Commands) => self.commands_qos = None,
-                        Some(DeviceTopic::Errors) => self.errors_subscribed = false,
-                        _ => {}
+                    if let Some(addressed) = topics::parse_subscribe(filter) {
+                        let delivery = self.deliveries.entry(addressed.device.to_owned()).or_default();
+                        match addressed.topic {
+                            DeviceTopic::Config => delivery.config_qos = None,
+                            DeviceTopic::Commands => delivery.commands_qos = None,
+                            DeviceTopic::Errors => self.errors_subscribed = false,
+                            _ => {}
+                        }
                     }
                 }
                 vec![Action::Send(Packet::UnsubAck(UnsubAck::new(unsubscribe.pkid)))]
             }
             Packet::PubAck(ack) => {
-                if self.pending_config.as_ref().is_some_and(|p| p.pkid == ack.pkid) {
-                    self.pending_config = None;
-                }
+                self.deliveries.values_mut().any(|d| d.acked(ack.pkid));
                 Vec::new()
             }
             Packet::PingReq => vec![Action::Send(Packet::PingResp)],
@@ -120,7 +117,13 @@ impl Live {
         self.window.1 > profile.max_messages_per_second
     }
 
-    fn publish(&mut self, publish: Publish, now: UnixMillis, profile: &Profile) -> Vec<Action> {
+    fn publish(
+        &mut self,
+        publish: Publish,
+        now: UnixMillis,
+        profile: &Profile,
+        registry: &dyn Registry,
+    ) -> Vec<Action> {
         if publish.qos == QoS::ExactlyOnce {
             return vec![Action::Close(Cause::PublishQos2)];
         }
@@ -128,10 +131,20 @@ impl Live {
         let Some(addressed) = topics::parse_publish(&publish.topic) else {
             return not_allowed();
         };
-        if addressed.device != self.device {
-            return not_allowed();
-        }
         let pkid = (publish.qos == QoS::AtLeastOnce).then_some(publish.pkid);
+        if matches!(addressed.topic, DeviceTopic::Attach | DeviceTopic::Detach) {
+            if !self.info.gateway || addressed.device != self.device {
+                return not_allowed();
+            }
+            return gateway::attach_or_detach(self, addressed.topic, pkid, &publish.payload, now, registry);
+        }
+        let Some(num_id) = self.num_id(addressed.device) else {
+            if self.info.gateway {
+                return gateway::not_attached(self, addressed.device, pkid);
+            }
+            return not_allowed();
+        };
+        let device = addressed.device.to_owned();
         match addressed.topic {
             DeviceTopic::Events { subfolder } => {
                 let limit = profile.max_telemetry_bytes;
@@ -143,20 +156,20 @@ impl Live {
                 }
                 vec![Action::Forward(Telemetry {
                     pkid,
-                    device: self.device.clone(),
-                    device_num_id: self.info.num_id,
+                    device,
+                    device_num_id: num_id,
                     subfolder,
                     payload: publish.payload,
                 })]
             }
-            DeviceTopic::State => self.state(pkid, publish.payload, now, profile),
-            DeviceTopic::Attach | DeviceTopic::Detach if !self.info.gateway => not_allowed(),
+            DeviceTopic::State => self.state(device, pkid, publish.payload, now, profile),
             _ => not_allowed(),
         }
     }
 
     fn state(
         &mut self,
+        device: String,
         pkid: Option<u16>,
         payload: Bytes,
         now: UnixMillis,
@@ -169,39 +182,47 @@ impl Live {
                 limit,
             })];
         }
-        let interval = i64::try_from(profile.min_state_interval.as_millis()).unwrap_or(i64::MAX);
-        if self.last_state.is_some_and(|last| now - last < interval) {
+        let interval = millis(profile.min_state_interval);
+        if self
+            .last_state
+            .get(&device)
+            .is_some_and(|last| now - last < interval)
+        {
             return vec![Action::Close(Cause::RateLimited)];
         }
-        self.last_state = Some(now);
-        let mut actions = vec![Action::StoreState {
-            device: self.device.clone(),
-            payload,
-        }];
+        self.last_state.insert(device.clone(), now);
+        let mut actions = vec![Action::StoreState { device, payload }];
         actions.extend(pkid.map(|pkid| Action::Send(Packet::PubAck(PubAck::new(pkid)))));
         actions
     }
 
     fn subscribe(&mut self, subscribe: Subscribe, now: UnixMillis, registry: &dyn Registry) -> Vec<Action> {
         let mut codes = Vec::with_capacity(subscribe.filters.len());
-        let mut send_config = false;
+        let mut configs = Vec::new();
         for filter in &subscribe.filters {
-            let granted = match filter.qos {
-                QoS::AtMostOnce => QoS::AtMostOnce,
-                _ => QoS::AtLeastOnce,
+            let granted = if filter.qos == QoS::AtMostOnce {
+                QoS::AtMostOnce
+            } else {
+                QoS::AtLeastOnce
             };
-            let own = topics::parse_subscribe(&filter.path).filter(|a| a.device == self.device);
-            let code = match own.map(|a| a.topic) {
-                Some(DeviceTopic::Config) => {
-                    self.config_qos = Some(granted);
-                    send_config = true;
+            let addressed = topics::parse_subscribe(&filter.path).filter(|a| self.num_id(a.device).is_some());
+            let code = match addressed {
+                Some(a) if a.topic == DeviceTopic::Config => {
+                    self.deliveries
+                        .entry(a.device.to_owned())
+                        .or_default()
+                        .subscribe_config(granted);
+                    configs.push(a.device.to_owned());
                     SubscribeReasonCode::Success(granted)
                 }
-                Some(DeviceTopic::Commands) => {
-                    self.commands_qos = Some(granted);
+                Some(a) if a.topic == DeviceTopic::Commands => {
+                    self.deliveries
+                        .entry(a.device.to_owned())
+                        .or_default()
+                        .commands_qos = Some(granted);
                     SubscribeReasonCode::Success(granted)
                 }
-                Some(DeviceTopic::Errors) if self.info.gateway => {
+                Some(a) if a.topic == DeviceTopic::Errors && self.info.gateway && a.device == self.device => {
                     self.errors_subscribed = true;
                     SubscribeReasonCode::Success(QoS::AtMostOnce)
                 }
@@ -210,65 +231,34 @@ impl Live {
             codes.push(code);
         }
         let mut actions = vec![Action::Send(Packet::SubAck(SubAck::new(subscribe.pkid, codes)))];
-        if send_config {
-            // The latest config goes out right after SUBACK, even if sent before.
-            self.last_config_sent = None;
-            if let Some(config) = registry.latest_config(&self.device) {
-                actions.extend(self.config(config, now));
+        for device in configs {
+            if let Some(config) = registry.latest_config(&device) {
+                actions.extend(self.config(&device, config, now));
             }
         }
         actions
     }
 
-    pub(super) fn config(&mut self, config: ConfigVersion, now: UnixMillis) -> Vec<Action> {
-        let Some(qos) = self.config_qos else {
-            return Vec::new();
-        };
-        if self.last_config_sent == Some(config.version) && qos == QoS::AtMostOnce {
-            return Vec::new();
+    pub(super) fn config(&mut self, device: &str, config: ConfigVersion, now: UnixMillis) -> Vec<Action> {
+        let mut next = PkidSource(&mut self.next_pkid);
+        match self.deliveries.get_mut(device) {
+            Some(delivery) => delivery.config(device, config, now, &mut || next.next()),
+            None => Vec::new(),
         }
-        if self
-            .pending_config
-            .as_ref()
-            .is_some_and(|p| p.config.version > config.version)
-        {
-            return Vec::new();
-        }
-        self.last_config_sent = Some(config.version);
-        let topic = topics::config_topic(&self.device);
-        let mut publish = Publish::new(topic, qos, config.data.to_vec());
-        if qos == QoS::AtLeastOnce {
-            let pkid = self.pkid();
-            publish.pkid = pkid;
-            self.pending_config = Some(PendingConfig {
-                pkid,
-                config,
-                sent: now,
-            });
-        }
-        vec![Action::Send(Packet::Publish(publish))]
     }
 
     pub(super) fn command(
         &mut self,
+        device: &str,
         subfolder: Option<&str>,
         payload: Bytes,
     ) -> Result<Vec<Action>, CommandError> {
-        let qos = self.commands_qos.ok_or(CommandError::NotSubscribed)?;
-        let mut publish = Publish::new(
-            topics::command_topic(&self.device, subfolder),
-            qos,
-            payload.to_vec(),
-        );
-        if qos == QoS::AtLeastOnce {
-            publish.pkid = self.pkid();
+        let mut next = PkidSource(&mut self.next_pkid);
+        match self.deliveries.get(device) {
+            Some(delivery) => delivery.command(device, subfolder, payload, &mut || next.next()),
+            None if self.num_id(device).is_some() => Err(CommandError::NotSubscribed),
+            None => Err(CommandError::NotConnected),
         }
-        Ok(vec![Action::Send(Packet::Publish(publish))])
-    }
-
-    fn pkid(&mut self) -> u16 {
-        self.next_pkid = self.next_pkid % u16::MAX + 1;
-        self.next_pkid
     }
 
     fn expiry(&self, profile: &Profile) -> UnixMillis {
@@ -276,14 +266,16 @@ impl Live {
     }
 
     pub(super) fn next_deadline(&self, profile: &Profile) -> UnixMillis {
-        let mut deadline = self
-            .expiry(profile)
-            .min(self.last_seen + millis(profile.idle_limit))
-            .min(self.connected + millis(profile.max_connection));
-        if let Some(pending) = &self.pending_config {
-            deadline = deadline.min(pending.sent + millis(profile.config_redelivery));
-        }
-        deadline
+        let every = millis(profile.config_redelivery);
+        self.deliveries
+            .values()
+            .filter_map(|d| d.redelivery_due(every))
+            .fold(
+                self.expiry(profile)
+                    .min(self.last_seen + millis(profile.idle_limit))
+                    .min(self.connected + millis(profile.max_connection)),
+                i64::min,
+            )
     }
 
     pub(super) fn tick(&mut self, now: UnixMillis, profile: &Profile) -> Vec<Action> {
@@ -296,23 +288,24 @@ impl Live {
         if now >= self.connected + millis(profile.max_connection) {
             return vec![Action::Close(Cause::MaxConnectionTime)];
         }
-        match &mut self.pending_config {
-            Some(pending) if now >= pending.sent + millis(profile.config_redelivery) => {
-                pending.sent = now;
-                let mut publish = Publish::new(
-                    topics::config_topic(&self.device),
-                    QoS::AtLeastOnce,
-                    pending.config.data.to_vec(),
-                );
-                publish.pkid = pending.pkid;
-                publish.dup = true;
-                vec![Action::Send(Packet::Publish(publish))]
-            }
-            _ => Vec::new(),
-        }
+        let every = millis(profile.config_redelivery);
+        self.deliveries
+            .iter_mut()
+            .flat_map(|(device, d)| d.redeliver(device, now, every))
+            .collect()
     }
 }
 
-fn millis(duration: std::time::Duration) -> i64 {
+/// Packet ids 1..=65535, wrapping.
+struct PkidSource<'a>(&'a mut u16);
+
+impl PkidSource<'_> {
+    fn next(&mut self) -> u16 {
+        *self.0 = *self.0 % u16::MAX + 1;
+        *self.0
+    }
+}
+
+pub(super) fn millis(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
 }

@@ -5,6 +5,8 @@
 
 mod connect;
 mod connected;
+mod delivery;
+mod gateway;
 #[cfg(test)]
 mod tests;
 
@@ -16,7 +18,7 @@ use rumqttc::mqttbytes::v4::Packet;
 use crate::events::{Cause, Event};
 use crate::profile::Profile;
 
-pub use connected::CommandError;
+pub use delivery::CommandError;
 
 /// Milliseconds since the Unix epoch, on the bridge's clock.
 pub type UnixMillis = i64;
@@ -80,6 +82,8 @@ pub struct AuthVerdict {
 pub trait Registry {
     /// The device, if it exists.
     fn device(&self, id: &str) -> Option<DeviceInfo>;
+    /// Whether `device` is bound to `gateway`.
+    fn is_bound(&self, gateway: &str, device: &str) -> bool;
     /// Checks `jwt` against the device's credentials at `now_secs`.
     fn authenticate(&self, device: &str, jwt: &str, now_secs: i64) -> AuthVerdict;
     /// The newest configuration of the device.
@@ -117,6 +121,8 @@ pub enum Action {
     },
     /// This session is now the device's only connection: close any older one.
     Claim(String),
+    /// This session no longer speaks for the device (a gateway detached it).
+    Release(String),
     /// Record this event.
     Event(Event),
     /// Flush what was sent and close the connection.
@@ -219,18 +225,23 @@ impl Session {
         }
     }
 
-    /// A new configuration version for this session's device.
-    pub fn config(&mut self, config: ConfigVersion, now: UnixMillis) -> Vec<Action> {
+    /// A new configuration version for a device this session speaks for.
+    pub fn config(&mut self, device: &str, config: ConfigVersion, now: UnixMillis) -> Vec<Action> {
         match &mut self.state {
-            State::Connected(live) => live.config(config, now),
+            State::Connected(live) => live.config(device, config, now),
             _ => Vec::new(),
         }
     }
 
-    /// A command for this session's device; refused when it is not subscribed to commands.
-    pub fn command(&mut self, subfolder: Option<&str>, payload: Bytes) -> Result<Vec<Action>, CommandError> {
+    /// A command for a device this session speaks for; refused when it is not subscribed.
+    pub fn command(
+        &mut self,
+        device: &str,
+        subfolder: Option<&str>,
+        payload: Bytes,
+    ) -> Result<Vec<Action>, CommandError> {
         match &mut self.state {
-            State::Connected(live) => live.command(subfolder, payload),
+            State::Connected(live) => live.command(device, subfolder, payload),
             _ => Err(CommandError::NotConnected),
         }
     }

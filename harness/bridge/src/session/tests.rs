@@ -45,6 +45,9 @@ impl Registry for FakeRegistry {
             _ => None,
         }
     }
+    fn is_bound(&self, gateway: &str, device: &str) -> bool {
+        gateway == "gw" && device == "pi-1"
+    }
     fn authenticate(&self, _device: &str, jwt: &str, now_secs: i64) -> AuthVerdict {
         let claims = Some(Claims {
             alg: Some("ES256".into()),
@@ -406,13 +409,13 @@ fn the_latest_config_follows_suback_and_qos1_redelivers_only_the_newest() {
         [("/devices/pi-1/config".to_owned(), b"v3".to_vec(), false)]
     );
 
-    let newer = s.config(config(4, b"v4"), T0 + 100);
+    let newer = s.config("pi-1", config(4, b"v4"), T0 + 100);
     assert_eq!(
         sent_publishes(&newer),
         [("/devices/pi-1/config".to_owned(), b"v4".to_vec(), false)]
     );
     assert!(
-        s.config(config(3, b"v3"), T0 + 200).is_empty(),
+        s.config("pi-1", config(3, b"v3"), T0 + 200).is_empty(),
         "an older version is never sent again"
     );
 
@@ -448,8 +451,11 @@ fn qos0_config_is_sent_once_per_version() {
         &registry,
     );
     assert_eq!(sent_publishes(&actions).len(), 1);
-    assert!(s.config(config(1, b"v1"), T0 + 1).is_empty());
-    assert_eq!(sent_publishes(&s.config(config(2, b"v2"), T0 + 2)).len(), 1);
+    assert!(s.config("pi-1", config(1, b"v1"), T0 + 1).is_empty());
+    assert_eq!(
+        sent_publishes(&s.config("pi-1", config(2, b"v2"), T0 + 2)).len(),
+        1
+    );
     assert!(s.tick(T0 + 60_000).is_empty(), "no redelivery at QoS 0");
 }
 
@@ -458,7 +464,7 @@ fn commands_need_a_subscription() {
     let registry = FakeRegistry::default();
     let mut s = connected(&registry);
     assert_eq!(
-        s.command(None, Bytes::from_static(b"reboot")),
+        s.command("pi-1", None, Bytes::from_static(b"reboot")),
         Err(CommandError::NotSubscribed)
     );
     s.packet(
@@ -466,13 +472,15 @@ fn commands_need_a_subscription() {
         T0,
         &registry,
     );
-    let actions = s.command(Some("ops"), Bytes::from_static(b"reboot")).unwrap();
+    let actions = s
+        .command("pi-1", Some("ops"), Bytes::from_static(b"reboot"))
+        .unwrap();
     assert_eq!(
         sent_publishes(&actions),
         [("/devices/pi-1/commands/ops".to_owned(), b"reboot".to_vec(), false)]
     );
     assert_eq!(
-        session(Profile::google()).command(None, Bytes::new()),
+        session(Profile::google()).command("pi-1", None, Bytes::new()),
         Err(CommandError::NotConnected)
     );
 }
@@ -521,4 +529,113 @@ fn an_outside_close_records_one_disconnect_event() {
         ]
     );
     assert!(s.close(Cause::Shutdown).is_empty(), "closing twice does nothing");
+}
+
+fn connected_gateway(registry: &FakeRegistry) -> Session {
+    let mut s = session(Profile::google());
+    let actions = s.packet(connect_packet(&client_id("gw"), GOOD), T0, registry);
+    assert_eq!(actions[0], Action::Claim("gw".into()));
+    s.packet(
+        subscribe(&[("/devices/gw/errors", QoS::AtMostOnce)]),
+        T0,
+        registry,
+    );
+    s
+}
+
+fn attach(device: &str, jwt: &str) -> Packet {
+    let body = format!("{{\"device_id\":\"{device}\",\"authorization\":\"{jwt}\"}}");
+    publish("/devices/gw/attach", QoS::AtLeastOnce, 11, body.as_bytes())
+}
+
+fn errors(actions: &[Action]) -> Vec<String> {
+    sent_publishes(actions)
+        .into_iter()
+        .filter(|(topic, _, _)| topic == "/devices/gw/errors")
+        .map(|(_, body, _)| {
+            let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            value["error_type"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn a_gateway_speaks_for_a_bound_device_once_attached_with_its_jwt() {
+    let registry = FakeRegistry::default();
+    let mut s = connected_gateway(&registry);
+    let before = s.packet(
+        publish("/devices/pi-1/events", QoS::AtLeastOnce, 3, b"x"),
+        T0,
+        &registry,
+    );
+    assert_eq!(errors(&before), ["GATEWAY_DEVICE_NOT_ATTACHED"]);
+    assert!(
+        !before
+            .iter()
+            .any(|a| matches!(a, Action::Forward(_) | Action::Send(Packet::PubAck(_)))),
+        "{before:?}"
+    );
+
+    let attached = s.packet(attach("pi-1", GOOD), T0 + 1, &registry);
+    assert!(attached.contains(&Action::Send(Packet::PubAck(PubAck::new(11)))));
+    assert!(attached.contains(&Action::Claim("pi-1".into())));
+    assert!(errors(&attached).is_empty());
+
+    let forwarded = s.packet(
+        publish("/devices/pi-1/events", QoS::AtLeastOnce, 4, b"x"),
+        T0 + 2,
+        &registry,
+    );
+    assert!(
+        matches!(&forwarded[0], Action::Forward(t) if t.device == "pi-1" && t.device_num_id == 101),
+        "{forwarded:?}"
+    );
+
+    let detached = s.packet(
+        publish(
+            "/devices/gw/detach",
+            QoS::AtLeastOnce,
+            12,
+            b"{\"device_id\":\"pi-1\"}",
+        ),
+        T0 + 3,
+        &registry,
+    );
+    assert!(detached.contains(&Action::Release("pi-1".into())));
+    let after = s.packet(
+        publish("/devices/pi-1/events", QoS::AtMostOnce, 0, b"x"),
+        T0 + 4,
+        &registry,
+    );
+    assert_eq!(errors(&after), ["GATEWAY_DEVICE_NOT_ATTACHED"]);
+}
+
+#[test]
+fn attach_errors_name_what_went_wrong() {
+    let registry = FakeRegistry::default();
+    let mut s = connected_gateway(&registry);
+    assert_eq!(
+        errors(&s.packet(attach("ghost", GOOD), T0, &registry)),
+        ["GATEWAY_DEVICE_NOT_FOUND"]
+    );
+    assert_eq!(
+        errors(&s.packet(attach("blocked", GOOD), T0, &registry)),
+        ["GATEWAY_DEVICE_NOT_FOUND"]
+    );
+    assert_eq!(
+        errors(&s.packet(attach("gw", GOOD), T0, &registry)),
+        ["GATEWAY_ATTACHMENT_ERROR"],
+        "not bound to itself"
+    );
+    assert_eq!(
+        errors(&s.packet(attach("pi-1", "forged"), T0, &registry)),
+        ["GATEWAY_ATTACHMENT_ERROR"]
+    );
+    let garbage = s.packet(
+        publish("/devices/gw/attach", QoS::AtLeastOnce, 5, b"not json"),
+        T0,
+        &registry,
+    );
+    assert_eq!(errors(&garbage), ["GATEWAY_ATTACHMENT_ERROR"]);
+    assert!(!s.is_closed(), "attach errors do not close the gateway");
 }
