@@ -1,12 +1,18 @@
 //! Identity material for every other fleetgate component: pure, no async runtime.
 //!
-//! What will live here (PROTOCOL.md §2 and §6):
+//! PROTOCOL.md §2 (device JWTs, credential formats) and §6 (Google OIDC push tokens).
 //!
-//! - RSA (1024–4096 bits) and P-256 keys, the four IoT Core credential formats (`RSA_PEM`,
-//!   `RSA_X509_PEM`, `ES256_PEM`, `ES256_X509_PEM`) and a catalogue of malformed variants;
-//! - key pools generated once (`fleetgate keys generate`) and loaded fast by the runner;
-//! - device JWT minting with a per-device clock model (skew, drift, unsynced clock) and the named
-//!   token mutations a correct bridge must refuse;
-//! - the bridge's JWT rules as a sans-I/O check returning `Accept` or a typed refusal reason;
-//! - the Google mock identity: signing keys with `kid`, rotation, OIDC push tokens and their
-//!   mutations, the JWKS, PEM-certificates and OpenID configuration documents.
+//! # Layout
+//!
+//! - [`keys`]: RSA (1024–4096) and P-256 device keys, random or seeded, every PEM encoding,
+//!   parsed once and cached for signing.
+//! - [`pem`]: strict PEM encoding and decoding, one error per field mistake.
+
+pub mod certs;
+pub mod credentials;
+mod der;
+pub mod keys;
+pub mod pem;
+pub mod variants;
+
+pub use keys::{Alg, DeviceKey, KeyError, KeySpec};

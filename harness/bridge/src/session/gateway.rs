@@ -62,18 +62,18 @@ pub(super) fn attach_or_detach(
         ));
         return actions;
     }
-    if let Some(jwt) = request["authorization"].as_str() {
-        if let Err(reason) = registry.authenticate(&device, jwt, now.div_euclid(1000)).result {
-            let description = format!("the device's JWT was refused: {reason}");
-            actions.extend(error(
-                live,
-                &device,
-                "GATEWAY_ATTACHMENT_ERROR",
-                &description,
-                pkid,
-            ));
-            return actions;
-        }
+    if let Some(jwt) = request["authorization"].as_str()
+        && let Err(reason) = registry.authenticate(&device, jwt, now.div_euclid(1000)).result
+    {
+        let description = format!("the device's JWT was refused: {reason}");
+        actions.extend(error(
+            live,
+            &device,
+            "GATEWAY_ATTACHMENT_ERROR",
+            &description,
+            pkid,
+        ));
+        return actions;
     }
     live.attached.insert(device.clone(), info.num_id);
     actions.push(Action::Claim(device));
