@@ -5,6 +5,7 @@
 //! - [`broker`]: the state (topics, subscriptions, leases) as a plain struct, sans-I/O.
 //! - [`emulator`]: [`Emulator`], the broker shared by the front ends, with waiting pulls.
 //! - [`server`]: one listener for gRPC and REST; [`start`] and [`run`].
+//! - [`consumer`]: how the runner observes deliveries (embedded or external emulator).
 //! - [`push`]: push delivery with OIDC tokens from a [`PushTokenSource`].
 //! - [`names`]: resource names and Google's rules for them.
 //! - [`error`]: the one error type, with Google's gRPC codes and HTTP statuses.
@@ -12,6 +13,7 @@
 //! - [`time`]: JSON forms of timestamps and durations.
 pub mod broker;
 pub mod clock;
+pub mod consumer;
 pub mod emulator;
 pub mod error;
 pub mod names;
@@ -19,6 +21,7 @@ pub mod push;
 pub mod server;
 pub mod time;
 
+pub use consumer::{Consumer, ConsumerError, Delivery, DeliveryObserver, LatencyRecorder, Source};
 pub use emulator::{Emulator, EmulatorConfig};
 pub use error::Error;
 pub use push::{PushTokenSource, TokenError};

@@ -10,7 +10,9 @@ use fleetgate_pubsub::{EmulatorConfig, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn google_python_client_publishes_pulls_and_streams_100_messages() {
-    let handle = start("127.0.0.1:0".parse().unwrap(), EmulatorConfig::default()).await.unwrap();
+    let handle = start("127.0.0.1:0".parse().unwrap(), EmulatorConfig::default())
+        .await
+        .unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/official_client.py");
     let child = tokio::process::Command::new("python3")
         .arg(script)
@@ -30,7 +32,10 @@ async fn google_python_client_publishes_pulls_and_streams_100_messages() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "python client failed: {stderr}\n{stdout}");
+    assert!(
+        output.status.success(),
+        "python client failed: {stderr}\n{stdout}"
+    );
     let summary: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(summary["published"], 100);
     assert_eq!(summary["unary"], 100);
@@ -41,7 +46,12 @@ async fn google_python_client_publishes_pulls_and_streams_100_messages() {
     );
     let broker = handle.emulator().broker();
     for sub in ["official-by-pull", "official-by-stream"] {
-        let state = broker.subscription(&format!("projects/official/subscriptions/{sub}")).unwrap();
-        assert!(state.queue.is_empty(), "{sub}: every message was acked, none left to redeliver");
+        let state = broker
+            .subscription(&format!("projects/official/subscriptions/{sub}"))
+            .unwrap();
+        assert!(
+            state.queue.is_empty(),
+            "{sub}: every message was acked, none left to redeliver"
+        );
     }
 }
