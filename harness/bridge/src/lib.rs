@@ -16,7 +16,9 @@
 //! - [`registry`]: devices, credentials, configs, state, gateway bindings, routing.
 //! - [`session`]: the sans-I/O state machine of one connection.
 //! - [`forward`]: routing and attributes of telemetry, and the [`Forwarder`] seam to Pub/Sub.
-//! - [`tls`]: a CA and server certificate per run, or the user's files.
+//! - [`http_bridge`]: the HTTP device bridge (publishEvent, setState, getConfig).
+//! - [`tls`]: a CA and server certificate per run, or the user's files;
+//!   [`tls_listener`] serves the HTTP side over it.
 //! - [`clock`]: system time that conformance cases can move forward.
 //! - [`topics`]: the device topic grammar and access rules.
 //! - [`profile`]: `google` and `clearblade` answers and limits.
@@ -27,11 +29,13 @@ pub mod clock;
 mod connection;
 pub mod events;
 pub mod forward;
+pub mod http_bridge;
 pub mod profile;
 pub mod registry;
 pub mod server;
 pub mod session;
 pub mod tls;
+pub mod tls_listener;
 pub mod topics;
 
 pub use forward::Forwarder;
