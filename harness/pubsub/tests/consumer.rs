@@ -1,6 +1,6 @@
 //! The harness consumer against the embedded emulator in-process and over gRPC (as it would
 //! consume from Google's emulator): every message counted once, latency from payload stamps.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -1,7 +1,7 @@
 //! The embedded emulator judged by Google's official Python client (`google-cloud-pubsub`,
 //! installed from `.ci/requirements.txt`), run as a subprocess with a bounded timeout and
 //! pointed at the emulator through `PUBSUB_EMULATOR_HOST`.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Stdio;
 use std::time::Duration;

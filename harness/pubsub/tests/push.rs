@@ -1,7 +1,7 @@
 //! Authenticated push to a real HTTP endpoint on 127.0.0.1:0 that verifies every token (HS256
 //! test key here; the push crate verifies against the Google mock's JWKS): wrapped and
 //! unwrapped bodies, `writeMetadata` headers, audience and email claims, nack and redelivery.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! The embedded emulator judged by an independent Rust Pub/Sub client (`gcloud-pubsub`) over
 //! gRPC: topics and subscriptions, 100 messages with attributes through unary pull and
 //! streaming pull, acks, nacks and redelivery, Google's status codes for bad requests.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashMap};
 
