@@ -14,6 +14,8 @@
 //! | `POST /v1/devices/{id}/commands` | `{binaryData, subfolder?}`; `FAILED_PRECONDITION` when not subscribed |
 //! | `POST /v1/devices/{id}/disconnect` | close its connection |
 //! | `GET /v1/sessions` | devices connected now |
+//! | `POST /v1/devices/{id}/refuse-connects` | `{count}`: refuse its next N connects |
+//! | `GET`, `POST /v1/faults` | the faults in force; set `{pubackDelayMs?, stallForwarding?, listenerDownMs?}` |
 //!
 //! Errors are `{"error": {"code", "status", "message"}}` with Google's status names.
 
@@ -57,6 +59,8 @@ pub fn router(admin: Admin) -> Router {
         .route("/v1/devices/{id}/commands", post(command))
         .route("/v1/devices/{id}/disconnect", post(disconnect))
         .route("/v1/sessions", get(sessions))
+        .route("/v1/devices/{id}/refuse-connects", post(refuse_connects))
+        .route("/v1/faults", get(faults).post(set_faults))
         .with_state(admin)
 }
 
@@ -344,4 +348,57 @@ async fn disconnect(State(admin): State<Admin>, Path(id): Path<String>) -> ApiRe
 
 async fn sessions(State(admin): State<Admin>) -> ApiResult {
     Ok(Json(json!({ "devices": admin.bridge.connected_devices() })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefuseBody {
+    count: u32,
+}
+
+async fn refuse_connects(
+    State(admin): State<Admin>,
+    Path(id): Path<String>,
+    body: Result<Json<RefuseBody>, JsonRejection>,
+) -> ApiResult {
+    let Json(body) = body?;
+    if admin.store.get(&id).is_none() {
+        return Err(RegistryError::NotFound(id).into());
+    }
+    admin.bridge.faults().refuse_next(&id, body.count);
+    faults(State(admin)).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FaultsBody {
+    puback_delay_ms: Option<u64>,
+    stall_forwarding: Option<bool>,
+    listener_down_ms: Option<u64>,
+}
+
+async fn faults(State(admin): State<Admin>) -> ApiResult {
+    Ok(Json(
+        serde_json::to_value(admin.bridge.faults().state()).unwrap_or_default(),
+    ))
+}
+
+async fn set_faults(State(admin): State<Admin>, body: Result<Json<FaultsBody>, JsonRejection>) -> ApiResult {
+    let Json(body) = body?;
+    if let Some(ms) = body.puback_delay_ms {
+        admin
+            .bridge
+            .faults()
+            .delay_pubacks(std::time::Duration::from_millis(ms));
+    }
+    if let Some(stalled) = body.stall_forwarding {
+        admin.bridge.faults().stall_forwarding(stalled);
+    }
+    if let Some(ms) = body.listener_down_ms {
+        admin
+            .bridge
+            .restart_listener(std::time::Duration::from_millis(ms))
+            .await;
+    }
+    faults(State(admin)).await
 }

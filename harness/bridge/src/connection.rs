@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
 use crate::events::{Cause, Event};
+use crate::faults::Faulty;
 use crate::forward::telemetry_message;
 use crate::server::{Control, Shared};
 use crate::session::{Action, Session};
@@ -99,8 +100,16 @@ pub(crate) async fn serve<S>(
                     );
                     let forward: Forwarded = match routed {
                         Ok(message) => {
-                            let publish = shared.forwarder.forward(message);
-                            Box::pin(async move { (pkid, publish.await) })
+                            let shared = Arc::clone(&shared);
+                            Box::pin(async move {
+                                shared.faults.forwarding_open().await;
+                                let result = shared.forwarder.forward(message).await;
+                                let delay = shared.faults.puback_delay();
+                                if result.is_ok() && !delay.is_zero() {
+                                    tokio::time::sleep(delay).await;
+                                }
+                                (pkid, result)
+                            })
                         }
                         Err(reason) => Box::pin(async move { (pkid, Err(reason)) }),
                     };
@@ -158,7 +167,11 @@ fn decode(input: &mut BytesMut, session: &mut Session, shared: &Shared) -> Vec<A
     while !session.is_closed() {
         match Packet::read(input, shared.max_packet) {
             Ok(packet) => {
-                actions.extend(session.packet(packet, shared.clock.now(), shared.registry.as_ref()))
+                let registry = Faulty {
+                    registry: shared.registry.as_ref(),
+                    faults: &shared.faults,
+                };
+                actions.extend(session.packet(packet, shared.clock.now(), &registry));
             }
             Err(CodecError::InsufficientBytes(_)) => break,
             Err(e) => actions.extend(session.close(Cause::Malformed(e.to_string()))),

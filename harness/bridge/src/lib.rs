@@ -19,6 +19,7 @@
 //! - [`http_bridge`]: the HTTP device bridge (publishEvent, setState, getConfig).
 //! - [`tls`]: a CA and server certificate per run, or the user's files;
 //!   [`tls_listener`] serves the HTTP side over it.
+//! - [`faults`]: injected refusals, PUBACK delays, stalled forwarding, listener restarts.
 //! - [`clock`]: system time that conformance cases can move forward.
 //! - [`topics`]: the device topic grammar and access rules.
 //! - [`profile`]: `google` and `clearblade` answers and limits.
@@ -28,6 +29,7 @@ pub mod admin;
 pub mod clock;
 mod connection;
 pub mod events;
+pub mod faults;
 pub mod forward;
 pub mod http_bridge;
 pub mod profile;

@@ -14,7 +14,8 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::clock::Clock;
-use crate::events::{Cause, Recorded};
+use crate::events::{Cause, Event, Recorded};
+use crate::faults::Faults;
 use crate::forward::{Forwarder, Routing};
 use crate::profile::Profile;
 use crate::session::{CommandError, ConfigVersion, Registry, RegistryPath, UnixMillis};
@@ -61,12 +62,13 @@ pub(crate) struct Shared {
     pub(crate) clock: Arc<Clock>,
     pub(crate) events: Option<mpsc::UnboundedSender<Recorded>>,
     pub(crate) max_packet: usize,
+    pub(crate) faults: Faults,
     live: Mutex<HashMap<String, Live>>,
     next_connection: AtomicU64,
 }
 
 impl Shared {
-    pub(crate) fn record(&self, peer: SocketAddr, event: crate::events::Event) {
+    pub(crate) fn record(&self, peer: SocketAddr, event: Event) {
         if let Some(events) = &self.events {
             let _ = events.send(Recorded {
                 at: self.clock.now(),
@@ -150,6 +152,7 @@ impl Bridge {
             clock: config.clock,
             events: config.events,
             max_packet,
+            faults: Faults::default(),
             live: Mutex::new(HashMap::new()),
             next_connection: AtomicU64::new(1),
         });
@@ -222,6 +225,26 @@ impl Bridge {
         }
     }
 
+    /// The faults in force; change them to inject faults.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Closes every connection and refuses new ones for `down`, as a restarted bridge would.
+    pub async fn restart_listener(&self, down: std::time::Duration) {
+        let until = self.shared.clock.now() + i64::try_from(down.as_millis()).unwrap_or(i64::MAX / 4);
+        self.shared.faults.take_down_until(until);
+        let controls: Vec<mpsc::Sender<Control>> = {
+            let live = self.shared.live.lock().unwrap_or_else(PoisonError::into_inner);
+            live.values().map(|l| l.control.clone()).collect()
+        };
+        for control in controls {
+            let _ = control
+                .send(Control::Close(Cause::Admin("listener restart".into())))
+                .await;
+        }
+    }
+
     /// Stops accepting, closes every connection with cause `shutdown`, and waits for the
     /// accept loop to end.
     pub async fn shutdown(&self) {
@@ -244,6 +267,10 @@ async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else { continue };
+                if shared.faults.listener_down(shared.clock.now()) {
+                    shared.record(peer, Event::Dropped { reason: "listener down (injected fault)".into() });
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
                 let shared = Arc::clone(&shared);
                 let stop = stop.clone();
@@ -253,8 +280,8 @@ async fn accept_loop(
                         None => crate::connection::serve(stream, peer, shared, stop).await,
                         Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                             Ok(Ok(stream)) => crate::connection::serve(stream, peer, shared, stop).await,
-                            Ok(Err(e)) => shared.record(peer, crate::events::Event::Dropped { reason: format!("tls: {e}") }),
-                            Err(_) => shared.record(peer, crate::events::Event::Dropped { reason: "tls: no handshake within 10s".into() }),
+                            Ok(Err(e)) => shared.record(peer, Event::Dropped { reason: format!("tls: {e}") }),
+                            Err(_) => shared.record(peer, Event::Dropped { reason: "tls: no handshake within 10s".into() }),
                         },
                     }
                 });

@@ -66,6 +66,7 @@ impl Forwarder for MemoryPubsub {
 
 pub(crate) struct Harness {
     pub(crate) bridge: Bridge,
+    pub(crate) clock: Arc<Clock>,
     pub(crate) store: Arc<Store>,
     pub(crate) ca_pem: String,
     pub(crate) pubsub: Arc<MemoryPubsub>,
@@ -93,6 +94,7 @@ pub(crate) async fn start() -> Harness {
             .set_config(device, Bytes::from_static(b"{\"led\":true}"), None)
             .unwrap();
     }
+    let clock = Arc::new(Clock::default());
     let config = BridgeConfig {
         path: RegistryPath {
             project: "demo-project".into(),
@@ -103,13 +105,14 @@ pub(crate) async fn start() -> Harness {
         tls: Some(tls.server_config().unwrap()),
         registry: store.clone() as Arc<dyn DeviceRegistry>,
         forwarder: pubsub.clone(),
-        clock: Arc::new(Clock::default()),
+        clock: Arc::clone(&clock),
         events: Some(events_tx),
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let bridge = Bridge::start(listener, config).unwrap();
     Harness {
         bridge,
+        clock,
         store,
         ca_pem: tls.ca_pem,
         pubsub,
