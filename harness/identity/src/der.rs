@@ -115,6 +115,14 @@ pub(crate) fn rsa_modulus_bits(pkcs1: &[u8]) -> Option<u32> {
     Some(bits)
 }
 
+/// The modulus and public exponent of a PKCS#1 `RSAPublicKey`, unsigned big-endian.
+pub(crate) fn rsa_components(pkcs1: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (seq, _) = expect(SEQUENCE, pkcs1)?;
+    let (modulus, rest) = expect(INTEGER, seq)?;
+    let (exponent, _) = expect(INTEGER, rest)?;
+    Some((trim_zeros(modulus), trim_zeros(exponent)))
+}
+
 /// The private key inside a PKCS#8 `PrivateKeyInfo`: PKCS#1 for RSA, SEC1 for EC.
 pub(crate) fn pkcs8_inner(pkcs8: &[u8]) -> Option<&[u8]> {
     let (info, _) = expect(SEQUENCE, pkcs8)?;

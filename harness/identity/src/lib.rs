@@ -15,12 +15,15 @@
 //! - [`variants`]: the key-format catalogue (valid formats and malformed variants).
 //! - [`clock`]: a device clock with skew, drift and unsynced starts.
 //! - [`jwt`]: device JWT minting, decoding and the token mutation catalogue.
+//! - [`google`]: the Google mock identity: signing keys, rotation, push tokens, documents,
+//!   push-token mutations and a reference verifier.
 //! - [`rules`]: the bridge's JWT rules under profile settings, `Accept` or a typed refusal.
 
 pub mod certs;
 pub mod clock;
 pub mod credentials;
 mod der;
+pub mod google;
 pub mod jwt;
 pub mod keys;
 pub mod pem;
