@@ -17,6 +17,7 @@
 //! - [`jwt`]: device JWT minting, decoding and the token mutation catalogue.
 //! - [`google`]: the Google mock identity: signing keys, rotation, push tokens, documents,
 //!   push-token mutations and a reference verifier.
+//! - [`pool`]: key pools generated once from a seed on every core, loaded fast.
 //! - [`rules`]: the bridge's JWT rules under profile settings, `Accept` or a typed refusal.
 
 pub mod certs;
@@ -27,6 +28,7 @@ pub mod google;
 pub mod jwt;
 pub mod keys;
 pub mod pem;
+pub mod pool;
 pub mod rules;
 pub mod variants;
 
