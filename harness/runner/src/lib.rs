@@ -11,10 +11,12 @@
 //!
 //! - [`catalogue`]: the conformance cases this build can run.
 //! - [`events`]: the run events.
+//! - [`forwarders`]: the bridge's two ways into Pub/Sub (embedded, external over gRPC).
 //! - [`run()`]: one run, start to report.
 
 pub mod catalogue;
 pub mod events;
+pub mod forwarders;
 mod run;
 
 pub use events::RunEvent;

@@ -1,0 +1,86 @@
+//! The two ways the embedded bridge forwards telemetry to Pub/Sub: into the embedded emulator
+//! in-process, or to an emulator reached at `host:port` over gRPC (Google's emulator, or any
+//! server speaking its API). Either resolves only once Pub/Sub has accepted the message, which
+//! is when the device gets its PUBACK.
+
+use fleetgate_bridge::Forwarder;
+use fleetgate_bridge::forward::Outgoing;
+use fleetgate_pubsub::Emulator;
+use futures_util::future::BoxFuture;
+use gcloud_googleapis::pubsub::v1::publisher_client::PublisherClient;
+use gcloud_googleapis::pubsub::v1::{PublishRequest, PubsubMessage};
+use tonic::transport::{Channel, Endpoint};
+
+fn message(outgoing: Outgoing) -> PubsubMessage {
+    PubsubMessage {
+        data: outgoing.data.to_vec().into(),
+        attributes: outgoing.attributes.into_iter().collect(),
+        ..PubsubMessage::default()
+    }
+}
+
+/// Publishes into the embedded emulator, in the same process.
+#[derive(Clone, Debug)]
+pub struct EmbeddedPubsub(pub Emulator);
+
+impl Forwarder for EmbeddedPubsub {
+    fn forward(&self, outgoing: Outgoing) -> BoxFuture<'static, Result<(), String>> {
+        let topic = outgoing.topic.clone();
+        let result = self
+            .0
+            .publish(&topic, vec![message(outgoing)])
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        Box::pin(async move { result })
+    }
+}
+
+/// Publishes to an emulator at `host:port` over gRPC.
+#[derive(Clone, Debug)]
+pub struct ExternalPubsub {
+    client: PublisherClient<Channel>,
+}
+
+/// Why an external emulator could not be reached.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot reach the Pub/Sub emulator at {address}: {source}")]
+pub struct ConnectError {
+    address: String,
+    #[source]
+    source: tonic::transport::Error,
+}
+
+impl ExternalPubsub {
+    /// Connects to the emulator at `host:port`, as `PUBSUB_EMULATOR_HOST` names it.
+    pub async fn connect(address: &str) -> Result<Self, ConnectError> {
+        let error = |source| ConnectError {
+            address: address.to_owned(),
+            source,
+        };
+        let channel = Endpoint::from_shared(format!("http://{address}"))
+            .map_err(error)?
+            .connect()
+            .await
+            .map_err(error)?;
+        Ok(Self {
+            client: PublisherClient::new(channel),
+        })
+    }
+}
+
+impl Forwarder for ExternalPubsub {
+    fn forward(&self, outgoing: Outgoing) -> BoxFuture<'static, Result<(), String>> {
+        let mut client = self.client.clone();
+        Box::pin(async move {
+            let request = PublishRequest {
+                topic: outgoing.topic.clone(),
+                messages: vec![message(outgoing)],
+            };
+            client
+                .publish(request)
+                .await
+                .map(|_| ())
+                .map_err(|status| format!("{:?}: {}", status.code(), status.message()))
+        })
+    }
+}
