@@ -13,7 +13,7 @@ use tonic::transport::{Channel, Endpoint};
 
 fn message(outgoing: Outgoing) -> PubsubMessage {
     PubsubMessage {
-        data: outgoing.data.to_vec().into(),
+        data: outgoing.data.to_vec(),
         attributes: outgoing.attributes.into_iter().collect(),
         ..PubsubMessage::default()
     }
