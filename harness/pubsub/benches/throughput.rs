@@ -21,40 +21,83 @@ fn message() -> PubsubMessage {
     let micros = u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros()).unwrap();
     let mut data = micros.to_be_bytes().to_vec();
     data.resize(PAYLOAD, b'x');
-    let attributes = [("deviceId", "pi-00042"), ("deviceRegistryId", "pi-fleet"), ("projectId", "bench")];
+    let attributes = [
+        ("deviceId", "pi-00042"),
+        ("deviceRegistryId", "pi-fleet"),
+        ("projectId", "bench"),
+    ];
     PubsubMessage {
         data,
-        attributes: attributes.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        attributes: attributes
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
         ..PubsubMessage::default()
     }
 }
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
 async fn pipeline(external: bool) {
-    let handle = start("127.0.0.1:0".parse().unwrap(), EmulatorConfig::default()).await.unwrap();
+    let handle = start("127.0.0.1:0".parse().unwrap(), EmulatorConfig::default())
+        .await
+        .unwrap();
     let emulator = handle.emulator().clone();
-    emulator.create_topic(Topic { name: "projects/b/topics/tel".into(), ..Topic::default() }).unwrap();
-    let sub = Subscription { name: "projects/b/subscriptions/sub".into(), topic: "projects/b/topics/tel".into(), ..Subscription::default() };
+    emulator
+        .create_topic(Topic {
+            name: "projects/b/topics/tel".into(),
+            ..Topic::default()
+        })
+        .unwrap();
+    let sub = Subscription {
+        name: "projects/b/subscriptions/sub".into(),
+        topic: "projects/b/topics/tel".into(),
+        ..Subscription::default()
+    };
     emulator.create_subscription(sub).unwrap();
-    let source = if external { Source::External(handle.local_addr().to_string()) } else { Source::Embedded(emulator.clone()) };
-    let consumer = Consumer::start(source, "projects/b/subscriptions/sub".into(), LatencyRecorder::new(stamp));
+    let source = if external {
+        Source::External(handle.local_addr().to_string())
+    } else {
+        Source::Embedded(emulator.clone())
+    };
+    let consumer = Consumer::start(
+        source,
+        "projects/b/subscriptions/sub".into(),
+        LatencyRecorder::new(stamp),
+    );
     let started = Instant::now();
     for _ in 0..MESSAGES / BATCH {
-        emulator.publish("projects/b/topics/tel", (0..BATCH).map(|_| message()).collect()).unwrap();
+        emulator
+            .publish("projects/b/topics/tel", (0..BATCH).map(|_| message()).collect())
+            .unwrap();
         tokio::task::yield_now().await;
     }
     let published = started.elapsed();
     loop {
-        let wake = emulator.broker().subscription("projects/b/subscriptions/sub").unwrap().wake.clone();
+        let wake = emulator
+            .broker()
+            .subscription("projects/b/subscriptions/sub")
+            .unwrap()
+            .wake
+            .clone();
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if emulator.broker().subscription("projects/b/subscriptions/sub").unwrap().queue.is_empty() {
+        if emulator
+            .broker()
+            .subscription("projects/b/subscriptions/sub")
+            .unwrap()
+            .queue
+            .is_empty()
+        {
             break;
         }
         notified.await;
@@ -64,7 +107,11 @@ async fn pipeline(external: bool) {
     let h = recorder.histogram();
     println!(
         "{:<28} {MESSAGES} msgs ({PAYLOAD} B, batches of {BATCH}): publish {:>8.0} msg/s, end-to-end {:>8.0} msg/s, latency p50 {} µs p99 {} µs max {} µs, delivered {}",
-        if external { "grpc streaming pull" } else { "in-process" },
+        if external {
+            "grpc streaming pull"
+        } else {
+            "in-process"
+        },
         MESSAGES as f64 / published.as_secs_f64(),
         MESSAGES as f64 / elapsed.as_secs_f64(),
         h.value_at_quantile(0.5),
@@ -75,14 +122,27 @@ async fn pipeline(external: bool) {
 }
 
 async fn memory() {
-    let handle = start("127.0.0.1:0".parse().unwrap(), EmulatorConfig::default()).await.unwrap();
+    let handle = start("127.0.0.1:0".parse().unwrap(), EmulatorConfig::default())
+        .await
+        .unwrap();
     let emulator = handle.emulator().clone();
-    emulator.create_topic(Topic { name: "projects/b/topics/mem".into(), ..Topic::default() }).unwrap();
-    let sub = Subscription { name: "projects/b/subscriptions/mem".into(), topic: "projects/b/topics/mem".into(), ..Subscription::default() };
+    emulator
+        .create_topic(Topic {
+            name: "projects/b/topics/mem".into(),
+            ..Topic::default()
+        })
+        .unwrap();
+    let sub = Subscription {
+        name: "projects/b/subscriptions/mem".into(),
+        topic: "projects/b/topics/mem".into(),
+        ..Subscription::default()
+    };
     emulator.create_subscription(sub).unwrap();
     let before = rss_bytes();
     for _ in 0..MESSAGES / BATCH {
-        emulator.publish("projects/b/topics/mem", (0..BATCH).map(|_| message()).collect()).unwrap();
+        emulator
+            .publish("projects/b/topics/mem", (0..BATCH).map(|_| message()).collect())
+            .unwrap();
     }
     let after = rss_bytes();
     println!(
@@ -93,7 +153,9 @@ async fn memory() {
 }
 
 async fn python() {
-    let handle = start("127.0.0.1:0".parse().unwrap(), EmulatorConfig::default()).await.unwrap();
+    let handle = start("127.0.0.1:0".parse().unwrap(), EmulatorConfig::default())
+        .await
+        .unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python_throughput.py");
     let output = tokio::process::Command::new("python3")
         .arg(script)
@@ -104,7 +166,9 @@ async fn python() {
         .kill_on_drop(true)
         .output();
     match tokio::time::timeout(Duration::from_secs(300), output).await {
-        Ok(Ok(out)) if out.status.success() => print!("python client: {}", String::from_utf8_lossy(&out.stdout)),
+        Ok(Ok(out)) if out.status.success() => {
+            print!("python client: {}", String::from_utf8_lossy(&out.stdout))
+        }
         Ok(Ok(out)) => println!("python client failed: {}", String::from_utf8_lossy(&out.stderr)),
         Ok(Err(e)) => println!("python client skipped: {e}"),
         Err(_) => println!("python client timed out after 300 s"),
@@ -112,7 +176,11 @@ async fn python() {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         memory().await;
         pipeline(false).await;

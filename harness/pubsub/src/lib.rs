@@ -1,5 +1,16 @@
 //! The embedded Pub/Sub emulator and the harness's Pub/Sub consumer (PROTOCOL.md §6–§7).
 //!
+//! Start it with [`start`] (`127.0.0.1:0` → an [`EmulatorHandle`] with `local_addr()` and
+//! `shutdown()`) or [`run`] on a listener you bound; clients find it through
+//! `PUBSUB_EMULATOR_HOST`. In-process callers (the bridge's forwarder, the runner) use the
+//! [`Emulator`]: [`Emulator::publish`] returns once the messages are stored, with their ids.
+//! The runner observes deliveries with a [`Consumer`] from this emulator or an external one.
+//!
+//! gRPC is routed by hand on tonic's server API with the prost types of `gcloud-googleapis`:
+//! no crate ships Pub/Sub server stubs, and generating them would need `.proto` files in the
+//! build (see [`server::grpc`]). Authenticated push takes its OIDC tokens from a
+//! [`PushTokenSource`]; the runner wires in the identity crate's Google mock.
+//!
 //! # Layout
 //!
 //! - [`broker`]: the state (topics, subscriptions, leases) as a plain struct, sans-I/O.
