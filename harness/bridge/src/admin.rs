@@ -34,9 +34,11 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::registry::{Credential, RegistryError, Store};
+use fleetgate_identity::credentials::{Credential, CredentialFormat};
+
+use crate::registry::{RegistryError, Store};
 use crate::server::Bridge;
-use crate::session::{CommandError, UnixMillis};
+use crate::session::CommandError;
 
 /// What the admin API works on.
 #[derive(Clone)]
@@ -98,10 +100,16 @@ impl From<RegistryError> for ApiError {
         let (status, name) = match &error {
             RegistryError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             RegistryError::AlreadyExists(_) => (StatusCode::CONFLICT, "ALREADY_EXISTS"),
-            RegistryError::Invalid(_) => (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+            RegistryError::Invalid(_) | RegistryError::Credential(_) => {
+                (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT")
+            }
             RegistryError::VersionMismatch { .. } => (StatusCode::CONFLICT, "ABORTED"),
         };
-        Self::new(status, name, error.to_string())
+        let message = match &error {
+            RegistryError::Credential(e) => format!("{e}: {}", e.reason),
+            other => other.to_string(),
+        };
+        Self::new(status, name, message)
     }
 }
 
@@ -130,37 +138,38 @@ struct CredentialBody {
     expiration_time: Option<String>,
 }
 
-const FORMATS: [&str; 4] = ["RSA_PEM", "RSA_X509_PEM", "ES256_PEM", "ES256_X509_PEM"];
-
 impl CredentialBody {
     fn into_credential(self) -> Result<Credential, ApiError> {
-        if !FORMATS.contains(&self.public_key.format.as_str()) {
-            return Err(ApiError::invalid(format!(
-                "unknown credential format `{}`; one of {}",
-                self.public_key.format,
-                FORMATS.join(", ")
-            )));
-        }
+        let format: CredentialFormat = self.public_key.format.parse().map_err(ApiError::invalid)?;
         let expiration = match self.expiration_time.as_deref() {
             None => None,
-            Some(text) => Some(rfc3339_millis(text)?),
+            Some(text) => Some(rfc3339_secs(text)?),
         };
         Ok(Credential {
-            format: self.public_key.format,
-            key: self.public_key.key,
+            format,
+            pem: self.public_key.key,
             expiration,
         })
     }
 }
 
-fn rfc3339_millis(text: &str) -> Result<UnixMillis, ApiError> {
+fn rfc3339_secs(text: &str) -> Result<i64, ApiError> {
     let time = humantime::parse_rfc3339(text).map_err(|e| {
         ApiError::invalid(format!(
             "expirationTime `{text}` is not an RFC 3339 UTC time ({e})"
         ))
     })?;
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    Ok(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+    Ok(i64::try_from(since.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn rfc3339(secs: i64) -> String {
+    let time = UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(secs).unwrap_or(0));
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+fn now_secs(admin: &Admin) -> i64 {
+    admin.bridge.now().div_euclid(1000)
 }
 
 fn decode(data: &str) -> Result<Bytes, ApiError> {
@@ -178,7 +187,10 @@ fn device_json(admin: &Admin, id: &str) -> Result<Value, ApiError> {
     let credentials: Vec<Value> = record
         .credentials
         .iter()
-        .map(|c| json!({ "publicKey": { "format": c.format, "key": c.key }, "expirationTime": c.expiration }))
+        .map(|c| {
+            let expiration = c.uploaded.expiration.map(rfc3339);
+            json!({ "publicKey": { "format": c.uploaded.format.as_str(), "key": c.uploaded.pem }, "expirationTime": expiration })
+        })
         .collect();
     let config = record
         .configs
@@ -231,7 +243,9 @@ async fn create(
         .into_iter()
         .map(CredentialBody::into_credential)
         .collect::<Result<Vec<_>, _>>()?;
-    admin.store.create(&body.id, credentials, body.gateway)?;
+    admin
+        .store
+        .create(&body.id, credentials, body.gateway, now_secs(&admin))?;
     Ok((StatusCode::CREATED, Json(device_json(&admin, &body.id)?)))
 }
 
@@ -251,7 +265,9 @@ async fn add_credential(
     body: Result<Json<CredentialBody>, JsonRejection>,
 ) -> ApiResult {
     let Json(body) = body?;
-    admin.store.add_credential(&id, body.into_credential()?)?;
+    admin
+        .store
+        .add_credential(&id, body.into_credential()?, now_secs(&admin))?;
     Ok(Json(device_json(&admin, &id)?))
 }
 

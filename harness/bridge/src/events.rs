@@ -4,7 +4,9 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use crate::session::{Claims, UnixMillis};
+use fleetgate_identity::jwt::PresentedClaims;
+
+use crate::session::UnixMillis;
 
 /// An event with where and when it happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,7 +47,7 @@ pub struct ConnectAttempt {
     /// The device id, when the client id named one of this registry.
     pub device: Option<String>,
     /// The JWT's claims as presented, when it could be decoded.
-    pub claims: Option<Claims>,
+    pub claims: Option<PresentedClaims>,
     /// The bridge's clock when it decided.
     pub server_time: UnixMillis,
     /// Accepted, or refused with the CONNACK code and the reason.

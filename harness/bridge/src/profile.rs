@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use fleetgate_identity::rules::BridgeSettings;
+
 /// What to do with a CONNECT that asks for a persistent session (clean session = 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PersistentSession {
@@ -34,8 +36,9 @@ pub struct Profile {
     pub persistent_session: PersistentSession,
     /// `subFolder` on telemetry without a subfolder.
     pub subfolder_attribute: SubfolderAttribute,
-    /// Clock skew allowed around `exp`.
-    pub skew: Duration,
+    /// The JWT rules: skew, lifetime bound, base64 strictness, minimum RSA size, extra claims
+    /// and `kid`.
+    pub jwt: BridgeSettings,
     /// How long after `exp` + skew an open connection is closed.
     pub expiry_grace: Duration,
     /// Idle limit, whatever the keep-alive.
@@ -63,7 +66,7 @@ impl Profile {
             connack_unknown_device: 5,
             persistent_session: PersistentSession::TreatAsClean,
             subfolder_attribute: SubfolderAttribute::Absent,
-            skew: Duration::from_secs(600),
+            jwt: BridgeSettings::google(),
             expiry_grace: Duration::from_secs(5),
             idle_limit: Duration::from_secs(20 * 60),
             max_connection: Duration::from_secs(24 * 3600),
@@ -81,8 +84,14 @@ impl Profile {
             name: "clearblade",
             connack_auth_failure: 4,
             connack_unknown_device: 4,
+            jwt: BridgeSettings::clearblade(),
             ..Self::google()
         }
+    }
+
+    /// The skew allowed around `exp`.
+    pub fn skew(&self) -> Duration {
+        Duration::from_secs(u64::try_from(self.jwt.skew_secs).unwrap_or(0))
     }
 
     /// The profile of that name, if there is one.

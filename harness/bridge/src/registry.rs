@@ -1,13 +1,17 @@
 //! The device registry: devices with up to 3 credentials (each with an optional expiration),
 //! blocked and gateway flags, versioned configs, stored state, gateway bindings, and where
 //! telemetry goes. Loaded from the scenario and changed at run time through the admin API.
-//! Checking a JWT against a device's credentials is the job of a [`CredentialCheck`] (the
-//! identity crate's bridge rules).
+//! Credentials are registered and JWTs checked by the identity crate's rules, under the
+//! bridge profile's settings.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock};
 
 use bytes::Bytes;
+use fleetgate_identity::credentials::{
+    Credential, CredentialError, RegisteredCredential, RegistrationPolicy,
+};
+use fleetgate_identity::rules::{self, BridgeSettings};
 
 use crate::forward::Routing;
 use crate::server::DeviceRegistry;
@@ -18,21 +22,26 @@ pub const MAX_CREDENTIALS: usize = 3;
 /// At most this many config versions are kept per device.
 pub const KEPT_CONFIGS: usize = 10;
 
-/// One registered public key or certificate.
+/// A credential as uploaded, and as the rules use it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Credential {
-    /// `RSA_PEM`, `RSA_X509_PEM`, `ES256_PEM` or `ES256_X509_PEM`.
-    pub format: String,
-    /// The PEM text as registered.
-    pub key: String,
-    /// After this instant the credential no longer authenticates new connections.
-    pub expiration: Option<UnixMillis>,
+pub struct StoredCredential {
+    /// Format, PEM text and expiration as uploaded.
+    pub uploaded: Credential,
+    /// The parsed key the JWT rules verify with.
+    pub registered: RegisteredCredential,
 }
 
-/// Checks a presented JWT against a device's credentials.
-pub trait CredentialCheck: Send + Sync + 'static {
-    /// The verdict on `jwt` for a device holding `credentials`, at `now_secs`.
-    fn check(&self, credentials: &[Credential], jwt: &str, now_secs: i64) -> AuthVerdict;
+/// What the registry authenticates against: the project (every JWT's `aud`), the JWT rules'
+/// settings, and what registration accepts.
+#[derive(Clone, Debug)]
+pub struct RegistrySettings {
+    /// Project id.
+    pub project: String,
+    /// JWT rules.
+    pub jwt: BridgeSettings,
+    /// Registry CA certificates (DER): once there is one, device credentials must be
+    /// certificates signed by one of them.
+    pub registry_cas: Vec<Vec<u8>>,
 }
 
 /// A device as registered.
@@ -41,7 +50,7 @@ pub struct DeviceRecord {
     /// Numeric id, assigned at creation.
     pub num_id: u64,
     /// Registered credentials.
-    pub credentials: Vec<Credential>,
+    pub credentials: Vec<StoredCredential>,
     /// Blocked devices cannot connect.
     pub blocked: bool,
     /// Gateways may attach devices.
@@ -66,6 +75,9 @@ pub enum RegistryError {
     /// A request the registry cannot accept.
     #[error("{0}")]
     Invalid(String),
+    /// A credential the registry refuses (the reason names the rule and what is expected).
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
     /// A config update raced with another.
     #[error("config version {expected} is not the latest ({latest})")]
     VersionMismatch {
@@ -78,7 +90,7 @@ pub enum RegistryError {
 
 /// The registry, shared by the bridge, the HTTP bridge and the admin API.
 pub struct Store {
-    check: Arc<dyn CredentialCheck>,
+    settings: RegistrySettings,
     inner: RwLock<Inner>,
 }
 
@@ -91,9 +103,9 @@ struct Inner {
 
 impl Store {
     /// An empty registry routing telemetry as `routing`.
-    pub fn new(routing: Routing, check: Arc<dyn CredentialCheck>) -> Self {
+    pub fn new(routing: Routing, settings: RegistrySettings) -> Self {
         Self {
-            check,
+            settings,
             inner: RwLock::new(Inner {
                 routing,
                 devices: BTreeMap::new(),
@@ -110,12 +122,35 @@ impl Store {
         f(&mut self.inner.write().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Registers a device; returns its numeric id.
+    /// Checks an uploaded credential as the registry would at `now` (Unix seconds).
+    pub fn register(
+        &self,
+        device: &str,
+        index: usize,
+        credential: Credential,
+        now: i64,
+    ) -> Result<StoredCredential, RegistryError> {
+        let policy = RegistrationPolicy {
+            now,
+            min_rsa_bits: self.settings.jwt.min_rsa_bits,
+            registry_cas: self.settings.registry_cas.clone(),
+        };
+        let origin = format!("{index} of device `{device}`");
+        let registered = RegisteredCredential::register(&credential, &origin, &policy)?;
+        Ok(StoredCredential {
+            uploaded: credential,
+            registered,
+        })
+    }
+
+    /// Registers a device with its credentials checked at `now` (Unix seconds); returns its
+    /// numeric id.
     pub fn create(
         &self,
         id: &str,
         credentials: Vec<Credential>,
         gateway: bool,
+        now: i64,
     ) -> Result<u64, RegistryError> {
         if !valid_id(id) {
             return Err(RegistryError::Invalid(format!(
@@ -127,6 +162,11 @@ impl Store {
                 "a device holds at most {MAX_CREDENTIALS} credentials"
             )));
         }
+        let credentials = credentials
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| self.register(id, i, c, now))
+            .collect::<Result<Vec<_>, _>>()?;
         self.write(|inner| {
             if inner.devices.contains_key(id) {
                 return Err(RegistryError::AlreadyExists(id.to_owned()));
@@ -175,8 +215,10 @@ impl Store {
         })
     }
 
-    /// Adds a credential (at most [`MAX_CREDENTIALS`]).
-    pub fn add_credential(&self, id: &str, credential: Credential) -> Result<(), RegistryError> {
+    /// Adds a credential checked at `now` (at most [`MAX_CREDENTIALS`]).
+    pub fn add_credential(&self, id: &str, credential: Credential, now: i64) -> Result<(), RegistryError> {
+        let index = self.get(id).map_or(0, |r| r.credentials.len());
+        let credential = self.register(id, index, credential, now)?;
         self.update(id, |record| {
             if record.credentials.len() >= MAX_CREDENTIALS {
                 return Err(RegistryError::Invalid(format!(
@@ -189,7 +231,7 @@ impl Store {
     }
 
     /// Removes the credential at `index`.
-    pub fn remove_credential(&self, id: &str, index: usize) -> Result<Credential, RegistryError> {
+    pub fn remove_credential(&self, id: &str, index: usize) -> Result<StoredCredential, RegistryError> {
         self.update(id, |record| {
             if index >= record.credentials.len() {
                 return Err(RegistryError::Invalid(format!(
@@ -279,27 +321,24 @@ impl Registry for Store {
     }
 
     fn authenticate(&self, device: &str, jwt: &str, now_secs: i64) -> AuthVerdict {
-        let now_ms = now_secs.saturating_mul(1000);
-        let credentials: Vec<Credential> = self.read(|inner| {
+        let credentials: Vec<RegisteredCredential> = self.read(|inner| {
             inner
                 .devices
                 .get(device)
-                .map(|r| {
-                    r.credentials
-                        .iter()
-                        .filter(|c| c.expiration.is_none_or(|e| e > now_ms))
-                        .cloned()
-                        .collect()
-                })
+                .map(|r| r.credentials.iter().map(|c| c.registered.clone()).collect())
                 .unwrap_or_default()
         });
-        if credentials.is_empty() {
-            return AuthVerdict {
-                claims: None,
-                result: Err("no-valid-credential".into()),
-            };
+        let verdict = rules::check(
+            jwt,
+            &self.settings.project,
+            &credentials,
+            &self.settings.jwt,
+            now_secs,
+        );
+        AuthVerdict {
+            claims: verdict.claims,
+            result: verdict.result.map(|a| a.exp).map_err(|r| r.id().to_owned()),
         }
-        self.check.check(&credentials, jwt, now_secs)
     }
 
     fn latest_config(&self, device: &str) -> Option<ConfigVersion> {
@@ -331,50 +370,57 @@ fn valid_id(id: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use fleetgate_identity::credentials::CredentialFormat;
+    use fleetgate_identity::jwt::{DeviceClaims, mint};
+    use fleetgate_identity::{Alg, DeviceKey, KeySpec};
+
     use super::*;
 
-    /// Accepts the JWT `ok` with exp = now + 60 and names how many credentials it was given.
-    struct CountingCheck;
+    const NOW: i64 = 1_700_000_000;
 
-    impl CredentialCheck for CountingCheck {
-        fn check(&self, credentials: &[Credential], jwt: &str, now_secs: i64) -> AuthVerdict {
-            let result = if jwt == "ok" {
-                Ok(now_secs + 60)
-            } else {
-                Err(format!("checked-{}", credentials.len()))
-            };
-            AuthVerdict { claims: None, result }
-        }
+    fn store() -> Store {
+        let settings = RegistrySettings {
+            project: "demo-project".into(),
+            jwt: BridgeSettings::google(),
+            registry_cas: Vec::new(),
+        };
+        Store::new(Routing::default(), settings)
     }
 
-    fn credential(expiration: Option<UnixMillis>) -> Credential {
+    fn key() -> DeviceKey {
+        DeviceKey::generate(KeySpec::default_for(Alg::Es256)).unwrap()
+    }
+
+    fn credential(key: &DeviceKey, expiration: Option<i64>) -> Credential {
         Credential {
-            format: "ES256_PEM".into(),
-            key: "-----BEGIN PUBLIC KEY-----".into(),
+            format: CredentialFormat::Es256Pem,
+            pem: key.spki_pem(),
             expiration,
         }
     }
 
-    fn store() -> Store {
-        Store::new(Routing::default(), Arc::new(CountingCheck))
+    fn token(key: &DeviceKey) -> String {
+        mint(key, &DeviceClaims::new("demo-project", NOW, 3600)).unwrap()
     }
 
     #[test]
     fn devices_get_unique_numeric_ids_and_ids_follow_the_rule() {
         let s = store();
-        let a = s.create("pi-1", vec![credential(None)], false).unwrap();
-        let b = s.create("pi-2", vec![], false).unwrap();
+        let a = s
+            .create("pi-1", vec![credential(&key(), None)], false, NOW)
+            .unwrap();
+        let b = s.create("pi-2", vec![], false, NOW).unwrap();
         assert_ne!(a, b);
         assert_eq!(
-            s.create("pi-1", vec![], false),
+            s.create("pi-1", vec![], false, NOW),
             Err(RegistryError::AlreadyExists("pi-1".into()))
         );
         assert!(matches!(
-            s.create("goog-1", vec![], false),
+            s.create("goog-1", vec![], false, NOW),
             Err(RegistryError::Invalid(_))
         ));
         assert!(matches!(
-            s.create("p", vec![], false),
+            s.create("p", vec![], false, NOW),
             Err(RegistryError::Invalid(_))
         ));
         assert_eq!(s.ids(), ["pi-1", "pi-2"]);
@@ -383,45 +429,66 @@ mod tests {
     #[test]
     fn a_device_holds_at_most_three_credentials() {
         let s = store();
-        assert!(s.create("pi-1", vec![credential(None); 4], false).is_err());
-        s.create("pi-1", vec![credential(None); 3], false).unwrap();
+        let k = key();
+        assert!(
+            s.create("pi-1", vec![credential(&k, None); 4], false, NOW)
+                .is_err()
+        );
+        s.create("pi-1", vec![credential(&k, None); 3], false, NOW)
+            .unwrap();
         assert!(matches!(
-            s.add_credential("pi-1", credential(None)),
+            s.add_credential("pi-1", credential(&k, None), NOW),
             Err(RegistryError::Invalid(_))
         ));
         s.remove_credential("pi-1", 0).unwrap();
-        s.add_credential("pi-1", credential(None)).unwrap();
+        s.add_credential("pi-1", credential(&k, None), NOW).unwrap();
     }
 
     #[test]
-    fn expired_credentials_no_longer_authenticate() {
+    fn malformed_credentials_are_refused_at_registration_naming_the_device() {
         let s = store();
-        let now_secs = 1_700_000_000;
-        s.create(
-            "pi-1",
-            vec![
-                credential(Some(now_secs * 1000 - 1)),
-                credential(Some(now_secs * 1000 + 1)),
-            ],
-            false,
-        )
-        .unwrap();
+        let k = key();
+        let private = Credential {
+            format: CredentialFormat::Es256Pem,
+            pem: k.pkcs8_pem(),
+            expiration: None,
+        };
+        let error = s
+            .create("pi-1", vec![private], false, NOW)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("device `pi-1`"), "{error}");
+        assert!(s.get("pi-1").is_none(), "nothing registered");
+    }
+
+    #[test]
+    fn jwts_are_checked_with_the_identity_rules_and_expiry_of_credentials() {
+        let s = store();
+        let k = key();
+        s.create("pi-1", vec![credential(&k, None)], false, NOW).unwrap();
+        let accepted = s.authenticate("pi-1", &token(&k), NOW);
+        assert_eq!(accepted.result, Ok(NOW + 3600));
+        assert_eq!(accepted.claims.unwrap().aud.as_deref(), Some("demo-project"));
         assert_eq!(
-            s.authenticate("pi-1", "bad", now_secs).result,
-            Err("checked-1".into()),
-            "only the unexpired one"
+            s.authenticate("pi-1", &token(&key()), NOW).result,
+            Err("bad-signature".into())
         );
-        s.create("pi-2", vec![credential(Some(1))], false).unwrap();
+        s.create("pi-2", vec![credential(&k, Some(NOW - 1))], false, NOW)
+            .unwrap();
         assert_eq!(
-            s.authenticate("pi-2", "ok", now_secs).result,
-            Err("no-valid-credential".into())
+            s.authenticate("pi-2", &token(&k), NOW).result,
+            Err("credential-expired".into())
+        );
+        assert_eq!(
+            s.authenticate("ghost", &token(&k), NOW).result,
+            Err("no-credentials".into())
         );
     }
 
     #[test]
     fn configs_are_versioned_and_only_ten_are_kept() {
         let s = store();
-        s.create("pi-1", vec![], false).unwrap();
+        s.create("pi-1", vec![], false, NOW).unwrap();
         for i in 1..=12 {
             let config = s.set_config("pi-1", Bytes::from(format!("v{i}")), None).unwrap();
             assert_eq!(config.version, i);
@@ -443,10 +510,10 @@ mod tests {
     #[test]
     fn only_gateways_bind_devices() {
         let s = store();
-        s.create("gw-1", vec![], true).unwrap();
-        s.create("pi-1", vec![], false).unwrap();
+        s.create("gw-1", vec![], true, NOW).unwrap();
+        s.create("pi-1", vec![], false, NOW).unwrap();
         s.bind("gw-1", "pi-1", true).unwrap();
-        assert!(s.get("gw-1").unwrap().bound.contains("pi-1"));
+        assert!(s.is_bound("gw-1", "pi-1"));
         assert!(matches!(
             s.bind("pi-1", "gw-1", true),
             Err(RegistryError::Invalid(_))

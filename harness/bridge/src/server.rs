@@ -172,6 +172,11 @@ impl Bridge {
         self.local_addr
     }
 
+    /// The bridge's clock, in Unix milliseconds.
+    pub fn now(&self) -> UnixMillis {
+        self.shared.clock.now()
+    }
+
     /// The devices connected now.
     pub fn connected_devices(&self) -> Vec<String> {
         let live = self.shared.live.lock().unwrap_or_else(PoisonError::into_inner);

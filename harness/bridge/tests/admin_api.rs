@@ -36,7 +36,7 @@ async fn call(method: reqwest::Method, url: String, body: Option<Value>) -> (Sta
 }
 
 fn credential() -> Value {
-    json!({ "publicKey": { "format": "ES256_PEM", "key": "-----BEGIN PUBLIC KEY-----" } })
+    json!({ "publicKey": { "format": "ES256_PEM", "key": common::key().spki_pem() } })
 }
 
 #[tokio::test]
@@ -97,7 +97,21 @@ async fn devices_and_credentials_are_managed_with_google_shaped_errors() {
         error["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("RSA_PEM, RSA_X509_PEM, ES256_PEM, ES256_X509_PEM")
+            .contains("expected RSA_PEM, RSA_X509_PEM, ES256_PEM or ES256_X509_PEM")
+    );
+
+    let private = json!({ "publicKey": { "format": "ES256_PEM", "key": common::key().pkcs8_pem() } });
+    let (status, error) = call(
+        reqwest::Method::POST,
+        format!("{api}/v1/devices/pi-1/credentials"),
+        Some(private),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("device `pi-1`") && message.contains("private key"),
+        "{message}"
     );
 
     let (status, error) = call(

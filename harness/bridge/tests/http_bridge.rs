@@ -60,7 +60,7 @@ async fn publish_event_reaches_pubsub_with_the_device_attributes() {
     let (status, answer) = send(
         client
             .post(format!("{base}/pi-1:publishEvent"))
-            .bearer_auth("good")
+            .bearer_auth(h.token("pi-1"))
             .json(&body),
     )
     .await;
@@ -79,7 +79,7 @@ async fn set_state_and_get_config_use_the_registry() {
     let (status, _) = send(
         client
             .post(format!("{base}/pi-2:setState"))
-            .bearer_auth("good")
+            .bearer_auth(h.token("pi-2"))
             .json(&state),
     )
     .await;
@@ -89,7 +89,7 @@ async fn set_state_and_get_config_use_the_registry() {
     let (status, config) = send(
         client
             .get(format!("{base}/pi-2/config?local_version=0"))
-            .bearer_auth("good"),
+            .bearer_auth(h.token("pi-2")),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -100,7 +100,7 @@ async fn set_state_and_get_config_use_the_registry() {
     let (status, error) = send(
         client
             .get(format!("{base}/pi-2/config?localVersion=5"))
-            .bearer_auth("good"),
+            .bearer_auth(h.token("pi-2")),
     )
     .await;
     assert_eq!(
@@ -117,21 +117,21 @@ async fn the_bearer_jwt_is_checked_and_errors_name_the_problem() {
     let (status, error) = send(
         client
             .post(format!("{base}/pi-1:publishEvent"))
-            .bearer_auth("forged")
+            .bearer_auth(common::jwt(&common::key()))
             .json(&body),
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         error["error"]["message"],
-        "the device JWT was refused: jwt-signature"
+        "the device JWT was refused: bad-signature"
     );
     let (status, _) = send(client.post(format!("{base}/pi-1:publishEvent")).json(&body)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = send(
         client
             .post(format!("{base}/ghost:publishEvent"))
-            .bearer_auth("good")
+            .bearer_auth(h.token("pi-1"))
             .json(&body),
     )
     .await;
@@ -139,7 +139,7 @@ async fn the_bearer_jwt_is_checked_and_errors_name_the_problem() {
     let (status, error) = send(
         client
             .post(format!("{base}/pi-1:publishEvent"))
-            .bearer_auth("good")
+            .bearer_auth(h.token("pi-1"))
             .json(&json!({ "binaryData": "%%%" })),
     )
     .await;

@@ -46,7 +46,8 @@ async fn qos1_telemetry_reaches_pubsub_with_its_attributes_before_the_puback() {
 #[tokio::test]
 async fn a_refused_token_gets_connack_5_and_the_reason_is_recorded() {
     let mut h = start().await;
-    let (_client, mut events) = client(&h, "pi-1", "forged");
+    let forged = common::jwt(&common::key());
+    let (_client, mut events) = client(&h, "pi-1", &forged);
     let error = error(&mut events).await;
     assert!(
         matches!(
@@ -63,8 +64,18 @@ async fn a_refused_token_gets_connack_5_and_the_reason_is_recorded() {
         attempt.verdict,
         Verdict::Refused {
             connack: 5,
-            reason: "jwt-signature".into()
+            reason: "bad-signature".into()
         }
+    );
+    let claims = attempt.claims.unwrap();
+    assert_eq!(
+        (claims.alg.as_deref(), claims.aud.as_deref()),
+        (Some("ES256"), Some("demo-project"))
+    );
+    assert_eq!(
+        claims.exp.unwrap() - claims.iat.unwrap(),
+        3600,
+        "the claims presented are recorded"
     );
 }
 

@@ -11,10 +11,14 @@ use bytes::Bytes;
 use fleetgate_bridge::clock::Clock;
 use fleetgate_bridge::forward::Routing;
 use fleetgate_bridge::profile::Profile;
-use fleetgate_bridge::registry::{Credential, CredentialCheck, Store};
-use fleetgate_bridge::session::{AuthVerdict, RegistryPath};
+use fleetgate_bridge::registry::{RegistrySettings, Store};
+use fleetgate_bridge::session::RegistryPath;
 use fleetgate_bridge::tls::TlsMaterial;
 use fleetgate_bridge::{Bridge, BridgeConfig, DeviceRegistry, Forwarder};
+use fleetgate_identity::credentials::{Credential, CredentialFormat};
+use fleetgate_identity::jwt::{DeviceClaims, mint};
+use fleetgate_identity::rules::BridgeSettings;
+use fleetgate_identity::{Alg, DeviceKey, KeySpec};
 use fleetgate_pubsub::{Emulator, EmulatorConfig};
 use fleetgate_runner::forwarders::{EmbeddedPubsub, ExternalPubsub};
 use gcloud_googleapis::pubsub::v1::{Subscription, Topic};
@@ -24,22 +28,6 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 
 const TOPIC: &str = "projects/demo-project/topics/telemetry";
 const SUBSCRIPTION: &str = "projects/demo-project/subscriptions/telemetry-check";
-
-/// Accepts the password `good`; the JWT rules are the identity crate's, tested there.
-struct PasswordCheck;
-
-impl CredentialCheck for PasswordCheck {
-    fn check(&self, _: &[Credential], jwt: &str, now: i64) -> AuthVerdict {
-        AuthVerdict {
-            claims: None,
-            result: if jwt == "good" {
-                Ok(now + 3600)
-            } else {
-                Err("refused".into())
-            },
-        }
-    }
-}
 
 fn emulator() -> Emulator {
     let emulator = Emulator::new(EmulatorConfig::default());
@@ -58,21 +46,36 @@ fn emulator() -> Emulator {
     emulator
 }
 
-/// Starts a bridge forwarding through `forwarder`, publishes one QoS 1 message as `pi-1` and
-/// returns once its PUBACK arrived.
+/// Starts a bridge forwarding through `forwarder`, publishes one QoS 1 message as `pi-1` with a
+/// real ES256 device JWT, and returns once its PUBACK arrived.
 async fn publish_through_bridge(forwarder: Arc<dyn Forwarder>) -> u64 {
     let _ = tokio_rustls::rustls::crypto::aws_lc_rs::default_provider().install_default();
     let routing = Routing {
         default_topic: Some(TOPIC.into()),
         ..Routing::default()
     };
-    let store = Arc::new(Store::new(routing, Arc::new(PasswordCheck)));
+    let settings = RegistrySettings {
+        project: "demo-project".into(),
+        jwt: BridgeSettings::google(),
+        registry_cas: Vec::new(),
+    };
+    let store = Arc::new(Store::new(routing, settings));
+    let key = DeviceKey::generate(KeySpec::default_for(Alg::Es256)).unwrap();
     let credential = Credential {
-        format: "ES256_PEM".into(),
-        key: String::new(),
+        format: CredentialFormat::Es256Pem,
+        pem: key.spki_pem(),
         expiration: None,
     };
-    let num_id = store.create("pi-1", vec![credential], false).unwrap();
+    let num_id = store.create("pi-1", vec![credential], false, 0).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let jwt = mint(
+        &key,
+        &DeviceClaims::new("demo-project", i64::try_from(now).unwrap(), 3600),
+    )
+    .unwrap();
     let tls = TlsMaterial::generate().unwrap();
     let config = BridgeConfig {
         path: RegistryPath {
@@ -96,7 +99,7 @@ async fn publish_through_bridge(forwarder: Arc<dyn Forwarder>) -> u64 {
     let id = "projects/demo-project/locations/us-central1/registries/pi-fleet/devices/pi-1";
     let mut options = MqttOptions::new(id, "localhost", bridge.local_addr().port());
     options
-        .set_credentials("unused", "good")
+        .set_credentials("unused", jwt)
         .set_keep_alive(Duration::from_secs(60));
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
     roots

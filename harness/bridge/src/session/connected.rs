@@ -262,7 +262,7 @@ impl Live {
     }
 
     fn expiry(&self, profile: &Profile) -> UnixMillis {
-        self.exp + millis(profile.skew) + millis(profile.expiry_grace)
+        self.exp + millis(profile.skew()) + millis(profile.expiry_grace)
     }
 
     pub(super) fn next_deadline(&self, profile: &Profile) -> UnixMillis {

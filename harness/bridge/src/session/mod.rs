@@ -13,6 +13,7 @@ mod tests;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use fleetgate_identity::jwt::PresentedClaims;
 use rumqttc::mqttbytes::v4::Packet;
 
 use crate::events::{Cause, Event};
@@ -54,26 +55,11 @@ pub struct ConfigVersion {
     pub data: Bytes,
 }
 
-/// The claims of a presented JWT as the device sent them (decoded, not trusted), for events.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Claims {
-    /// Header `alg`.
-    pub alg: Option<String>,
-    /// Header `kid`.
-    pub kid: Option<String>,
-    /// `iat`, seconds.
-    pub iat: Option<i64>,
-    /// `exp`, seconds.
-    pub exp: Option<i64>,
-    /// `aud` as written (a string, or the JSON of anything else).
-    pub aud: Option<String>,
-}
-
 /// The registry's verdict on a presented JWT.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthVerdict {
     /// The claims as presented, when the token could be decoded.
-    pub claims: Option<Claims>,
+    pub claims: Option<PresentedClaims>,
     /// `Ok(exp)` in seconds when accepted, or the refusal reason.
     pub result: Result<i64, String>,
 }

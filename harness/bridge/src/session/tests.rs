@@ -10,6 +10,8 @@ use rumqttc::mqttbytes::v4::{
     SubscribeReasonCode,
 };
 
+use fleetgate_identity::jwt::PresentedClaims;
+
 use super::*;
 use crate::events::{Cause, Event, Verdict};
 use crate::profile::PersistentSession;
@@ -49,10 +51,12 @@ impl Registry for FakeRegistry {
         gateway == "gw" && device == "pi-1"
     }
     fn authenticate(&self, _device: &str, jwt: &str, now_secs: i64) -> AuthVerdict {
-        let claims = Some(Claims {
+        let claims = Some(PresentedClaims {
             alg: Some("ES256".into()),
+            kid: None,
             iat: Some(now_secs),
-            ..Claims::default()
+            exp: None,
+            aud: None,
         });
         let result = if jwt == GOOD {
             Ok(T0 / 1000 + 3600)

@@ -11,10 +11,14 @@ use fleetgate_bridge::clock::Clock;
 use fleetgate_bridge::events::{Event, Recorded};
 use fleetgate_bridge::forward::{Outgoing, Routing};
 use fleetgate_bridge::profile::Profile;
-use fleetgate_bridge::registry::{Credential, CredentialCheck, Store};
-use fleetgate_bridge::session::{AuthVerdict, RegistryPath};
+use fleetgate_bridge::registry::{RegistrySettings, Store};
+use fleetgate_bridge::session::RegistryPath;
 use fleetgate_bridge::tls::TlsMaterial;
 use fleetgate_bridge::{Bridge, BridgeConfig, DeviceRegistry, Forwarder};
+use fleetgate_identity::credentials::{Credential, CredentialFormat};
+use fleetgate_identity::jwt::{DeviceClaims, mint};
+use fleetgate_identity::rules::BridgeSettings;
+use fleetgate_identity::{Alg, DeviceKey, KeySpec};
 use futures_util::future::BoxFuture;
 use rumqttc::{
     AsyncClient, ConnectionError, Event as MqttEvent, EventLoop, MqttOptions, Packet, TlsConfiguration,
@@ -25,27 +29,31 @@ use tokio::sync::mpsc;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 
-/// Accepts the JWT `good` (one-hour token) for any device holding a credential.
-pub(crate) struct PasswordCheck;
+/// A fresh P-256 device key.
+pub(crate) fn key() -> DeviceKey {
+    DeviceKey::generate(KeySpec::default_for(Alg::Es256)).unwrap()
+}
 
-impl CredentialCheck for PasswordCheck {
-    fn check(&self, _: &[Credential], jwt: &str, now: i64) -> AuthVerdict {
-        let result = if jwt == "good" {
-            Ok(now + 3600)
-        } else {
-            Err("jwt-signature".into())
-        };
-        AuthVerdict { claims: None, result }
+/// The `ES256_PEM` credential of `key`.
+pub(crate) fn credential(key: &DeviceKey) -> Credential {
+    Credential {
+        format: CredentialFormat::Es256Pem,
+        pem: key.spki_pem(),
+        expiration: None,
     }
 }
 
-/// A credential the [`PasswordCheck`] does not look at.
-pub(crate) fn credential() -> Credential {
-    Credential {
-        format: "ES256_PEM".into(),
-        key: "unused".into(),
-        expiration: None,
-    }
+/// A one-hour device JWT for project `demo-project`, issued now.
+pub(crate) fn jwt(key: &DeviceKey) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    mint(
+        key,
+        &DeviceClaims::new("demo-project", i64::try_from(now).unwrap(), 3600),
+    )
+    .unwrap()
 }
 
 /// Stores what it is given; refuses messages whose payload is `reject`.
@@ -70,6 +78,7 @@ pub(crate) struct Harness {
     pub(crate) store: Arc<Store>,
     pub(crate) ca_pem: String,
     pub(crate) pubsub: Arc<MemoryPubsub>,
+    pub(crate) keys: std::collections::HashMap<String, DeviceKey>,
     pub(crate) events: mpsc::UnboundedReceiver<Recorded>,
 }
 
@@ -87,9 +96,17 @@ pub(crate) async fn start() -> Harness {
         default_topic: Some("projects/demo-project/topics/telemetry".into()),
         ..Routing::default()
     };
-    let store = Arc::new(Store::new(routing, Arc::new(PasswordCheck)));
+    let settings = RegistrySettings {
+        project: "demo-project".into(),
+        jwt: BridgeSettings::google(),
+        registry_cas: Vec::new(),
+    };
+    let store = Arc::new(Store::new(routing, settings));
+    let mut keys = std::collections::HashMap::new();
     for device in ["pi-1", "pi-2"] {
-        store.create(device, vec![credential()], false).unwrap();
+        let key = key();
+        store.create(device, vec![credential(&key)], false, 0).unwrap();
+        keys.insert(device.to_owned(), key);
         store
             .set_config(device, Bytes::from_static(b"{\"led\":true}"), None)
             .unwrap();
@@ -116,6 +133,7 @@ pub(crate) async fn start() -> Harness {
         store,
         ca_pem: tls.ca_pem,
         pubsub,
+        keys,
         events,
     }
 }
@@ -139,8 +157,20 @@ pub(crate) fn client_tls(ca_pem: &str) -> Arc<tokio_rustls::rustls::ClientConfig
     Arc::new(config)
 }
 
-/// A rumqttc client of `device` with `password`, trusting the bridge's CA.
+impl Harness {
+    /// A valid JWT of a device of the test registry.
+    pub(crate) fn token(&self, device: &str) -> String {
+        jwt(&self.keys[device])
+    }
+}
+
+/// A rumqttc client of `device` with `password` (`good` for a valid JWT), trusting the CA.
 pub(crate) fn client(h: &Harness, device: &str, password: &str) -> (AsyncClient, EventLoop) {
+    let password = if password == "good" {
+        h.token(device)
+    } else {
+        password.to_owned()
+    };
     let mut options = MqttOptions::new(client_id(device), "localhost", h.bridge.local_addr().port());
     options
         .set_credentials("unused", password)
