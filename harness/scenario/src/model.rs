@@ -22,6 +22,10 @@ pub struct Scenario {
     pub target: Target,
     /// Project, region and registry.
     pub project: Project,
+    /// The embedded bridge's settings.
+    pub bridge: EmbeddedBridge,
+    /// Devices that live outside fleetgate.
+    pub devices: Vec<Device>,
     /// The virtual device cohorts.
     pub cohorts: Vec<Cohort>,
     /// Ids of the conformance cases selected, in catalogue order.
@@ -106,6 +110,66 @@ pub struct Project {
     pub region: String,
     /// Registry id.
     pub registry: String,
+    /// Topic id (in this project) telemetry goes to without a matching route.
+    pub telemetry_topic: String,
+    /// Subfolder routes, first match wins.
+    pub routes: Vec<Route>,
+    /// Topic id for state notifications.
+    pub state_topic: Option<String>,
+}
+
+/// A subfolder route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// The subfolder matched exactly.
+    pub subfolder: String,
+    /// Topic id (in the project).
+    pub topic: String,
+}
+
+/// The embedded bridge's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmbeddedBridge {
+    /// The answers it gives where the protocol leaves them open.
+    pub profile: Profile,
+    /// TLS (true) or plain TCP.
+    pub tls: bool,
+    /// User-supplied certificate, key and CA files (relative to the scenario file); a CA is
+    /// generated per run when `None`.
+    pub files: Option<TlsFiles>,
+}
+
+/// Certificate, key and CA files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM certificate chain.
+    pub cert: String,
+    /// PEM private key.
+    pub key: String,
+    /// PEM CA devices trust.
+    pub ca: String,
+}
+
+/// A device that lives outside fleetgate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// Device id.
+    pub id: String,
+    /// Whether it is a gateway.
+    pub gateway: bool,
+    /// Its credentials.
+    pub credentials: Vec<DeviceCredential>,
+}
+
+/// A credential file of a `[[device]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceCredential {
+    /// Its format.
+    pub format: KeyFormat,
+    /// PEM file, as written (relative to the scenario file).
+    pub file: String,
+    /// Unix seconds after which it no longer authenticates.
+    pub expires: Option<i64>,
 }
 
 /// A group of virtual devices.

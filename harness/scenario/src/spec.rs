@@ -154,9 +154,19 @@ pub static ROOT: TableSpec = TableSpec {
             "The IoT Core project, region and registry the devices belong to.",
         ),
         maybe(
+            "bridge",
+            Kind::Table(&BRIDGE),
+            "Settings of the embedded bridge (when [target] bridge is embedded).",
+        ),
+        maybe(
             "cohort",
             Kind::Array(&Kind::Table(&COHORT)),
             "Groups of virtual devices that share a key type, clock, token policy and schedule.",
+        ),
+        maybe(
+            "device",
+            Kind::Array(&Kind::Table(&DEVICE)),
+            "Devices that live outside fleetgate (real Pis), registered with their public keys.",
         ),
         maybe("cases", Kind::Table(&CASES), "Which conformance cases run."),
         maybe(
@@ -299,6 +309,101 @@ pub static PROJECT: TableSpec = TableSpec {
         ),
         opt("region", Kind::Str, "\"us-central1\"", "Cloud region."),
         opt("registry", Kind::Str, "\"pi-fleet\"", "Device registry id."),
+        opt(
+            "telemetry_topic",
+            Kind::Str,
+            "\"telemetry\"",
+            "Pub/Sub topic (in this project) that telemetry without a matching route goes to.",
+        ),
+        maybe(
+            "routes",
+            Kind::Array(&Kind::Table(&ROUTE)),
+            "Up to 10 subfolder routes, first match wins.",
+        ),
+        maybe(
+            "state_topic",
+            Kind::Str,
+            "Pub/Sub topic for device state notifications.",
+        ),
+    ],
+};
+
+/// A subfolder route of `[project] routes`.
+pub static ROUTE: TableSpec = TableSpec {
+    title: "[project.routes]",
+    doc: "Telemetry published to `/devices/{id}/events/{subfolder}` goes to this topic.",
+    keys: &[
+        key("subfolder", Kind::Str, "The subfolder to match exactly."),
+        key("topic", Kind::Str, "Pub/Sub topic (in this project)."),
+    ],
+};
+
+/// `[bridge]`.
+pub static BRIDGE: TableSpec = TableSpec {
+    title: "[bridge]",
+    doc: "Settings of the embedded bridge.",
+    keys: &[
+        opt(
+            "profile",
+            Kind::Enum(PROFILES),
+            "\"google\"",
+            "Which provider's answers the embedded bridge gives where the protocol leaves them open.",
+        ),
+        opt(
+            "tls",
+            Kind::Bool,
+            "true",
+            "Serve MQTT over TLS (false: plain TCP).",
+        ),
+        maybe(
+            "cert",
+            Kind::Str,
+            "PEM certificate chain to serve, relative to the scenario file; a CA is generated per run when omitted.",
+        ),
+        maybe(
+            "key",
+            Kind::Str,
+            "PEM private key of `cert`, relative to the scenario file.",
+        ),
+        maybe(
+            "ca",
+            Kind::Str,
+            "PEM CA that devices trust for `cert`, relative to the scenario file.",
+        ),
+    ],
+};
+
+/// `[[device]]`.
+pub static DEVICE: TableSpec = TableSpec {
+    title: "[[device]]",
+    doc: "A device that lives outside fleetgate, such as a real Raspberry Pi.",
+    keys: &[
+        key("id", Kind::Str, "Device id."),
+        opt("gateway", Kind::Bool, "false", "Whether the device is a gateway."),
+        key(
+            "credentials",
+            Kind::Array(&Kind::Table(&DEVICE_CREDENTIAL)),
+            "Up to 3 registered public keys or certificates.",
+        ),
+    ],
+};
+
+/// A credential of a `[[device]]`.
+pub static DEVICE_CREDENTIAL: TableSpec = TableSpec {
+    title: "[[device.credentials]]",
+    doc: "A public key or certificate file and its format.",
+    keys: &[
+        key(
+            "format",
+            Kind::Enum(KEY_FORMATS),
+            "The IoT Core credential format.",
+        ),
+        key("file", Kind::Str, "PEM file, relative to the scenario file."),
+        maybe(
+            "expires",
+            Kind::Str,
+            "RFC 3339 UTC time after which it no longer authenticates.",
+        ),
     ],
 };
 

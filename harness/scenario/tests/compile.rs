@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use fleetgate_scenario::model::{
-    Algorithm, Bound, BridgeTarget, KeyFormat, Profile, PubsubTarget, PushTarget, Schedule,
+    Algorithm, Bound, BridgeTarget, KeyFormat, Profile, PubsubTarget, PushTarget, Route, Schedule,
 };
 use fleetgate_scenario::{Severity, SourceFile, compile};
 
@@ -32,6 +32,24 @@ push_endpoint = { url = "http://127.0.0.1:8080/push", audience = "https://exampl
 id = "demo-project"
 region = "europe-west1"
 registry = "pi-fleet"
+telemetry_topic = "fleet-telemetry"
+routes = [{ subfolder = "alerts", topic = "fleet-alerts" }]
+state_topic = "fleet-state"
+
+[bridge]
+profile = "clearblade"
+tls = true
+cert = "tls/server.pem"
+key = "tls/server.key"
+ca = "tls/ca.pem"
+
+[[device]]
+id = "real-pi-1"
+gateway = true
+credentials = [
+  { format = "RSA_X509_PEM", file = "keys/real-pi-1.crt" },
+  { format = "ES256_PEM", file = "keys/real-pi-1-ec.pub", expires = "2027-01-31T00:00:00Z" },
+]
 
 [[cohort]]
 name = "rsa"

@@ -5,6 +5,7 @@
 //! (duplicate names, unknown cases and metrics, inconsistent keys).
 
 mod cohort;
+mod registry;
 mod selection;
 mod target;
 
@@ -75,16 +76,23 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
     let empty = Fields::default();
     let target = target::target(fields.table("target").unwrap_or(&empty), cx);
     let project = target::project(fields.table("project").unwrap_or(&empty), cx);
+    let bridge = registry::bridge(fields.table("bridge").unwrap_or(&empty), cx);
+    let devices = registry::devices(fields.array("device"), cx);
     let declares_cohorts = !fields.array("cohort").is_empty();
     let cohorts = cohort::cohorts(fields.array("cohort"), cx);
     let phases = cohort::phases(fields.array("phase"), declares_cohorts, cx);
     let selected = selection::cases(fields.table("cases"), cases, cx);
     let gates = selection::gates(fields.get("gates"), cx);
-    if !declares_cohorts && fields.get("cases").is_none() && fields.get("gates").is_none() {
+    let declares_devices = fields.get("device").is_some();
+    if !declares_cohorts
+        && !declares_devices
+        && fields.get("cases").is_none()
+        && fields.get("gates").is_none()
+    {
         cx.out.push(Diagnostic::warning(
             "",
             0..0,
-            "this scenario does nothing: it declares no [[cohort]], [cases] or [gates]",
+            "this scenario does nothing: it declares no [[cohort]], [[device]], [cases] or [gates]",
         ));
     }
     Some(Scenario {
@@ -94,6 +102,8 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
         description: meta.and_then(|m| m.str("description")).map(str::to_owned),
         target: target?,
         project: project?,
+        bridge,
+        devices,
         cohorts,
         cases: selected,
         phases,

@@ -106,10 +106,14 @@ pub(super) fn project(fields: &Fields, cx: &mut Cx) -> Option<Project> {
             IOT_ID_HELP,
         );
     }
+    let (telemetry_topic, routes, state_topic) = super::registry::routing(fields, cx);
     Some(Project {
         id: id.to_owned(),
         region: region.to_owned(),
         registry: registry.to_owned(),
+        telemetry_topic,
+        routes,
+        state_topic,
     })
 }
 
