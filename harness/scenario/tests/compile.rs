@@ -110,6 +110,21 @@ fn every_key_of_the_format_reaches_the_model() {
         (s.project.region.as_str(), s.project.registry.as_str()),
         ("europe-west1", "pi-fleet")
     );
+    assert_eq!(s.project.telemetry_topic, "fleet-telemetry");
+    assert_eq!(
+        s.project.routes,
+        [Route {
+            subfolder: "alerts".into(),
+            topic: "fleet-alerts".into()
+        }]
+    );
+    assert_eq!(s.project.state_topic.as_deref(), Some("fleet-state"));
+    assert_eq!(s.bridge.profile, Profile::ClearBlade);
+    assert_eq!(s.bridge.files.as_ref().map(|f| f.ca.as_str()), Some("tls/ca.pem"));
+    let device = &s.devices[0];
+    assert!(device.gateway);
+    assert_eq!(device.credentials[0].format, KeyFormat::RsaX509Pem);
+    assert_eq!(device.credentials[1].expires, Some(1_801_353_600));
 
     let rsa = &s.cohorts[0];
     assert_eq!((rsa.devices, rsa.device_id.render(2)), (3, "rsa-002".to_owned()));
