@@ -123,6 +123,17 @@ pub(crate) fn rsa_components(pkcs1: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((trim_zeros(modulus), trim_zeros(exponent)))
 }
 
+/// Whether a PKCS#8 `PrivateKeyInfo` holds an EC key (by its algorithm OID).
+pub(crate) fn pkcs8_is_ec(pkcs8: &[u8]) -> bool {
+    let alg = || {
+        let (info, _) = expect(SEQUENCE, pkcs8)?;
+        let (_version, rest) = expect(INTEGER, info)?;
+        let (alg_id, _) = expect(SEQUENCE, rest)?;
+        expect(OID, alg_id).map(|(oid, _)| oid)
+    };
+    alg() == Some(OID_EC)
+}
+
 /// The private key inside a PKCS#8 `PrivateKeyInfo`: PKCS#1 for RSA, SEC1 for EC.
 pub(crate) fn pkcs8_inner(pkcs8: &[u8]) -> Option<&[u8]> {
     let (info, _) = expect(SEQUENCE, pkcs8)?;

@@ -233,7 +233,9 @@ impl DeviceKey {
             origin: origin.to_owned(),
             problem: problem.to_owned(),
         };
-        if let Ok(pair) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8) {
+        if der::pkcs8_is_ec(pkcs8) {
+            let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                .map_err(|_| invalid("not a P-256 private key"))?;
             let spki = pair
                 .public_key()
                 .as_der()
@@ -245,7 +247,7 @@ impl DeviceKey {
                 signer: Signer::Ec(pair),
             });
         }
-        let pkcs1 = der::pkcs8_inner(pkcs8).ok_or_else(|| invalid("not a PKCS#8 private key"))?;
+        der::pkcs8_inner(pkcs8).ok_or_else(|| invalid("not a PKCS#8 private key"))?;
         if let Ok(pair) = RsaKeyPair::from_pkcs8(pkcs8) {
             let public = pair.public_key().as_ref().to_vec();
             let bits = der::rsa_modulus_bits(&public).ok_or_else(|| invalid("unreadable RSA modulus"))?;
@@ -261,7 +263,7 @@ impl DeviceKey {
         let public = rsa::pkcs1::EncodeRsaPublicKey::to_pkcs1_der(&key.to_public_key())
             .map_err(|_| KeyError::Crypto("PKCS#1 export"))?;
         let bits = der::rsa_modulus_bits(public.as_bytes()).ok_or_else(|| invalid("bad RSA modulus"))?;
-        if bits != 1024 || pkcs1.is_empty() {
+        if bits != 1024 {
             return Err(invalid(&format!("RSA key of {bits} bits")));
         }
         Ok(Self {
