@@ -25,6 +25,11 @@ pub(crate) enum Command {
     Schema(SchemaArgs),
     /// List the conformance cases this build can run.
     Cases,
+    /// Start the scenario's embedded parts for real devices and run until interrupted.
+    Serve(ServeArgs),
+    /// Device key pools.
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 #[derive(Debug, Args)]
@@ -43,6 +48,43 @@ pub(crate) struct RunArgs {
     /// Refuse to run a scenario that has warnings.
     #[arg(long)]
     pub(crate) deny_warnings: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Generate a key pool once (deterministic from the seed, on every core) for fast loading.
+    Generate(KeysGenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeysGenerateArgs {
+    /// RS256 or ES256.
+    #[arg(long)]
+    pub(crate) alg: String,
+    /// How many keys.
+    #[arg(long)]
+    pub(crate) count: usize,
+    /// The pool folder to write (manifest.json and keys/).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
+    /// The seed the keys derive from.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// RSA key size: 1024, 2048, 3072 or 4096 [default: 2048].
+    #[arg(long)]
+    pub(crate) bits: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The scenario file.
+    pub(crate) file: PathBuf,
+    /// The bridge's MQTT address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Write the CA and generated keys here [default: reports/<scenario>-serve-<UTC time>/].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

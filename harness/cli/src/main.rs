@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, KeysCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,6 +27,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::validate(&args),
         Command::Schema(args) => commands::schema(&args),
         Command::Cases => commands::cases(),
+        Command::Serve(args) => commands::serve::serve(&args),
+        Command::Keys(KeysCommand::Generate(args)) => commands::keys::generate(&args),
     };
     ExitCode::from(code.unwrap_or_else(|error| {
         output::error(&format!("internal error: {error:#}"));

@@ -2,6 +2,8 @@
 //! error worth dying over, so write failures are ignored.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// Writes one line to stdout.
 pub(crate) fn out(line: &str) {
@@ -21,4 +23,32 @@ pub(crate) fn err(line: &str) {
 /// Writes `error: …` to stderr.
 pub(crate) fn error(message: &str) {
     err(&format!("error: {message}"));
+}
+
+/// `--out DIR`, or a new `reports/<scenario>-<UTC time>/`.
+pub(crate) fn prepare_out_dir(out: Option<&Path>, scenario: &str) -> Result<PathBuf, String> {
+    let dir = match out {
+        Some(dir) => dir.to_path_buf(),
+        None => {
+            let stamp: String = humantime::format_rfc3339_seconds(SystemTime::now())
+                .to_string()
+                .chars()
+                .filter(|c| !matches!(c, '-' | ':'))
+                .collect();
+            let base = PathBuf::from("reports").join(format!("{scenario}-{stamp}"));
+            (1..)
+                .map(|n| {
+                    if n == 1 {
+                        base.clone()
+                    } else {
+                        PathBuf::from(format!("{}-{n}", base.display()))
+                    }
+                })
+                .find(|candidate| !candidate.exists())
+                .unwrap_or(base)
+        }
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create the report folder {}: {e}", dir.display()))?;
+    Ok(dir)
 }

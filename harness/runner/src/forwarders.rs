@@ -8,7 +8,8 @@ use fleetgate_bridge::forward::Outgoing;
 use fleetgate_pubsub::Emulator;
 use futures_util::future::BoxFuture;
 use gcloud_googleapis::pubsub::v1::publisher_client::PublisherClient;
-use gcloud_googleapis::pubsub::v1::{PublishRequest, PubsubMessage};
+use gcloud_googleapis::pubsub::v1::subscriber_client::SubscriberClient;
+use gcloud_googleapis::pubsub::v1::{PublishRequest, PubsubMessage, Subscription, Topic};
 use tonic::transport::{Channel, Endpoint};
 
 fn message(outgoing: Outgoing) -> PubsubMessage {
@@ -39,6 +40,7 @@ impl Forwarder for EmbeddedPubsub {
 #[derive(Clone, Debug)]
 pub struct ExternalPubsub {
     client: PublisherClient<Channel>,
+    subscriber: SubscriberClient<Channel>,
 }
 
 /// Why an external emulator could not be reached.
@@ -63,8 +65,38 @@ impl ExternalPubsub {
             .await
             .map_err(error)?;
         Ok(Self {
-            client: PublisherClient::new(channel),
+            client: PublisherClient::new(channel.clone()),
+            subscriber: SubscriberClient::new(channel),
         })
+    }
+
+    /// Creates `topic` and `subscription` on it, unless they exist.
+    pub async fn ensure(&self, topic: &str, subscription: &str) -> Result<(), String> {
+        let exists = |status: tonic::Status| match status.code() {
+            tonic::Code::AlreadyExists => Ok(()),
+            code => Err(format!("{code:?}: {}", status.message())),
+        };
+        let topic_request = Topic {
+            name: topic.to_owned(),
+            ..Topic::default()
+        };
+        self.client
+            .clone()
+            .create_topic(topic_request)
+            .await
+            .map(|_| ())
+            .or_else(exists)?;
+        let sub = Subscription {
+            name: subscription.to_owned(),
+            topic: topic.to_owned(),
+            ..Subscription::default()
+        };
+        self.subscriber
+            .clone()
+            .create_subscription(sub)
+            .await
+            .map(|_| ())
+            .or_else(exists)
     }
 }
 

@@ -10,11 +10,13 @@
 //! # Layout
 //!
 //! - [`catalogue`]: the conformance cases this build can run.
+//! - [`environment`]: starts Pub/Sub, the embedded bridge and the scenario's devices.
 //! - [`events`]: the run events.
 //! - [`forwarders`]: the bridge's two ways into Pub/Sub (embedded, external over gRPC).
 //! - [`run()`]: one run, start to report.
 
 pub mod catalogue;
+pub mod environment;
 pub mod events;
 pub mod forwarders;
 mod run;

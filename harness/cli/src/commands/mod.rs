@@ -1,6 +1,8 @@
 //! The subcommands.
 
+pub(crate) mod keys;
 pub(crate) mod run;
+pub(crate) mod serve;
 pub(crate) mod validate;
 
 use fleetgate_report::ReportData;

@@ -1,8 +1,7 @@
 //! `fleetgate run FILE`: compile, run, write report.json, junit.xml and summary.md, exit with
 //! the outcome's code.
 
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::path::Path;
 
 use fleetgate_report::{Outcome, ReportData, Verdict, render};
 use fleetgate_runner::{Baseline, RunEvent, RunOptions};
@@ -40,7 +39,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
             }
         },
     };
-    let out_dir = match prepare_out_dir(args.out.as_deref(), &scenario.name) {
+    let out_dir = match crate::output::prepare_out_dir(args.out.as_deref(), &scenario.name) {
         Ok(dir) => dir,
         Err(message) => {
             error(&message);
@@ -68,34 +67,6 @@ fn load_baseline(path: &Path, tolerance_pct: f64) -> Result<Baseline, String> {
         report,
         tolerance_pct,
     })
-}
-
-/// `--out DIR`, or a new `reports/<scenario>-<UTC time>/`.
-fn prepare_out_dir(out: Option<&Path>, scenario: &str) -> Result<PathBuf, String> {
-    let dir = match out {
-        Some(dir) => dir.to_path_buf(),
-        None => {
-            let stamp: String = humantime::format_rfc3339_seconds(SystemTime::now())
-                .to_string()
-                .chars()
-                .filter(|c| !matches!(c, '-' | ':'))
-                .collect();
-            let base = PathBuf::from("reports").join(format!("{scenario}-{stamp}"));
-            (1..)
-                .map(|n| {
-                    if n == 1 {
-                        base.clone()
-                    } else {
-                        PathBuf::from(format!("{}-{n}", base.display()))
-                    }
-                })
-                .find(|candidate| !candidate.exists())
-                .unwrap_or(base)
-        }
-    };
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create the report folder {}: {e}", dir.display()))?;
-    Ok(dir)
 }
 
 fn write_reports(dir: &Path, report: &ReportData) -> Result<(), String> {

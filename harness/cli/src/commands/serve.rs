@@ -1,0 +1,159 @@
+//! `fleetgate serve FILE`: starts the scenario's embedded parts on loopback for real devices,
+//! registers its devices, writes the CA and generated keys to the output folder, prints one JSON
+//! line with every address and path, reports each connection attempt and disconnect on stderr,
+//! and runs until interrupted.
+
+use std::path::Path;
+
+use fleetgate_bridge::events::{Event, Recorded, Verdict};
+use fleetgate_runner::environment::{self, Environment, EnvironmentError, EnvironmentOptions};
+use fleetgate_scenario::Scenario;
+use serde_json::{Value, json};
+
+use crate::args::ServeArgs;
+use crate::commands::validate::{acceptable, load};
+use crate::exit_codes;
+use crate::output::{err, error, out, prepare_out_dir};
+
+pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
+    let Some((file, compiled)) = load(&args.file) else {
+        return Ok(exit_codes::INVALID);
+    };
+    let Some(scenario) = compiled
+        .scenario
+        .as_ref()
+        .filter(|_| acceptable(&compiled, false))
+    else {
+        error(&format!(
+            "{} is not a runnable scenario; nothing was started",
+            file.name
+        ));
+        return Ok(exit_codes::INVALID);
+    };
+    let out_dir = match prepare_out_dir(args.out.as_deref(), &format!("{}-serve", scenario.name)) {
+        Ok(dir) => dir,
+        Err(message) => {
+            error(&message);
+            return Ok(exit_codes::ENVIRONMENT);
+        }
+    };
+    let scenario_dir = args.file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let options = EnvironmentOptions {
+        listen: args.listen,
+        out_dir,
+        scenario_dir,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(scenario, &options))
+}
+
+async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Result<u8> {
+    let mut env = match environment::start(scenario, options).await {
+        Ok(env) => env,
+        Err(EnvironmentError::Input(message)) => {
+            error(&message);
+            return Ok(exit_codes::INVALID);
+        }
+        Err(EnvironmentError::Start(message)) => {
+            error(&message);
+            return Ok(exit_codes::ENVIRONMENT);
+        }
+    };
+    out(&announcement(scenario, options, &env).to_string());
+    err("fleetgate: serving; press Ctrl-C to stop");
+    loop {
+        let event = async {
+            match env.bridge.as_mut() {
+                Some(bridge) => bridge.events.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            Some(recorded) = event => err(&describe(&recorded)),
+        }
+    }
+    err("fleetgate: stopping");
+    env.shutdown().await;
+    Ok(exit_codes::PASSED)
+}
+
+/// The one JSON line: every address and path a device or a person needs.
+fn announcement(scenario: &Scenario, options: &EnvironmentOptions, env: &Environment) -> Value {
+    let project = &scenario.project;
+    let prefix = format!(
+        "projects/{}/locations/{}/registries/{}/devices/",
+        project.id, project.region, project.registry
+    );
+    let bridge = env.bridge.as_ref().map(|b| {
+        json!({
+            "mqtt": b.bridge.local_addr().to_string(),
+            "tls": scenario.bridge.tls,
+            "ca": b.ca_file.display().to_string(),
+            "profile": b.profile,
+            "http": format!("https://{}/v1", b.http),
+            "admin": format!("http://{}/v1", b.admin),
+        })
+    });
+    let cohorts: Vec<Value> = env
+        .devices
+        .cohorts
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "devices": c.devices,
+                "device_id": c.device_id,
+                "format": c.format,
+                "private_keys": c.keys_dir.join("keys").display().to_string(),
+            })
+        })
+        .collect();
+    json!({
+        "scenario": scenario.name,
+        "out": options.out_dir.display().to_string(),
+        "project": { "id": project.id, "region": project.region, "registry": project.registry },
+        "client_id_prefix": prefix,
+        "bridge": bridge,
+        "pubsub": {
+            "emulator": env.pubsub.address,
+            "topics": env.pubsub.topics,
+            "subscriptions": env.pubsub.subscriptions,
+        },
+        "cohorts": cohorts,
+        "devices": env.devices.devices,
+    })
+}
+
+/// One line per bridge event, for a person watching real devices.
+fn describe(recorded: &Recorded) -> String {
+    match &recorded.event {
+        Event::ConnectAttempt(attempt) => {
+            let device = attempt.device.as_deref().unwrap_or(&attempt.client_id);
+            let claims = attempt
+                .claims
+                .as_ref()
+                .map(|c| {
+                    format!(
+                        " (alg {}, iat {}, exp {}, aud {})",
+                        c.alg.as_deref().unwrap_or("-"),
+                        c.iat.map_or("-".into(), |v| v.to_string()),
+                        c.exp.map_or("-".into(), |v| v.to_string()),
+                        c.aud.as_deref().unwrap_or("-"),
+                    )
+                })
+                .unwrap_or_default();
+            match &attempt.verdict {
+                Verdict::Accepted => format!("connect {device} from {}: accepted{claims}", recorded.peer),
+                Verdict::Refused { connack, reason } => {
+                    format!(
+                        "connect {device} from {}: refused, {reason}, CONNACK {connack}{claims}",
+                        recorded.peer
+                    )
+                }
+            }
+        }
+        Event::Disconnected { device, cause } => format!("disconnect {device}: {cause}"),
+        Event::Dropped { reason } => format!("dropped {}: {reason}", recorded.peer),
+    }
+}

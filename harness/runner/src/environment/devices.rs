@@ -1,0 +1,132 @@
+//! Registering a scenario's devices: every cohort's devices get keys generated from the
+//! scenario's seed into `<out>/keys/<cohort>/` (a key pool: PKCS#8, traditional and public PEM
+//! per device) and the credential format the cohort names; every `[[device]]` is registered
+//! from its key files.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fleetgate_bridge::registry::Store;
+use fleetgate_identity::certs::{CertOptions, certificate};
+use fleetgate_identity::credentials::{Credential, CredentialFormat};
+use fleetgate_identity::{KeySpec, pool};
+use fleetgate_scenario::Scenario;
+use fleetgate_scenario::model::{Algorithm, KeyFormat};
+
+use super::{EnvironmentError, EnvironmentOptions};
+
+/// A cohort's registered devices and where their private keys are.
+#[derive(Clone, Debug)]
+pub struct CohortKeys {
+    /// Cohort name.
+    pub name: String,
+    /// Number of devices.
+    pub devices: u32,
+    /// The device id template.
+    pub device_id: String,
+    /// The pool folder: `keys/{index:05}.pem` is device `index`'s PKCS#8 private key.
+    pub keys_dir: PathBuf,
+    /// The registered credential format.
+    pub format: &'static str,
+}
+
+/// Everything registered.
+#[derive(Clone, Debug, Default)]
+pub struct RegisteredDevices {
+    /// Cohorts, in scenario order.
+    pub cohorts: Vec<CohortKeys>,
+    /// `[[device]]` ids, in scenario order.
+    pub devices: Vec<String>,
+}
+
+fn format(format: KeyFormat) -> CredentialFormat {
+    match format {
+        KeyFormat::RsaPem => CredentialFormat::RsaPem,
+        KeyFormat::RsaX509Pem => CredentialFormat::RsaX509Pem,
+        KeyFormat::Es256Pem => CredentialFormat::Es256Pem,
+        KeyFormat::Es256X509Pem => CredentialFormat::Es256X509Pem,
+    }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Registers every cohort device and `[[device]]` of `scenario` in `store`.
+pub(super) fn register(
+    scenario: &Scenario,
+    options: &EnvironmentOptions,
+    store: &Store,
+) -> Result<RegisteredDevices, EnvironmentError> {
+    let now = now_secs();
+    let mut registered = RegisteredDevices::default();
+    for (index, cohort) in scenario.cohorts.iter().enumerate() {
+        let spec = match cohort.key.alg {
+            Algorithm::Rs256 => KeySpec::Rsa(cohort.key.rsa_bits.unwrap_or(2048)),
+            Algorithm::Es256 => KeySpec::P256,
+        };
+        let dir = options.out_dir.join("keys").join(&cohort.name);
+        let count = usize::try_from(cohort.devices).unwrap_or(usize::MAX);
+        let seed = scenario.seed.wrapping_add(index as u64);
+        let start = |e: &dyn std::fmt::Display| {
+            EnvironmentError::Start(format!("keys of cohort `{}`: {e}", cohort.name))
+        };
+        pool::generate_spec(spec, count, seed, &dir, &mut |_, _| {}).map_err(|e| start(&e))?;
+        let keys = pool::load(&dir).map_err(|e| start(&e))?;
+        let credential_format = format(cohort.key.format);
+        for (i, key) in keys.keys.iter().enumerate() {
+            let pem = if credential_format.is_x509() {
+                certificate(key, &CertOptions::valid_around(now, 365), None).map_err(|e| start(&e))?
+            } else {
+                key.spki_pem()
+            };
+            let id = cohort.device_id.render(i as u64);
+            let credential = Credential {
+                format: credential_format,
+                pem,
+                expiration: None,
+            };
+            store
+                .create(&id, vec![credential], false, now)
+                .map_err(|e| start(&e))?;
+        }
+        registered.cohorts.push(CohortKeys {
+            name: cohort.name.clone(),
+            devices: cohort.devices,
+            device_id: cohort.device_id.to_string(),
+            keys_dir: dir,
+            format: credential_format.as_str(),
+        });
+    }
+    for device in &scenario.devices {
+        let mut credentials = Vec::new();
+        for credential in &device.credentials {
+            let file = options.scenario_dir.join(&credential.file);
+            let pem = std::fs::read_to_string(&file).map_err(|e| {
+                EnvironmentError::Input(format!(
+                    "device `{}`: cannot read {}: {e}",
+                    device.id,
+                    file.display()
+                ))
+            })?;
+            credentials.push(Credential {
+                format: format(credential.format),
+                pem,
+                expiration: credential.expires,
+            });
+        }
+        store
+            .create(&device.id, credentials, device.gateway, now)
+            .map_err(|e| {
+                let reason = match &e {
+                    fleetgate_bridge::registry::RegistryError::Credential(c) => format!("{e}: {}", c.reason),
+                    _ => e.to_string(),
+                };
+                EnvironmentError::Input(format!("device `{}` from {}: {reason}", device.id, scenario.file))
+            })?;
+        registered.devices.push(device.id.clone());
+    }
+    Ok(registered)
+}

@@ -1,0 +1,222 @@
+//! Starting a scenario's environment: Pub/Sub (embedded, or an emulator at `host:port`), the
+//! embedded bridge with its registry, admin API and HTTP bridge, and every device the scenario
+//! registers (cohorts with generated keys, `[[device]]` entries with their key files). The CA
+//! and generated private keys are written to the run's output folder.
+
+mod devices;
+mod pubsub;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fleetgate_bridge::admin::{self, Admin};
+use fleetgate_bridge::clock::Clock;
+use fleetgate_bridge::events::Recorded;
+use fleetgate_bridge::forward::Routing;
+use fleetgate_bridge::http_bridge::{self, HttpBridge};
+use fleetgate_bridge::profile::Profile;
+use fleetgate_bridge::registry::{RegistrySettings, Store};
+use fleetgate_bridge::session::RegistryPath;
+use fleetgate_bridge::tls::TlsMaterial;
+use fleetgate_bridge::tls_listener::TlsListener;
+use fleetgate_bridge::{Bridge, BridgeConfig, DeviceRegistry};
+use fleetgate_scenario::Scenario;
+use fleetgate_scenario::model::{BridgeTarget, Profile as ScenarioProfile};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+pub use devices::RegisteredDevices;
+pub use pubsub::PubsubEnv;
+
+/// Where the environment listens and writes.
+#[derive(Clone, Debug)]
+pub struct EnvironmentOptions {
+    /// The bridge's MQTT address (`127.0.0.1:0` for an ephemeral port).
+    pub listen: SocketAddr,
+    /// The run's output folder: `ca.pem` and generated keys go here.
+    pub out_dir: PathBuf,
+    /// The scenario file's folder: relative paths in the scenario start here.
+    pub scenario_dir: PathBuf,
+}
+
+/// Why the environment could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvironmentError {
+    /// Something the scenario names is unusable (a key file, a certificate).
+    #[error("{0}")]
+    Input(String),
+    /// A port, a file, or an external service.
+    #[error("{0}")]
+    Start(String),
+}
+
+/// The embedded bridge and what surrounds it.
+pub struct BridgeEnv {
+    /// The MQTT bridge.
+    pub bridge: Bridge,
+    /// Its registry.
+    pub store: Arc<Store>,
+    /// The CA file devices trust.
+    pub ca_file: PathBuf,
+    /// The admin API's address.
+    pub admin: SocketAddr,
+    /// The HTTP device bridge's address (HTTPS).
+    pub http: SocketAddr,
+    /// Connection events.
+    pub events: mpsc::UnboundedReceiver<Recorded>,
+    /// The profile in force.
+    pub profile: &'static str,
+}
+
+/// A started environment.
+pub struct Environment {
+    /// Pub/Sub.
+    pub pubsub: PubsubEnv,
+    /// The embedded bridge, when the scenario's bridge is embedded.
+    pub bridge: Option<BridgeEnv>,
+    /// The devices registered.
+    pub devices: RegisteredDevices,
+}
+
+impl Environment {
+    /// Stops the bridge and the embedded emulator.
+    pub async fn shutdown(self) {
+        if let Some(bridge) = &self.bridge {
+            bridge.bridge.shutdown().await;
+        }
+        self.pubsub.shutdown().await;
+    }
+}
+
+/// Starts everything the scenario's `[target]` leaves embedded.
+pub async fn start(
+    scenario: &Scenario,
+    options: &EnvironmentOptions,
+) -> Result<Environment, EnvironmentError> {
+    std::fs::create_dir_all(&options.out_dir).map_err(|e| {
+        EnvironmentError::Start(format!(
+            "cannot create the output folder {}: {e}",
+            options.out_dir.display()
+        ))
+    })?;
+    let pubsub = pubsub::start(scenario).await?;
+    let (bridge, devices) = match &scenario.target.bridge {
+        BridgeTarget::External { .. } => (None, RegisteredDevices::default()),
+        BridgeTarget::Embedded => {
+            let (bridge, devices) = start_bridge(scenario, options, &pubsub).await?;
+            (Some(bridge), devices)
+        }
+    };
+    Ok(Environment {
+        pubsub,
+        bridge,
+        devices,
+    })
+}
+
+fn path(scenario_dir: &Path, file: &str) -> PathBuf {
+    scenario_dir.join(file)
+}
+
+async fn bind(address: SocketAddr, what: &str) -> Result<TcpListener, EnvironmentError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|e| EnvironmentError::Start(format!("cannot listen for {what} on {address}: {e}")))
+}
+
+async fn start_bridge(
+    scenario: &Scenario,
+    options: &EnvironmentOptions,
+    pubsub: &PubsubEnv,
+) -> Result<(BridgeEnv, RegisteredDevices), EnvironmentError> {
+    let profile = match scenario.bridge.profile {
+        ScenarioProfile::Google => Profile::google(),
+        ScenarioProfile::ClearBlade => Profile::clearblade(),
+    };
+    let tls = match &scenario.bridge.files {
+        None => TlsMaterial::generate().map_err(|e| EnvironmentError::Start(e.to_string()))?,
+        Some(files) => {
+            let file = |f: &str| path(&options.scenario_dir, f);
+            TlsMaterial::from_files(&file(&files.cert), &file(&files.key), &file(&files.ca))
+                .map_err(|e| EnvironmentError::Input(e.to_string()))?
+        }
+    };
+    let ca_file = options.out_dir.join("ca.pem");
+    std::fs::write(&ca_file, &tls.ca_pem)
+        .map_err(|e| EnvironmentError::Start(format!("cannot write {}: {e}", ca_file.display())))?;
+    let server_config = tls
+        .server_config()
+        .map_err(|e| EnvironmentError::Input(e.to_string()))?;
+    let project = &scenario.project;
+    let topic = |name: &str| format!("projects/{}/topics/{name}", project.id);
+    let routing = Routing {
+        default_topic: Some(topic(&project.telemetry_topic)),
+        routes: project
+            .routes
+            .iter()
+            .map(|r| (r.subfolder.clone(), topic(&r.topic)))
+            .collect(),
+        state_topic: project.state_topic.as_deref().map(topic),
+    };
+    let settings = RegistrySettings {
+        project: project.id.clone(),
+        jwt: profile.jwt.clone(),
+        registry_cas: Vec::new(),
+    };
+    let store = Arc::new(Store::new(routing, settings));
+    let devices = devices::register(scenario, options, &store)?;
+    let path = RegistryPath {
+        project: project.id.clone(),
+        region: project.region.clone(),
+        registry: project.registry.clone(),
+    };
+    let clock = Arc::new(Clock::default());
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let profile_name = profile.name;
+    let http_bridge = HttpBridge {
+        path: path.clone(),
+        profile: Arc::new(profile.clone()),
+        registry: store.clone() as Arc<dyn DeviceRegistry>,
+        forwarder: pubsub.forwarder(),
+        clock: Arc::clone(&clock),
+    };
+    let config = BridgeConfig {
+        path,
+        profile,
+        tls: scenario.bridge.tls.then(|| Arc::clone(&server_config)),
+        registry: store.clone() as Arc<dyn DeviceRegistry>,
+        forwarder: pubsub.forwarder(),
+        clock,
+        events: Some(events_tx),
+    };
+    let listener = bind(options.listen, "MQTT").await?;
+    let bridge =
+        Bridge::start(listener, config).map_err(|e| EnvironmentError::Start(format!("bridge: {e}")))?;
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let admin_listener = bind(loopback, "the admin API").await?;
+    let admin_addr = admin_listener
+        .local_addr()
+        .map_err(|e| EnvironmentError::Start(e.to_string()))?;
+    let admin = Admin {
+        store: Arc::clone(&store),
+        bridge: bridge.clone(),
+    };
+    tokio::spawn(async move { axum::serve(admin_listener, admin::router(admin)).await });
+    let http_tcp = bind(loopback, "the HTTP bridge").await?;
+    let http_listener =
+        TlsListener::new(http_tcp, server_config).map_err(|e| EnvironmentError::Start(e.to_string()))?;
+    let http_addr = axum::serve::Listener::local_addr(&http_listener)
+        .map_err(|e| EnvironmentError::Start(e.to_string()))?;
+    tokio::spawn(async move { axum::serve(http_listener, http_bridge::router(http_bridge)).await });
+    let env = BridgeEnv {
+        bridge,
+        store,
+        ca_file,
+        admin: admin_addr,
+        http: http_addr,
+        events,
+        profile: profile_name,
+    };
+    Ok((env, devices))
+}

@@ -1,0 +1,120 @@
+//! Pub/Sub for a run: the embedded emulator on loopback, or an emulator at `host:port`; the
+//! scenario's topics and one `<topic>-fleetgate` subscription per topic are created in either.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use fleetgate_bridge::Forwarder;
+use fleetgate_pubsub::{EmulatorConfig, EmulatorHandle};
+use fleetgate_scenario::Scenario;
+use fleetgate_scenario::model::PubsubTarget;
+use gcloud_googleapis::pubsub::v1::{Subscription, Topic};
+
+use super::EnvironmentError;
+use crate::forwarders::{EmbeddedPubsub, ExternalPubsub};
+
+enum Kind {
+    Embedded(EmulatorHandle),
+    External(Box<ExternalPubsub>),
+}
+
+/// The run's Pub/Sub.
+pub struct PubsubEnv {
+    kind: Kind,
+    /// `host:port`, as `PUBSUB_EMULATOR_HOST` names it.
+    pub address: String,
+    /// Full names of the topics created.
+    pub topics: Vec<String>,
+    /// Full names of the subscriptions created, one per topic.
+    pub subscriptions: Vec<String>,
+}
+
+impl PubsubEnv {
+    /// How the bridge publishes into it.
+    pub fn forwarder(&self) -> Arc<dyn Forwarder> {
+        match &self.kind {
+            Kind::Embedded(handle) => Arc::new(EmbeddedPubsub(handle.emulator().clone())),
+            Kind::External(external) => Arc::new((**external).clone()),
+        }
+    }
+
+    /// Stops the embedded emulator.
+    pub(super) async fn shutdown(self) {
+        if let Kind::Embedded(handle) = self.kind {
+            let _ = handle.shutdown().await;
+        }
+    }
+}
+
+fn names(scenario: &Scenario) -> (Vec<String>, Vec<String>) {
+    let project = &scenario.project;
+    let mut ids = vec![project.telemetry_topic.clone()];
+    ids.extend(project.routes.iter().map(|r| r.topic.clone()));
+    ids.extend(project.state_topic.clone());
+    ids.sort();
+    ids.dedup();
+    let topics = ids
+        .iter()
+        .map(|t| format!("projects/{}/topics/{t}", project.id))
+        .collect();
+    let subscriptions = ids
+        .iter()
+        .map(|t| format!("projects/{}/subscriptions/{t}-fleetgate", project.id))
+        .collect();
+    (topics, subscriptions)
+}
+
+/// Starts or reaches the scenario's Pub/Sub and creates its topics and subscriptions.
+pub(super) async fn start(scenario: &Scenario) -> Result<PubsubEnv, EnvironmentError> {
+    let (topics, subscriptions) = names(scenario);
+    let pairs = || topics.iter().zip(&subscriptions);
+    let start_error = |e: &dyn std::fmt::Display| EnvironmentError::Start(format!("Pub/Sub: {e}"));
+    let (kind, address) = match &scenario.target.pubsub {
+        PubsubTarget::Embedded => {
+            let handle =
+                fleetgate_pubsub::start(SocketAddr::from(([127, 0, 0, 1], 0)), EmulatorConfig::default())
+                    .await
+                    .map_err(|e| start_error(&e))?;
+            let emulator = handle.emulator();
+            for (topic, subscription) in pairs() {
+                emulator
+                    .create_topic(Topic {
+                        name: topic.clone(),
+                        ..Topic::default()
+                    })
+                    .map_err(|e| start_error(&e))?;
+                let sub = Subscription {
+                    name: subscription.clone(),
+                    topic: topic.clone(),
+                    ..Subscription::default()
+                };
+                emulator.create_subscription(sub).map_err(|e| start_error(&e))?;
+            }
+            let address = handle.local_addr().to_string();
+            (Kind::Embedded(handle), address)
+        }
+        PubsubTarget::Emulator(address) => {
+            let external = ExternalPubsub::connect(address)
+                .await
+                .map_err(|e| start_error(&e))?;
+            for (topic, subscription) in pairs() {
+                external
+                    .ensure(topic, subscription)
+                    .await
+                    .map_err(|e| start_error(&e))?;
+            }
+            (Kind::External(Box::new(external)), address.clone())
+        }
+        PubsubTarget::Container => {
+            return Err(EnvironmentError::Start(
+                "pubsub = \"container\" needs Google's emulator in Docker, which this build does not start; run it yourself and name it with pubsub = { emulator = \"host:port\" }".into(),
+            ));
+        }
+    };
+    Ok(PubsubEnv {
+        kind,
+        address,
+        topics,
+        subscriptions,
+    })
+}
