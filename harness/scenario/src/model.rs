@@ -26,6 +26,8 @@ pub struct Scenario {
     pub bridge: EmbeddedBridge,
     /// Devices that live outside fleetgate.
     pub devices: Vec<Device>,
+    /// Faults to inject, in time order.
+    pub faults: Vec<Fault>,
     /// The virtual device cohorts.
     pub cohorts: Vec<Cohort>,
     /// Ids of the conformance cases selected, in catalogue order.
@@ -299,4 +301,47 @@ pub struct Gate {
     pub threshold: f64,
     /// The threshold as written in the file, for reports.
     pub written: String,
+}
+
+/// A scheduled fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// When, from the start of the run.
+    pub at: Duration,
+    /// What happens.
+    pub action: FaultAction,
+}
+
+/// What a fault does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultAction {
+    /// Close the device's connection.
+    DropConnection {
+        /// The device.
+        device: String,
+    },
+    /// Refuse the device's next `count` connects.
+    RefuseConnects {
+        /// The device.
+        device: String,
+        /// How many.
+        count: u32,
+    },
+    /// Hold every PUBACK back by `delay`, for `lasting` (until the end when `None`).
+    DelayPubacks {
+        /// The delay.
+        delay: Duration,
+        /// How long the fault lasts.
+        lasting: Option<Duration>,
+    },
+    /// Stall forwarding to Pub/Sub for `lasting` (until the end when `None`).
+    StallForwarding {
+        /// How long the fault lasts.
+        lasting: Option<Duration>,
+    },
+    /// Close every connection and refuse new ones for `down`.
+    RestartListener {
+        /// How long the listener stays down.
+        down: Duration,
+    },
 }

@@ -168,6 +168,11 @@ pub static ROOT: TableSpec = TableSpec {
             Kind::Array(&Kind::Table(&DEVICE)),
             "Devices that live outside fleetgate (real Pis), registered with their public keys.",
         ),
+        maybe(
+            "fault",
+            Kind::Array(&Kind::Table(&FAULT)),
+            "Faults the embedded bridge injects, on a schedule from the start of the run.",
+        ),
         maybe("cases", Kind::Table(&CASES), "Which conformance cases run."),
         maybe(
             "phase",
@@ -536,6 +541,49 @@ pub static TELEMETRY: TableSpec = TableSpec {
             Kind::Enum(SCHEDULES),
             "\"fixed\"",
             "Open-loop schedule: a fixed interval, or Poisson arrivals with that mean.",
+        ),
+    ],
+};
+
+/// Fault kinds.
+pub const FAULT_KINDS: &[&str] = &[
+    "drop-connection",
+    "refuse-connects",
+    "delay-pubacks",
+    "stall-forwarding",
+    "restart-listener",
+];
+
+/// `[[fault]]`.
+pub static FAULT: TableSpec = TableSpec {
+    title: "[[fault]]",
+    doc: "A fault the embedded bridge injects.",
+    keys: &[
+        key("at", Kind::Duration, "When, from the start of the run."),
+        key("kind", Kind::Enum(FAULT_KINDS), "What happens."),
+        maybe(
+            "device",
+            Kind::Str,
+            "The device (drop-connection, refuse-connects).",
+        ),
+        opt(
+            "count",
+            Kind::Int {
+                min: 1,
+                max: 1_000_000,
+            },
+            "1",
+            "How many connects to refuse (refuse-connects).",
+        ),
+        maybe(
+            "delay",
+            Kind::Duration,
+            "How long each PUBACK is held back (delay-pubacks).",
+        ),
+        maybe(
+            "for",
+            Kind::Duration,
+            "How long the fault lasts (delay-pubacks, stall-forwarding: until the end when omitted; restart-listener: required).",
         ),
     ],
 };

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use fleetgate_bridge::events::{Event, Recorded, Verdict};
-use fleetgate_runner::environment::{self, Environment, EnvironmentError, EnvironmentOptions};
+use fleetgate_runner::environment::{self, Environment, EnvironmentError, EnvironmentOptions, faults};
 use fleetgate_scenario::Scenario;
 use serde_json::{Value, json};
 
@@ -61,6 +61,15 @@ async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Resul
     };
     out(&announcement(scenario, options, &env).to_string());
     err("fleetgate: serving; press Ctrl-C to stop");
+    let schedule = env
+        .bridge
+        .as_ref()
+        .filter(|_| !scenario.faults.is_empty())
+        .map(|b| {
+            faults::schedule(b.bridge.clone(), scenario.faults.clone(), |fault| {
+                err(&faults::describe(fault))
+            })
+        });
     loop {
         let event = async {
             match env.bridge.as_mut() {
@@ -74,6 +83,9 @@ async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Resul
         }
     }
     err("fleetgate: stopping");
+    if let Some(schedule) = schedule {
+        schedule.abort();
+    }
     env.shutdown().await;
     Ok(exit_codes::PASSED)
 }

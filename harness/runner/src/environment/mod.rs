@@ -1,9 +1,11 @@
 //! Starting a scenario's environment: Pub/Sub (embedded, or an emulator at `host:port`), the
 //! embedded bridge with its registry, admin API and HTTP bridge, and every device the scenario
 //! registers (cohorts with generated keys, `[[device]]` entries with their key files). The CA
-//! and generated private keys are written to the run's output folder.
+//! and generated private keys are written to the run's output folder; [`faults`] runs the
+//! scenario's fault schedule against the bridge.
 
 mod devices;
+pub mod faults;
 mod pubsub;
 
 use std::net::SocketAddr;

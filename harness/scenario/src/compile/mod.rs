@@ -5,6 +5,7 @@
 //! (duplicate names, unknown cases and metrics, inconsistent keys).
 
 mod cohort;
+mod faults;
 mod registry;
 mod selection;
 mod target;
@@ -78,6 +79,7 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
     let project = target::project(fields.table("project").unwrap_or(&empty), cx);
     let bridge = registry::bridge(fields.table("bridge").unwrap_or(&empty), cx);
     let devices = registry::devices(fields.array("device"), cx);
+    let faults = faults::faults(fields.array("fault"), cx);
     let declares_cohorts = !fields.array("cohort").is_empty();
     let cohorts = cohort::cohorts(fields.array("cohort"), cx);
     let phases = cohort::phases(fields.array("phase"), declares_cohorts, cx);
@@ -104,6 +106,7 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
         project: project?,
         bridge,
         devices,
+        faults,
         cohorts,
         cases: selected,
         phases,
