@@ -14,6 +14,7 @@
 //! | `POST /v1/devices/{id}/commands` | `{binaryData, subfolder?}`; `FAILED_PRECONDITION` when not subscribed |
 //! | `POST /v1/devices/{id}/disconnect` | close its connection |
 //! | `GET /v1/sessions` | devices connected now |
+//! | `POST /v1/devices/{gateway}/bind`, `/unbind` | `{deviceId}`: bind a device to a gateway, or unbind it |
 //! | `POST /v1/devices/{id}/refuse-connects` | `{count}`: refuse its next N connects |
 //! | `GET`, `POST /v1/faults` | the faults in force; set `{pubackDelayMs?, stallForwarding?, listenerDownMs?}` |
 //!
@@ -60,6 +61,8 @@ pub fn router(admin: Admin) -> Router {
         .route("/v1/devices/{id}/config", post(config))
         .route("/v1/devices/{id}/commands", post(command))
         .route("/v1/devices/{id}/disconnect", post(disconnect))
+        .route("/v1/devices/{id}/bind", post(bind))
+        .route("/v1/devices/{id}/unbind", post(unbind))
         .route("/v1/sessions", get(sessions))
         .route("/v1/devices/{id}/refuse-connects", post(refuse_connects))
         .route("/v1/faults", get(faults).post(set_faults))
@@ -417,4 +420,30 @@ async fn set_faults(State(admin): State<Admin>, body: Result<Json<FaultsBody>, J
             .await;
     }
     faults(State(admin)).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BindBody {
+    device_id: String,
+}
+
+async fn bind(
+    State(admin): State<Admin>,
+    Path(id): Path<String>,
+    body: Result<Json<BindBody>, JsonRejection>,
+) -> ApiResult {
+    let Json(body) = body?;
+    admin.store.bind(&id, &body.device_id, true)?;
+    Ok(Json(device_json(&admin, &id)?))
+}
+
+async fn unbind(
+    State(admin): State<Admin>,
+    Path(id): Path<String>,
+    body: Result<Json<BindBody>, JsonRejection>,
+) -> ApiResult {
+    let Json(body) = body?;
+    admin.store.bind(&id, &body.device_id, false)?;
+    Ok(Json(device_json(&admin, &id)?))
 }

@@ -1,5 +1,7 @@
-//! The bridge's clock: system time plus an offset that tests and conformance cases can move, so
-//! rules about 24-hour lifetimes and 20-minute idle limits are checked without waiting.
+//! The bridge's clock: the wall time when it was made, plus the monotonic time elapsed since
+//! (tokio's clock, so a paused test runtime drives it), plus an offset that tests and conformance
+//! cases can move, so rules about 24-hour lifetimes and 20-minute idle limits are checked without
+//! waiting.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,16 +10,23 @@ use tokio::sync::watch;
 
 use crate::session::UnixMillis;
 
-/// System time, advanced by whatever [`Clock::advance`] added.
+/// Wall time that advances monotonically, plus whatever [`Clock::advance`] added.
 #[derive(Debug)]
 pub struct Clock {
+    wall_at_start: i64,
+    started: tokio::time::Instant,
     offset: AtomicI64,
     moved: watch::Sender<i64>,
 }
 
 impl Default for Clock {
     fn default() -> Self {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         Self {
+            wall_at_start: wall,
+            started: tokio::time::Instant::now(),
             offset: AtomicI64::new(0),
             moved: watch::Sender::new(0),
         }
@@ -27,10 +36,10 @@ impl Default for Clock {
 impl Clock {
     /// Now, in milliseconds since the Unix epoch.
     pub fn now(&self) -> UnixMillis {
-        let system = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        system.saturating_add(self.offset.load(Ordering::Relaxed))
+        let elapsed = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX / 4);
+        self.wall_at_start
+            .saturating_add(elapsed)
+            .saturating_add(self.offset.load(Ordering::Relaxed))
     }
 
     /// Moves the clock forward; every connection re-checks its timers at once.

@@ -72,16 +72,19 @@ pub(crate) async fn serve<S>(
                 }
             },
             Some((pkid, result)) = forwards.next(), if !forwards.is_empty() => session.forwarded(pkid, result),
-            () = tokio::time::sleep(shared.clock.until(deadline)) => {
-                if session.device().is_none() && shared.clock.now() >= connect_by {
-                    shared.record(peer, Event::Dropped { reason: "no CONNECT within 10s".into() });
-                    break;
-                }
-                session.tick(shared.clock.now())
-            }
+            () = tokio::time::sleep(shared.clock.until(deadline)) => session.tick(shared.clock.now()),
             Ok(()) = moved.changed() => session.tick(shared.clock.now()),
             _ = stop.changed() => session.close(Cause::Shutdown),
         };
+        if claimed.is_empty() && !answered && shared.clock.now() >= connect_by {
+            shared.record(
+                peer,
+                Event::Dropped {
+                    reason: "no CONNECT within 10s".into(),
+                },
+            );
+            break;
+        }
         let mut closing = false;
         for action in actions {
             match action {

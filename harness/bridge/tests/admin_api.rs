@@ -211,3 +211,41 @@ async fn configs_reach_the_connected_device_and_commands_need_its_subscription()
     assert_eq!(status, StatusCode::OK);
     common::error(&mut events).await;
 }
+
+#[tokio::test]
+async fn gateways_bind_and_unbind_devices() {
+    let h = start().await;
+    let api = serve_admin(&h).await;
+    let (status, _) = call(
+        reqwest::Method::POST,
+        format!("{api}/v1/devices"),
+        Some(json!({ "id": "gw-1", "gateway": true })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, gateway) = call(
+        reqwest::Method::POST,
+        format!("{api}/v1/devices/gw-1/bind"),
+        Some(json!({ "deviceId": "pi-1" })),
+    )
+    .await;
+    assert_eq!(
+        (status, &gateway["boundDevices"]),
+        (StatusCode::OK, &json!(["pi-1"]))
+    );
+    let (status, error) = call(
+        reqwest::Method::POST,
+        format!("{api}/v1/devices/pi-2/bind"),
+        Some(json!({ "deviceId": "pi-1" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["error"]["message"], "device `pi-2` is not a gateway");
+    let (_, gateway) = call(
+        reqwest::Method::POST,
+        format!("{api}/v1/devices/gw-1/unbind"),
+        Some(json!({ "deviceId": "pi-1" })),
+    )
+    .await;
+    assert_eq!(gateway["boundDevices"], json!([]));
+}

@@ -219,3 +219,43 @@ async fn tls_junk_and_mqtt_junk_are_dropped_with_a_recorded_reason() {
     }
     h.bridge.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_gateway_attaches_a_bound_device_with_its_jwt_and_publishes_for_it() {
+    let h = start().await;
+    let gateway_key = common::key();
+    h.store
+        .create("gw-1", vec![common::credential(&gateway_key)], true, 0)
+        .unwrap();
+    h.store.bind("gw-1", "pi-1", true).unwrap();
+    let (client, mut events) = client(&h, "gw-1", &common::jwt(&gateway_key));
+    until(&mut events, |p| matches!(p, Packet::ConnAck(_))).await;
+    let attach = format!(
+        "{{\"device_id\":\"pi-1\",\"authorization\":\"{}\"}}",
+        h.token("pi-1")
+    );
+    client
+        .publish(
+            "/devices/gw-1/attach",
+            QoS::AtLeastOnce,
+            false,
+            attach.into_bytes(),
+        )
+        .await
+        .unwrap();
+    until(&mut events, |p| matches!(p, Packet::PubAck(_))).await;
+    client
+        .publish(
+            "/devices/pi-1/events",
+            QoS::AtLeastOnce,
+            false,
+            b"via gateway".to_vec(),
+        )
+        .await
+        .unwrap();
+    until(&mut events, |p| matches!(p, Packet::PubAck(_))).await;
+    let stored = h.pubsub.0.lock().unwrap().clone();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].attributes["deviceId"], "pi-1");
+    assert_eq!(stored[0].data.as_ref(), b"via gateway");
+}

@@ -203,3 +203,37 @@ fn an_unusable_device_key_file_is_refused_with_exit_2() {
         "{stderr}"
     );
 }
+
+#[test]
+fn with_a_registry_ca_bare_keys_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = DeviceKey::generate(KeySpec::default_for(Alg::Es256)).unwrap();
+    std::fs::write(tmp.path().join("real-pi.pub"), key.spki_pem()).unwrap();
+    let ca_key = DeviceKey::generate(KeySpec::default_for(Alg::Es256)).unwrap();
+    let ca = fleetgate_identity::certs::certificate(
+        &ca_key,
+        &fleetgate_identity::certs::CertOptions::valid_around(now(), 30),
+        None,
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("registry-ca.pem"), ca).unwrap();
+    let file = scenario(tmp.path());
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "registry = \"pi-fleet\"",
+        "registry = \"pi-fleet\"\nregistry_cas = [\"registry-ca.pem\"]",
+    );
+    std::fs::write(&file, text).unwrap();
+    let out = tmp.path().join("out");
+    let (code, _, stderr) = common::text(&common::fleetgate(&[
+        "serve",
+        &file,
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("device `pi-00`") || stderr.contains("real-pi"),
+        "{stderr}"
+    );
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+}

@@ -118,6 +118,8 @@ pub struct Project {
     pub routes: Vec<Route>,
     /// Topic id for state notifications.
     pub state_topic: Option<String>,
+    /// Registry CA certificate files, as written (relative to the scenario file).
+    pub registry_cas: Vec<String>,
 }
 
 /// A subfolder route.
@@ -159,6 +161,8 @@ pub struct Device {
     pub id: String,
     /// Whether it is a gateway.
     pub gateway: bool,
+    /// For a gateway, the devices bound to it.
+    pub bound: Vec<String>,
     /// Its credentials.
     pub credentials: Vec<DeviceCredential>,
 }

@@ -330,6 +330,11 @@ pub static PROJECT: TableSpec = TableSpec {
             Kind::Str,
             "Pub/Sub topic for device state notifications.",
         ),
+        maybe(
+            "registry_cas",
+            Kind::Array(&Kind::Str),
+            "Up to 10 PEM CA certificate files (relative to the scenario file); with any, device credentials must be certificates they signed.",
+        ),
     ],
 };
 
@@ -385,6 +390,11 @@ pub static DEVICE: TableSpec = TableSpec {
     keys: &[
         key("id", Kind::Str, "Device id."),
         opt("gateway", Kind::Bool, "false", "Whether the device is a gateway."),
+        maybe(
+            "bound",
+            Kind::Array(&Kind::Str),
+            "For a gateway: the devices bound to it, which it may attach.",
+        ),
         key(
             "credentials",
             Kind::Array(&Kind::Table(&DEVICE_CREDENTIAL)),

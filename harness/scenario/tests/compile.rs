@@ -35,6 +35,7 @@ registry = "pi-fleet"
 telemetry_topic = "fleet-telemetry"
 routes = [{ subfolder = "alerts", topic = "fleet-alerts" }]
 state_topic = "fleet-state"
+registry_cas = ["tls/registry-ca.pem"]
 
 [bridge]
 profile = "clearblade"
@@ -46,6 +47,7 @@ ca = "tls/ca.pem"
 [[device]]
 id = "real-pi-1"
 gateway = true
+bound = ["pi-7"]
 credentials = [
   { format = "RSA_X509_PEM", file = "keys/real-pi-1.crt" },
   { format = "ES256_PEM", file = "keys/real-pi-1-ec.pub", expires = "2027-01-31T00:00:00Z" },
@@ -123,6 +125,8 @@ fn every_key_of_the_format_reaches_the_model() {
     assert_eq!(s.bridge.files.as_ref().map(|f| f.ca.as_str()), Some("tls/ca.pem"));
     let device = &s.devices[0];
     assert!(device.gateway);
+    assert_eq!(device.bound, ["pi-7"]);
+    assert_eq!(s.project.registry_cas, ["tls/registry-ca.pem"]);
     assert_eq!(device.credentials[0].format, KeyFormat::RsaX509Pem);
     assert_eq!(device.credentials[1].expires, Some(1_801_353_600));
 

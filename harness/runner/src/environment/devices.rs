@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fleetgate_bridge::registry::Store;
+use fleetgate_bridge::registry::{RegistryError, Store};
 use fleetgate_identity::certs::{CertOptions, certificate};
 use fleetgate_identity::credentials::{Credential, CredentialFormat};
 use fleetgate_identity::{KeySpec, pool};
@@ -54,6 +54,14 @@ fn now_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// A registry error with the reason a credential was refused.
+fn explain(error: &RegistryError) -> String {
+    match error {
+        RegistryError::Credential(c) => format!("{error}: {}", c.reason),
+        other => other.to_string(),
+    }
+}
+
 /// Registers every cohort device and `[[device]]` of `scenario` in `store`.
 pub(super) fn register(
     scenario: &Scenario,
@@ -88,9 +96,15 @@ pub(super) fn register(
                 pem,
                 expiration: None,
             };
-            store
-                .create(&id, vec![credential], false, now)
-                .map_err(|e| start(&e))?;
+            store.create(&id, vec![credential], false, now).map_err(|e| {
+                let mut message = format!("cohort `{}`: {}", cohort.name, explain(&e));
+                if !scenario.project.registry_cas.is_empty() {
+                    message.push_str(
+                        "; the registry has CA certificates, so device credentials must be certificates they signed, and fleetgate holds no CA key to sign cohort certificates",
+                    );
+                }
+                EnvironmentError::Input(message)
+            })?;
         }
         registered.cohorts.push(CohortKeys {
             name: cohort.name.clone(),
@@ -120,13 +134,24 @@ pub(super) fn register(
         store
             .create(&device.id, credentials, device.gateway, now)
             .map_err(|e| {
-                let reason = match &e {
-                    fleetgate_bridge::registry::RegistryError::Credential(c) => format!("{e}: {}", c.reason),
-                    _ => e.to_string(),
-                };
-                EnvironmentError::Input(format!("device `{}` from {}: {reason}", device.id, scenario.file))
+                EnvironmentError::Input(format!(
+                    "device `{}` from {}: {}",
+                    device.id,
+                    scenario.file,
+                    explain(&e)
+                ))
             })?;
         registered.devices.push(device.id.clone());
+    }
+    for gateway in scenario.devices.iter().filter(|d| d.gateway) {
+        for device in &gateway.bound {
+            store.bind(&gateway.id, device, true).map_err(|e| {
+                EnvironmentError::Input(format!(
+                    "gateway `{}` binds `{device}` in {}: {e}",
+                    gateway.id, scenario.file
+                ))
+            })?;
+        }
     }
     Ok(registered)
 }

@@ -117,6 +117,30 @@ pub async fn start(
     })
 }
 
+/// The DER of every `[project] registry_cas` file.
+fn registry_cas(scenario: &Scenario, options: &EnvironmentOptions) -> Result<Vec<Vec<u8>>, EnvironmentError> {
+    scenario
+        .project
+        .registry_cas
+        .iter()
+        .map(|file| {
+            let full = path(&options.scenario_dir, file);
+            let problem = |what: String| {
+                EnvironmentError::Input(format!(
+                    "registry CA {}: {what}; expected a PEM CERTIFICATE",
+                    full.display()
+                ))
+            };
+            let text = std::fs::read_to_string(&full).map_err(|e| problem(e.to_string()))?;
+            let block = fleetgate_identity::pem::decode(&text).map_err(|e| problem(e.to_string()))?;
+            if block.label != "CERTIFICATE" {
+                return Err(problem(format!("found a PEM {}", block.label)));
+            }
+            Ok(block.der)
+        })
+        .collect()
+}
+
 fn path(scenario_dir: &Path, file: &str) -> PathBuf {
     scenario_dir.join(file)
 }
@@ -161,10 +185,11 @@ async fn start_bridge(
             .collect(),
         state_topic: project.state_topic.as_deref().map(topic),
     };
+    let registry_cas = registry_cas(scenario, options)?;
     let settings = RegistrySettings {
         project: project.id.clone(),
         jwt: profile.jwt.clone(),
-        registry_cas: Vec::new(),
+        registry_cas,
     };
     let store = Arc::new(Store::new(routing, settings));
     let devices = devices::register(scenario, options, &store)?;

@@ -10,6 +10,7 @@ use crate::template::{IOT_ID_HELP, is_iot_id};
 use super::Cx;
 
 const MAX_ROUTES: usize = 10;
+const MAX_REGISTRY_CAS: usize = 10;
 const MAX_CREDENTIALS: usize = 3;
 const TOPIC_HELP: &str = "a Pub/Sub topic id: 3 to 255 characters, a letter, then letters, digits or - . _ + ~ %, not starting with \"goog\"";
 
@@ -53,6 +54,25 @@ pub(super) fn routing(fields: &Fields, cx: &mut Cx) -> (String, Vec<Route>, Opti
         })
         .collect();
     (telemetry, routes, topic(fields, "state_topic", cx))
+}
+
+/// `[project] registry_cas`: at most 10 files.
+pub(super) fn registry_cas(fields: &Fields, cx: &mut Cx) -> Vec<String> {
+    let items = fields.array("registry_cas");
+    if let Some(extra) = items.get(MAX_REGISTRY_CAS) {
+        cx.error(
+            extra,
+            format!("at most {MAX_REGISTRY_CAS} registry CA certificates"),
+            "10 files or fewer (IoT Core's limit)",
+        );
+    }
+    items
+        .iter()
+        .filter_map(|i| match &i.val {
+            Val::Str(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `[bridge]` (an empty table when absent).
@@ -117,9 +137,27 @@ pub(super) fn devices(items: &[Item], cx: &mut Cx) -> Vec<Device> {
             .filter_map(|(_, c)| credential(c, cx))
             .collect();
         if credentials.len() == credential_items.len() {
+            let gateway = fields.bool("gateway").unwrap_or(false);
+            let bound: Vec<String> = fields
+                .array("bound")
+                .iter()
+                .filter_map(|i| match &i.val {
+                    Val::Str(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect();
+            if let (false, Some(at)) = (gateway, fields.get("bound").filter(|_| !bound.is_empty())) {
+                cx.error(
+                    at,
+                    format!("device `{id}` binds devices but is not a gateway"),
+                    "gateway = true, or no bound list",
+                );
+                continue;
+            }
             out.push(Device {
                 id: id.to_owned(),
-                gateway: fields.bool("gateway").unwrap_or(false),
+                gateway,
+                bound,
                 credentials,
             });
         }

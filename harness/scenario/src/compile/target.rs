@@ -114,6 +114,7 @@ pub(super) fn project(fields: &Fields, cx: &mut Cx) -> Option<Project> {
         telemetry_topic,
         routes,
         state_topic,
+        registry_cas: super::registry::registry_cas(fields, cx),
     })
 }
 
