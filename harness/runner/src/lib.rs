@@ -12,6 +12,7 @@
 //! - [`catalogue`]: the conformance cases this build can run.
 //! - [`environment`]: starts Pub/Sub, the embedded bridge and the scenario's devices.
 //! - [`events`]: the run events.
+//! - [`push_tokens`]: push tokens minted by the identity crate's Google mock.
 //! - [`forwarders`]: the bridge's two ways into Pub/Sub (embedded, external over gRPC).
 //! - [`run()`]: one run, start to report.
 
@@ -19,6 +20,7 @@ pub mod catalogue;
 pub mod environment;
 pub mod events;
 pub mod forwarders;
+pub mod push_tokens;
 mod run;
 
 pub use events::RunEvent;

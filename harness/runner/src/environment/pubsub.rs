@@ -2,9 +2,10 @@
 //! scenario's topics and one `<topic>-fleetgate` subscription per topic are created in either.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use fleetgate_bridge::Forwarder;
+use fleetgate_identity::google::GoogleIdentity;
 use fleetgate_pubsub::{EmulatorConfig, EmulatorHandle};
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::PubsubTarget;
@@ -12,6 +13,7 @@ use gcloud_googleapis::pubsub::v1::{Subscription, Topic};
 
 use super::EnvironmentError;
 use crate::forwarders::{EmbeddedPubsub, ExternalPubsub};
+use crate::push_tokens::GoogleTokens;
 
 enum Kind {
     Embedded(EmulatorHandle),
@@ -71,10 +73,17 @@ pub(super) async fn start(scenario: &Scenario) -> Result<PubsubEnv, EnvironmentE
     let start_error = |e: &dyn std::fmt::Display| EnvironmentError::Start(format!("Pub/Sub: {e}"));
     let (kind, address) = match &scenario.target.pubsub {
         PubsubTarget::Embedded => {
-            let handle =
-                fleetgate_pubsub::start(SocketAddr::from(([127, 0, 0, 1], 0)), EmulatorConfig::default())
-                    .await
-                    .map_err(|e| start_error(&e))?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+            let google = GoogleIdentity::generate(now).map_err(|e| start_error(&e))?;
+            let config = EmulatorConfig {
+                token_source: Some(Arc::new(GoogleTokens::new(Arc::new(RwLock::new(google))))),
+                ..EmulatorConfig::default()
+            };
+            let handle = fleetgate_pubsub::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+                .await
+                .map_err(|e| start_error(&e))?;
             let emulator = handle.emulator();
             for (topic, subscription) in pairs() {
                 emulator
