@@ -45,7 +45,7 @@ async fn push(State(v): State<Verifier>, headers: HeaderMap) -> StatusCode {
         skew_secs: 0,
     };
     let kid = token
-        .and_then(|t| fleetgate_identity::jwt::PresentedClaims::of(t))
+        .and_then(fleetgate_identity::jwt::PresentedClaims::of)
         .and_then(|c| c.kid)
         .unwrap_or_default();
     let verdict = match token {
