@@ -24,4 +24,8 @@ pub mod push_tokens;
 mod run;
 
 pub use events::RunEvent;
+/// The embedded bridge's events, for whoever watches a served environment.
+pub use fleetgate_bridge::events as bridge_events;
+/// Key pools and key kinds, for `fleetgate keys`.
+pub use fleetgate_identity::{Alg, KeySpec, pool};
 pub use run::{Baseline, RunOptions, run};

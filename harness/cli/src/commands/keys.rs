@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use fleetgate_identity::{Alg, KeySpec, pool};
+use fleetgate_runner::{Alg, KeySpec, pool};
 
 use crate::args::KeysGenerateArgs;
 use crate::exit_codes;

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use fleetgate_bridge::events::{Event, Recorded, Verdict};
+use fleetgate_runner::bridge_events::{Event, Recorded, Verdict};
 use fleetgate_runner::environment::{self, Environment, EnvironmentError, EnvironmentOptions, faults};
 use fleetgate_scenario::Scenario;
 use serde_json::{Value, json};
