@@ -185,7 +185,7 @@ async fn in_process(options: &Options, limit: u64) {
     if devices < wanted {
         println!("  capped at {devices} of the {wanted} asked: the hard open-files limit allows no more");
     }
-    let setup = setup::start(devices, "pi", Profile::google()).await;
+    let setup = setup::start(devices, "pi", Profile::google(), true).await;
     let tls = tls_config(&setup.ca_pem);
     let before = rss_kib();
     let cpu = cpu_time();
@@ -233,7 +233,7 @@ async fn split(options: &Options, limit: u64) {
         load_average()
     );
     println!("  open-files limit {limit} per process");
-    let setup = setup::start(devices, "pi", Profile::google()).await;
+    let setup = setup::start(devices, "pi", Profile::google(), true).await;
     let dir = std::env::temp_dir().join(format!("fleetgate-bridge-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(dir.join("ca.pem"), &setup.ca_pem).expect("ca.pem");
@@ -347,10 +347,14 @@ async fn throughput(options: &Options) {
     );
     let mut profile = Profile::google();
     profile.max_messages_per_second = u32::MAX;
-    let setup = setup::start(devices, "tp", profile).await;
-    let tls = tls_config(&setup.ca_pem);
+    let tls_on = options.text("tls", "on") != "off";
+    if !tls_on {
+        println!("  plain TCP (--tls=off)");
+    }
+    let setup = setup::start(devices, "tp", profile, tls_on).await;
+    let tls = tls_on.then(|| tls_config(&setup.ca_pem));
     let started = Instant::now();
-    let outcome = throughput::run(setup, &tls, shape).await;
+    let outcome = throughput::run(setup, tls, shape).await;
     println!(
         "  {} PUBACKs in {:.2} s: {:.0} msgs/s; emulator subscription holds {}; failures {:?}",
         outcome.acked,

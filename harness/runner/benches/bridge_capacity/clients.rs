@@ -34,11 +34,12 @@ pub(crate) fn tls_config(ca_pem: &str) -> Arc<ClientConfig> {
     Arc::new(config)
 }
 
-/// A device's client and event loop (60 s keep-alive, `inflight` QoS 1 window).
+/// A device's client and event loop (60 s keep-alive, `inflight` QoS 1 window), over TLS
+/// unless `tls` is `None`.
 pub(crate) fn client(
     device: &Device,
     port: u16,
-    tls: &Arc<ClientConfig>,
+    tls: Option<&Arc<ClientConfig>>,
     inflight: u16,
     requests: usize,
 ) -> (AsyncClient, EventLoop) {
@@ -47,9 +48,11 @@ pub(crate) fn client(
         .set_credentials("unused", device.jwt.clone())
         .set_keep_alive(Duration::from_secs(60))
         .set_inflight(inflight);
-    options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::clone(
-        tls,
-    ))));
+    if let Some(tls) = tls {
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::clone(
+            tls,
+        ))));
+    }
     let (client, mut events) = AsyncClient::new(options, requests);
     let mut network = events.network_options();
     network.set_connection_timeout(30);
@@ -111,7 +114,7 @@ pub(crate) async fn connect_all(
     let started = Instant::now();
     for device in devices {
         let slot = Arc::clone(&slots).acquire_owned().await.expect("semaphore open");
-        let (client, mut events) = client(device, port, tls, 4, 4);
+        let (client, mut events) = client(device, port, Some(tls), 4, 4);
         let results = results.clone();
         let lost = Arc::clone(&lost);
         tasks.spawn(async move {

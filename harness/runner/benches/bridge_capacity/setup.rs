@@ -99,9 +99,9 @@ fn register(store: &Store, count: usize, prefix: &str) -> Vec<Device> {
         .collect()
 }
 
-/// Starts a TLS bridge with `count` devices, forwarding into a fresh embedded emulator.
-/// Events are off (nothing would drain them).
-pub(crate) async fn start(count: usize, prefix: &str, profile: Profile) -> Setup {
+/// Starts a bridge (TLS, or plain TCP when `tls` is false) with `count` devices, forwarding
+/// into a fresh embedded emulator. Events are off (nothing would drain them).
+pub(crate) async fn start(count: usize, prefix: &str, profile: Profile, tls_on: bool) -> Setup {
     let emulator = emulator();
     let routing = Routing {
         default_topic: Some(TOPIC.into()),
@@ -122,7 +122,7 @@ pub(crate) async fn start(count: usize, prefix: &str, profile: Profile) -> Setup
             registry: "pi-fleet".into(),
         },
         profile,
-        tls: Some(tls.server_config().expect("server config")),
+        tls: tls_on.then(|| tls.server_config().expect("server config")),
         registry: store as Arc<dyn DeviceRegistry>,
         forwarder: Arc::new(EmbeddedPubsub(emulator.clone())),
         clock: Arc::new(Clock::default()),

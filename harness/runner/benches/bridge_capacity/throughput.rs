@@ -42,12 +42,18 @@ pub(crate) struct Outcome {
 async fn device(
     device: Device,
     port: u16,
-    tls: Arc<ClientConfig>,
+    tls: Option<Arc<ClientConfig>>,
     shape: Arc<Shape>,
     ready: mpsc::UnboundedSender<Result<(), String>>,
     mut start: watch::Receiver<bool>,
 ) -> Result<Histogram<u64>, String> {
-    let (client, mut events) = client(&device, port, &tls, shape.inflight, usize::from(shape.inflight));
+    let (client, mut events) = client(
+        &device,
+        port,
+        tls.as_ref(),
+        shape.inflight,
+        usize::from(shape.inflight),
+    );
     let connected = connack(&mut events).await;
     let _ = ready.send(connected.clone());
     connected?;
@@ -90,7 +96,7 @@ async fn device(
 }
 
 /// Runs every device of `setup` through one throughput round.
-pub(crate) async fn run(setup: Setup, tls: &Arc<ClientConfig>, shape: Shape) -> Outcome {
+pub(crate) async fn run(setup: Setup, tls: Option<Arc<ClientConfig>>, shape: Shape) -> Outcome {
     let port = setup.bridge.local_addr().port();
     let shape = Arc::new(shape);
     let (ready_tx, mut ready) = mpsc::unbounded_channel();
@@ -101,7 +107,7 @@ pub(crate) async fn run(setup: Setup, tls: &Arc<ClientConfig>, shape: Shape) -> 
         tasks.spawn(device(
             d,
             port,
-            Arc::clone(tls),
+            tls.clone(),
             Arc::clone(&shape),
             ready_tx.clone(),
             start.clone(),
