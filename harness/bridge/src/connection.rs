@@ -147,7 +147,13 @@ pub(crate) async fn serve<S>(
             }
         }
         if !output.is_empty() {
-            if writer.write_all(&output).await.is_err() && !closing {
+            // TLS buffers records until flushed: without the flush a PUBACK can wait for the
+            // next write (the benchmark saw 60 s stalls, up to the keep-alive).
+            let written = match writer.write_all(&output).await {
+                Ok(()) => writer.flush().await,
+                Err(e) => Err(e),
+            };
+            if written.is_err() && !closing {
                 let actions = session.close(Cause::Io("write failed".into()));
                 record_events(&shared, peer, actions);
                 closing = true;

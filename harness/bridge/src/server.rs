@@ -20,6 +20,9 @@ use crate::forward::{Forwarder, Routing};
 use crate::profile::Profile;
 use crate::session::{CommandError, ConfigVersion, Registry, RegistryPath, UnixMillis};
 
+/// How long to pause after a failed accept (for example when descriptors run out).
+pub(crate) const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -271,7 +274,14 @@ async fn accept_loop(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(_) => {
+                        // Out of descriptors or a transient error: pause instead of spinning.
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        continue;
+                    }
+                };
                 if shared.faults.listener_down(shared.clock.now()) {
                     shared.record(peer, Event::Dropped { reason: "listener down (injected fault)".into() });
                     continue;

@@ -29,7 +29,15 @@ impl TlsListener {
         let (tx, ready) = mpsc::channel(64);
         let acceptor = TlsAcceptor::from(config);
         tokio::spawn(async move {
-            while let Ok((tcp, peer)) = listener.accept().await {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(_) => {
+                        // One failed accept must not end the listener: pause and go on.
+                        tokio::time::sleep(crate::server::ACCEPT_BACKOFF).await;
+                        continue;
+                    }
+                };
                 if tx.is_closed() {
                     break;
                 }
