@@ -1,7 +1,27 @@
-//! Authenticated push: the Google mock, the push-endpoint case catalogue and the reference
-//! verifier (PROTOCOL.md §6).
+//! Authenticated push (PROTOCOL.md §6): the Google mock served over HTTP and the reference push
+//! verifier. The key material, tokens, documents and token rules come from
+//! [`fleetgate_identity::google`]; this crate serves and applies them over HTTP.
 //!
-//! What will live here: the Google mock served over HTTP (JWKS at `/oauth2/v3/certs`, PEM
-//! certificates at `/oauth2/v1/certs`, the OpenID configuration) with `Cache-Control: max-age`,
-//! key rotation and request counting; the push-endpoint validation cases and their executor; the
-//! reference push verifier (the embedded default endpoint); push load generation with goose.
+//! A case starts a [`GoogleMock`] (wiremock on loopback) around a shared
+//! [`GoogleIdentity`](fleetgate_identity::google::GoogleIdentity), points a verifier at its
+//! [`GoogleMock::jwks_url`], pushes tokens minted by the same identity, and reads the mock's
+//! per-endpoint request counts to tell whether the verifier cached or refetched.
+//!
+//! # Layout
+//!
+//! - [`mock`]: the Google mock: `/oauth2/v3/certs` (JWKS), `/oauth2/v1/certs` (PEM certificates
+//!   by `kid`), `/.well-known/openid-configuration`, each with `Cache-Control: max-age`; key
+//!   rotation and retirement during a run; request counting per endpoint.
+//! - [`verifier`]: the reference push endpoint (axum): strict §6 token checks against the keys
+//!   fetched from a JWKS URL (cached by `max-age`, refetched on an unknown `kid`), wrapped and
+//!   unwrapped bodies, every delivery recorded for end-to-end latency.
+//!   - `jwks`: JWKS documents into verification keys, `Cache-Control` into a lifetime (no I/O).
+//!   - `keys`: the key cache and its HTTP fetches.
+//!   - `request`: bearer token, body forms, refusals and their statuses (no I/O).
+//!   - `server`: the HTTP driver, its configuration, handle and delivery records.
+
+pub mod mock;
+pub mod verifier;
+
+pub use mock::{Endpoint, GoogleMock, GoogleMockConfig};
+pub use verifier::{Deliveries, Delivery, Refusal, Verdict, VerifierConfig, VerifierHandle};
