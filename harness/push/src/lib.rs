@@ -5,7 +5,10 @@
 //! A case starts a [`GoogleMock`] (wiremock on loopback) around a shared
 //! [`GoogleIdentity`](fleetgate_identity::google::GoogleIdentity), points a verifier at its
 //! [`GoogleMock::jwks_url`], pushes tokens minted by the same identity, and reads the mock's
-//! per-endpoint request counts to tell whether the verifier cached or refetched.
+//! per-endpoint request counts to tell whether the verifier cached or refetched. The mock's
+//! responders read the shared identity on every request instead of being re-mounted on rotation:
+//! one write under the lock changes all three documents at once, and the Pub/Sub emulator's token
+//! source can share the same identity (details in [`mock`]).
 //!
 //! # Layout
 //!
