@@ -81,7 +81,10 @@ pub(super) fn register(
         let start = |e: &dyn std::fmt::Display| {
             EnvironmentError::Start(format!("keys of cohort `{}`: {e}", cohort.name))
         };
-        pool::generate_spec(spec, count, seed, &dir, &mut |_, _| {}).map_err(|e| start(&e))?;
+        pool::generate_spec(spec, count, seed, &dir, &mut |done, total| {
+            (options.key_progress)(&cohort.name, done, total)
+        })
+        .map_err(|e| start(&e))?;
         let keys = pool::load(&dir).map_err(|e| start(&e))?;
         let credential_format = format(cohort.key.format);
         for (i, key) in keys.keys.iter().enumerate() {

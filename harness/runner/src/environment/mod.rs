@@ -32,7 +32,7 @@ pub use devices::RegisteredDevices;
 pub use pubsub::PubsubEnv;
 
 /// Where the environment listens and writes.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct EnvironmentOptions {
     /// The bridge's MQTT address (`127.0.0.1:0` for an ephemeral port).
     pub listen: SocketAddr,
@@ -40,7 +40,13 @@ pub struct EnvironmentOptions {
     pub out_dir: PathBuf,
     /// The scenario file's folder: relative paths in the scenario start here.
     pub scenario_dir: PathBuf,
+    /// Told `(cohort, keys done, keys total)` while cohort keys are generated (RSA keys cost
+    /// tens of milliseconds each).
+    pub key_progress: KeyProgress,
 }
+
+/// A key-generation progress callback.
+pub type KeyProgress = Arc<dyn Fn(&str, usize, usize) + Send + Sync>;
 
 /// Why the environment could not start.
 #[derive(Debug, thiserror::Error)]
