@@ -12,6 +12,11 @@
 //!
 //! # Layout
 //!
+//! - [`cases`]: the push-endpoint case catalogue (stable `push.*` ids, the rule each checks, accept
+//!   or refuse) and the executor that runs it against an endpoint URL, with per-case evidence.
+//!   - `catalogue`: the cases and what each sends.
+//!   - `executor`: minting, realistic wrapped/unwrapped Pub/Sub pushes, rotation of the mock.
+//!   - `outcome`: the per-case result and its judgement (no I/O).
 //! - [`mock`]: the Google mock: `/oauth2/v3/certs` (JWKS), `/oauth2/v1/certs` (PEM certificates
 //!   by `kid`), `/.well-known/openid-configuration`, each with `Cache-Control: max-age`; key
 //!   rotation and retirement during a run; request counting per endpoint.
@@ -23,8 +28,10 @@
 //!   - `request`: bearer token, body forms, refusals and their statuses (no I/O).
 //!   - `server`: the HTTP driver, its configuration, handle and delivery records.
 
+pub mod cases;
 pub mod mock;
 pub mod verifier;
 
+pub use cases::{CaseOutcome, ExecutorConfig, Expectation, PushCase, PushTarget};
 pub use mock::{Endpoint, GoogleMock, GoogleMockConfig};
 pub use verifier::{Deliveries, Delivery, Refusal, Verdict, VerifierConfig, VerifierHandle};
