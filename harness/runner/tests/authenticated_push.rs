@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,13 +15,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use fleetgate_identity::google::GoogleIdentity;
 use fleetgate_identity::google::verify::{PushExpectations, verify_push_token};
-use fleetgate_pubsub::EmulatorConfig;
-use fleetgate_runner::push_tokens::GoogleTokens;
-use gcloud_googleapis::pubsub::v1::push_config::{AuthenticationMethod, OidcToken};
-use gcloud_googleapis::pubsub::v1::{PubsubMessage, PushConfig, Subscription, Topic};
+use gcloud_googleapis::pubsub::v1::PubsubMessage;
 use tokio::sync::mpsc;
 
-const SERVICE_ACCOUNT: &str = "pusher@demo-project.iam.gserviceaccount.com";
+use common::SERVICE_ACCOUNT;
 
 fn now() -> i64 {
     i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()).unwrap()
@@ -79,37 +78,9 @@ async fn pushes_carry_google_mock_tokens_that_verify_against_its_published_keys(
         .with_state(verifier);
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let config = EmulatorConfig {
-        token_source: Some(Arc::new(GoogleTokens::new(Arc::clone(&google)))),
-        ..EmulatorConfig::default()
-    };
-    let handle = fleetgate_pubsub::start("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap();
+    let handle = common::pushing_emulator(&google, &url).await;
     let emulator = handle.emulator();
-    let topic = "projects/demo-project/topics/telemetry";
-    emulator
-        .create_topic(Topic {
-            name: topic.into(),
-            ..Topic::default()
-        })
-        .unwrap();
-    let oidc = OidcToken {
-        service_account_email: SERVICE_ACCOUNT.into(),
-        audience: String::new(),
-    };
-    let push_config = PushConfig {
-        push_endpoint: url.clone(),
-        authentication_method: Some(AuthenticationMethod::OidcToken(oidc)),
-        ..PushConfig::default()
-    };
-    let subscription = Subscription {
-        name: "projects/demo-project/subscriptions/pushed".into(),
-        topic: topic.into(),
-        push_config: Some(push_config),
-        ..Subscription::default()
-    };
-    emulator.create_subscription(subscription).unwrap();
+    let topic = common::TOPIC;
 
     let message = |data: &str| PubsubMessage {
         data: data.as_bytes().to_vec(),

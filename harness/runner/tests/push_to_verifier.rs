@@ -4,18 +4,16 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly
 
+mod common;
+
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fleetgate_pubsub::EmulatorConfig;
 use fleetgate_push::verifier::{self, Verdict, VerifierConfig};
 use fleetgate_push::{Endpoint, GoogleMock, GoogleMockConfig};
-use fleetgate_runner::push_tokens::GoogleTokens;
-use gcloud_googleapis::pubsub::v1::push_config::{AuthenticationMethod, OidcToken};
-use gcloud_googleapis::pubsub::v1::{PubsubMessage, PushConfig, Subscription, Topic};
+use gcloud_googleapis::pubsub::v1::PubsubMessage;
 
-const SERVICE_ACCOUNT: &str = "pusher@demo-project.iam.gserviceaccount.com";
+use common::SERVICE_ACCOUNT;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_emulator_pushes_and_the_reference_verifier_accepts_and_records() {
@@ -27,37 +25,9 @@ async fn the_emulator_pushes_and_the_reference_verifier_accepts_and_records() {
         .await
         .unwrap();
 
-    let config = EmulatorConfig {
-        token_source: Some(Arc::new(GoogleTokens::new(Arc::clone(mock.identity())))),
-        ..EmulatorConfig::default()
-    };
-    let handle = fleetgate_pubsub::start("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap();
+    let handle = common::pushing_emulator(mock.identity(), &verifier.url()).await;
     let emulator = handle.emulator();
-    let topic = "projects/demo-project/topics/telemetry";
-    emulator
-        .create_topic(Topic {
-            name: topic.into(),
-            ..Topic::default()
-        })
-        .unwrap();
-    let oidc = OidcToken {
-        service_account_email: SERVICE_ACCOUNT.into(),
-        audience: String::new(),
-    };
-    let push = PushConfig {
-        push_endpoint: verifier.url(),
-        authentication_method: Some(AuthenticationMethod::OidcToken(oidc)),
-        ..PushConfig::default()
-    };
-    let subscription = Subscription {
-        name: "projects/demo-project/subscriptions/push".into(),
-        topic: topic.into(),
-        push_config: Some(push),
-        ..Subscription::default()
-    };
-    emulator.create_subscription(subscription).unwrap();
+    let topic = common::TOPIC;
     let message = PubsubMessage {
         data: b"21.5C".to_vec(),
         attributes: HashMap::from([("deviceId".to_owned(), "pi-1".to_owned())]),
