@@ -1,7 +1,7 @@
 //! Writing to the terminal: messages to stderr, results to stdout. A closed pipe is not an
 //! error worth dying over, so write failures are ignored.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -51,4 +51,21 @@ pub(crate) fn prepare_out_dir(out: Option<&Path>, scenario: &str) -> Result<Path
     std::fs::create_dir_all(&dir)
         .map_err(|e| format!("cannot create the report folder {}: {e}", dir.display()))?;
     Ok(dir)
+}
+
+/// Progress of cohort key generation on stderr: a rewritten line on a terminal, every tenth
+/// otherwise.
+pub(crate) fn key_progress() -> fleetgate_runner::environment::KeyProgress {
+    let terminal = std::io::stderr().is_terminal();
+    std::sync::Arc::new(move |cohort: &str, done: usize, total: usize| {
+        let tenth = total.div_ceil(10).max(1);
+        if terminal {
+            let end = if done == total { "\n" } else { "" };
+            err_text(&format!(
+                "\rgenerating keys of cohort `{cohort}`: {done}/{total}{end}"
+            ));
+        } else if done.is_multiple_of(tenth) || done == total {
+            err(&format!("generating keys of cohort `{cohort}`: {done}/{total}"));
+        }
+    })
 }

@@ -1,6 +1,17 @@
 //! The conformance cases this build can run. Scenario files select from it by id or glob, and
 //! `fleetgate cases` lists it.
 
+use fleetgate_push::cases::PushCase;
+
+/// Which part of the pipeline a case checks, and so which executor runs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// PROTOCOL.md §1–5: the MQTT bridge and what it forwards (`auth.*`, `clock.*`, …).
+    Bridge,
+    /// PROTOCOL.md §6: a push endpoint's validation of Google-signed tokens (`push.*`).
+    Push,
+}
+
 /// One conformance case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CaseInfo {
@@ -8,13 +19,28 @@ pub struct CaseInfo {
     pub id: &'static str,
     /// The PROTOCOL.md rule it checks.
     pub rule: &'static str,
+    /// Which executor runs it.
+    pub family: Family,
 }
 
-/// Every case, in the order reports list them. The conformance catalogue fills it; until then
-/// this build runs no case, and a scenario that selects one is refused by `fleetgate validate`.
-pub const CASES: &[CaseInfo] = &[];
+/// Every case, in the order reports list them: bridge cases, then push cases.
+pub fn cases() -> Vec<CaseInfo> {
+    PushCase::ALL
+        .iter()
+        .map(|case| CaseInfo {
+            id: case.id(),
+            rule: case.rule(),
+            family: Family::Push,
+        })
+        .collect()
+}
 
-/// The ids of [`CASES`], for the scenario compiler.
+/// The ids of [`cases`], for the scenario compiler.
 pub fn case_ids() -> Vec<&'static str> {
-    CASES.iter().map(|c| c.id).collect()
+    cases().iter().map(|c| c.id).collect()
+}
+
+/// The catalogue entry of `id`.
+pub fn find(id: &str) -> Option<CaseInfo> {
+    cases().into_iter().find(|c| c.id == id)
 }

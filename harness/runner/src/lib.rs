@@ -16,6 +16,7 @@
 //! - [`forwarders`]: the bridge's two ways into Pub/Sub (embedded, external over gRPC).
 //! - [`run()`]: one run, start to report.
 
+mod cases;
 pub mod catalogue;
 pub mod environment;
 pub mod events;
@@ -28,4 +29,4 @@ pub use events::RunEvent;
 pub use fleetgate_bridge::events as bridge_events;
 /// Key pools and key kinds, for `fleetgate keys`.
 pub use fleetgate_identity::{Alg, KeySpec, pool};
-pub use run::{Baseline, RunOptions, run};
+pub use run::{Baseline, RunError, RunOptions, run};

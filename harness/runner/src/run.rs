@@ -1,6 +1,8 @@
 //! One run: from a compiled scenario to its report.
 
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use fleetgate_report::{
@@ -10,6 +12,8 @@ use fleetgate_report::{
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::Bound as ScenarioBound;
 
+use crate::cases::{self, CaseContext};
+use crate::environment::{self, EnvironmentError, EnvironmentOptions, KeyProgress};
 use crate::events::RunEvent;
 
 /// A baseline report to compare this run with.
@@ -24,18 +28,61 @@ pub struct Baseline {
 }
 
 /// How to run.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// Compare with this baseline, if given.
     pub baseline: Option<Baseline>,
+    /// The run's output folder: the CA, generated keys and logs go here.
+    pub out_dir: PathBuf,
+    /// The scenario file's folder: relative paths in the scenario start here.
+    pub scenario_dir: PathBuf,
+    /// Told `(cohort, keys done, keys total)` while cohort keys are generated.
+    pub key_progress: KeyProgress,
+}
+
+/// Why a run produced no report.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Something the scenario names is unusable (a key file, a certificate).
+    #[error("{0}")]
+    Input(String),
+    /// The environment could not start: a port, a file, an external service.
+    #[error("{0}")]
+    Environment(String),
+}
+
+impl From<EnvironmentError> for RunError {
+    fn from(error: EnvironmentError) -> Self {
+        match error {
+            EnvironmentError::Input(message) => Self::Input(message),
+            EnvironmentError::Start(message) => Self::Environment(message),
+        }
+    }
 }
 
 /// Why a phase is not run by this build.
 const NO_FLEET: &str =
     "not run: this build of fleetgate has no virtual fleet yet; the phase was validated only";
 
-/// Runs `scenario` and returns its report, sending every event to `watch`.
-pub fn run(scenario: &Scenario, options: &RunOptions, watch: &mut dyn FnMut(&RunEvent)) -> ReportData {
+/// Runs `scenario` and returns its report, sending every event to `watch`. Every component the
+/// scenario's `[target]` leaves embedded is started on `127.0.0.1:0` for the run.
+pub fn run(
+    scenario: &Scenario,
+    options: &RunOptions,
+    watch: &mut dyn FnMut(&RunEvent),
+) -> Result<ReportData, RunError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Environment(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(execute(scenario, options, watch))
+}
+
+async fn execute(
+    scenario: &Scenario,
+    options: &RunOptions,
+    watch: &mut dyn FnMut(&RunEvent),
+) -> Result<ReportData, RunError> {
     let started = SystemTime::now();
     let clock = Instant::now();
     watch(&RunEvent::Started {
@@ -44,6 +91,17 @@ pub fn run(scenario: &Scenario, options: &RunOptions, watch: &mut dyn FnMut(&Run
         phases: scenario.phases.len(),
         gates: scenario.gates.len(),
     });
+    let env = environment::start(
+        scenario,
+        &EnvironmentOptions {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            out_dir: options.out_dir.clone(),
+            scenario_dir: options.scenario_dir.clone(),
+            key_progress: options.key_progress.clone(),
+        },
+    )
+    .await?;
+    let case_results = cases::run(&CaseContext { scenario, env: &env }, watch).await;
     let phases: Vec<PhaseResult> = scenario
         .phases
         .iter()
@@ -57,6 +115,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions, watch: &mut dyn FnMut(&Run
     for phase in &phases {
         watch(&RunEvent::PhaseFinished(phase.clone()));
     }
+    env.shutdown().await;
     let measurements = BTreeMap::new();
     let gates = evaluate_gates(&gate_specs(scenario), &measurements);
     for gate in &gates {
@@ -95,7 +154,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions, watch: &mut dyn FnMut(&Run
             duration_secs: clock.elapsed().as_secs_f64(),
         },
         outcome: Outcome::Passed,
-        cases: Vec::new(),
+        cases: case_results,
         phases,
         measurements,
         gates,
@@ -106,7 +165,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions, watch: &mut dyn FnMut(&Run
     watch(&RunEvent::Finished {
         outcome: report.outcome,
     });
-    report
+    Ok(report)
 }
 
 fn gate_specs(scenario: &Scenario) -> Vec<GateSpec> {
@@ -128,6 +187,8 @@ fn gate_specs(scenario: &Scenario) -> Vec<GateSpec> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use fleetgate_scenario::{SourceFile, compile};
 
     use super::*;
@@ -139,12 +200,27 @@ mod tests {
         compile(&SourceFile::new("t.toml", text), &[]).scenario.unwrap()
     }
 
+    fn options(dir: &tempfile::TempDir, baseline: Option<Baseline>) -> RunOptions {
+        RunOptions {
+            baseline,
+            out_dir: dir.path().to_path_buf(),
+            scenario_dir: dir.path().to_path_buf(),
+            key_progress: Arc::new(|_, _, _| {}),
+        }
+    }
+
+    fn run_quietly(scenario: &Scenario, options: &RunOptions) -> ReportData {
+        run(scenario, options, &mut |_| {}).unwrap()
+    }
+
     #[test]
     fn phases_this_build_cannot_run_are_reported_skipped_and_do_not_fail_the_run() {
+        let dir = tempfile::tempdir().unwrap();
         let mut events = Vec::new();
-        let report = run(&scenario(""), &RunOptions::default(), &mut |e| {
+        let report = run(&scenario(""), &options(&dir, None), &mut |e| {
             events.push(e.clone())
-        });
+        })
+        .unwrap();
         assert_eq!(report.outcome, Outcome::Passed);
         assert_eq!(report.phases[0].verdict, Verdict::Skipped);
         assert!(matches!(
@@ -157,14 +233,18 @@ mod tests {
                 outcome: Outcome::Passed
             })
         ));
+        assert!(
+            dir.path().join("ca.pem").exists(),
+            "the embedded bridge was started"
+        );
     }
 
     #[test]
     fn gates_on_metrics_nothing_measured_fail_the_run() {
-        let report = run(
+        let dir = tempfile::tempdir().unwrap();
+        let report = run_quietly(
             &scenario("[gates]\n\"messages.lost\" = { max = 0 }\n"),
-            &RunOptions::default(),
-            &mut |_| {},
+            &options(&dir, None),
         );
         assert_eq!(report.outcome, Outcome::Failed);
         assert_eq!(report.gates[0].verdict, Verdict::Failed);
@@ -172,20 +252,33 @@ mod tests {
 
     #[test]
     fn a_baseline_of_another_scenario_is_noted() {
-        let mut other = run(&scenario(""), &RunOptions::default(), &mut |_| {});
+        let dir = tempfile::tempdir().unwrap();
+        let mut other = run_quietly(&scenario(""), &options(&dir, None));
         other.scenario.name = "other".into();
-        let options = RunOptions {
-            baseline: Some(Baseline {
-                file: "b.json".into(),
-                report: other,
-                tolerance_pct: 10.0,
-            }),
+        let baseline = Baseline {
+            file: "b.json".into(),
+            report: other,
+            tolerance_pct: 10.0,
         };
-        let report = run(&scenario(""), &options, &mut |_| {});
+        let report = run_quietly(&scenario(""), &options(&dir, Some(baseline)));
         assert_eq!(
             report.notes,
             ["the baseline b.json is a report of scenario `other`, not `t`"]
         );
         assert_eq!(report.baseline.unwrap().comparisons.len(), 0);
+    }
+
+    #[test]
+    fn an_unusable_output_folder_is_an_environment_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "").unwrap();
+        let mut options = options(&dir, None);
+        options.out_dir = file.join("out");
+        let error = run(&scenario(""), &options, &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(error, RunError::Environment(ref m) if m.contains("a-file")),
+            "{error}"
+        );
     }
 }

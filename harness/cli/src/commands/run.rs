@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use fleetgate_report::{Outcome, ReportData, Verdict, render};
-use fleetgate_runner::{Baseline, RunEvent, RunOptions};
+use fleetgate_runner::{Baseline, RunError, RunEvent, RunOptions};
 
 use crate::args::RunArgs;
 use crate::commands::validate::{acceptable, load};
@@ -46,7 +46,23 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
             return Ok(exit_codes::ENVIRONMENT);
         }
     };
-    let report = fleetgate_runner::run(scenario, &RunOptions { baseline }, &mut progress);
+    let options = RunOptions {
+        baseline,
+        out_dir: out_dir.clone(),
+        scenario_dir: args.file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        key_progress: crate::output::key_progress(),
+    };
+    let report = match fleetgate_runner::run(scenario, &options, &mut progress) {
+        Ok(report) => report,
+        Err(RunError::Input(message)) => {
+            error(&message);
+            return Ok(exit_codes::INVALID);
+        }
+        Err(RunError::Environment(message)) => {
+            error(&message);
+            return Ok(exit_codes::ENVIRONMENT);
+        }
+    };
     if let Err(message) = write_reports(&out_dir, &report) {
         error(&message);
         return Ok(exit_codes::ENVIRONMENT);

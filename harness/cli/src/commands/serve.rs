@@ -3,7 +3,6 @@
 //! line with every address and path, reports each connection attempt and disconnect on stderr,
 //! and runs until interrupted.
 
-use std::io::IsTerminal;
 use std::path::Path;
 
 use fleetgate_runner::bridge_events::{Event, Recorded, Verdict};
@@ -14,7 +13,7 @@ use serde_json::{Value, json};
 use crate::args::ServeArgs;
 use crate::commands::validate::{acceptable, load};
 use crate::exit_codes;
-use crate::output::{err, err_text, error, out, prepare_out_dir};
+use crate::output::{err, error, out, prepare_out_dir};
 
 pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     let Some((file, compiled)) = load(&args.file) else {
@@ -43,7 +42,7 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
         listen: args.listen,
         out_dir,
         scenario_dir,
-        key_progress: key_progress(),
+        key_progress: crate::output::key_progress(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run(scenario, &options))
@@ -94,21 +93,6 @@ async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Resul
 
 /// Reports cohort key generation on stderr: redrawn in place on a terminal, one line per
 /// tenth otherwise.
-fn key_progress() -> environment::KeyProgress {
-    let terminal = std::io::stderr().is_terminal();
-    std::sync::Arc::new(move |cohort: &str, done: usize, total: usize| {
-        let tenth = total.div_ceil(10).max(1);
-        if terminal {
-            let end = if done == total { "\n" } else { "" };
-            err_text(&format!(
-                "\rgenerating keys of cohort `{cohort}`: {done}/{total}{end}"
-            ));
-        } else if done.is_multiple_of(tenth) || done == total {
-            err(&format!("generating keys of cohort `{cohort}`: {done}/{total}"));
-        }
-    })
-}
-
 /// The one JSON line: every address and path a device or a person needs.
 fn announcement(scenario: &Scenario, options: &EnvironmentOptions, env: &Environment) -> Value {
     let project = &scenario.project;

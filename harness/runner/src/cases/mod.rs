@@ -1,0 +1,56 @@
+//! Running the scenario's selected conformance cases, family by family, against the started
+//! environment.
+
+use fleetgate_report::{CaseResult, Verdict};
+use fleetgate_scenario::Scenario;
+
+use crate::catalogue::{self, CaseInfo, Family};
+use crate::environment::Environment;
+use crate::events::RunEvent;
+
+/// What every case executor may use.
+pub(crate) struct CaseContext<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// The started environment.
+    #[expect(dead_code, reason = "the bridge and push executors (issues 7 and 8) use it")]
+    pub env: &'a Environment,
+}
+
+/// Runs the selected cases in catalogue order and tells `watch` of each verdict.
+pub(crate) async fn run(ctx: &CaseContext<'_>, watch: &mut dyn FnMut(&RunEvent)) -> Vec<CaseResult> {
+    let selected: Vec<CaseInfo> = ctx
+        .scenario
+        .cases
+        .iter()
+        .filter_map(|id| catalogue::find(id))
+        .collect();
+    let mut results = Vec::with_capacity(selected.len());
+    for family in [Family::Bridge, Family::Push] {
+        let cases: Vec<CaseInfo> = selected.iter().filter(|c| c.family == family).copied().collect();
+        if cases.is_empty() {
+            continue;
+        }
+        let family_results = not_run(&cases, "this build has no executor for this case family yet");
+        for result in &family_results {
+            watch(&RunEvent::CaseFinished(result.clone()));
+        }
+        results.extend(family_results);
+    }
+    results
+}
+
+/// Skipped results for cases that cannot run, with the reason.
+fn not_run(cases: &[CaseInfo], reason: &str) -> Vec<CaseResult> {
+    cases
+        .iter()
+        .map(|case| CaseResult {
+            id: case.id.to_owned(),
+            rule: case.rule.to_owned(),
+            verdict: Verdict::Skipped,
+            duration_secs: 0.0,
+            message: Some(reason.to_owned()),
+            evidence: Default::default(),
+        })
+        .collect()
+}
