@@ -9,6 +9,8 @@
 //! # Layout
 //!
 //! - [`device`]: the state machine, its inputs, actions and observations.
+//! - [`driver`]: runs a device over rumqttc (one shared rustls configuration).
+//! - [`engine`]: cohorts and phases to windows, device tasks, per-second collection.
 //! - [`schedule`]: open-loop send times (fixed interval or Poisson).
 //! - [`backoff`]: exponential backoff with jitter.
 //! - [`payload`]: the self-describing payloads (JSON or binary).
@@ -17,6 +19,8 @@
 
 pub mod backoff;
 pub mod device;
+pub mod driver;
+pub mod engine;
 pub mod payload;
 pub mod rng;
 pub mod schedule;

@@ -198,6 +198,11 @@ impl Device {
         }
     }
 
+    /// What the device does.
+    pub fn spec(&self) -> &Arc<DeviceSpec> {
+        &self.spec
+    }
+
     /// The telemetry sequence numbers acknowledged (or, at QoS 0, sent) so far.
     pub fn acked(&self) -> &SeqSet {
         &self.acked
@@ -398,8 +403,9 @@ impl Device {
         out.push(Action::Subscribe);
         let token = self.spec.token;
         self.refresh_at = Some(now + token.lifetime.mul_f64(token.refresh_at.clamp(0.01, 1.0)));
-        self.churn_at = (self.spec.churn_per_min > 0.0).then(|| {
-            let mean = 60.0 / self.spec.churn_per_min;
+        let churn = self.windows.front().filter(|_| self.in_window).map_or(0.0, |w| w.churn_per_min);
+        self.churn_at = (churn > 0.0).then(|| {
+            let mean = 60.0 / churn;
             now + Duration::from_secs_f64(-(1.0 - self.rng.unit()).ln() * mean)
         });
         for message in std::mem::take(&mut self.queue) {

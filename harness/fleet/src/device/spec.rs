@@ -66,8 +66,6 @@ pub struct DeviceSpec {
     pub queue_limit: usize,
     /// How long a stopping device waits for its last PUBACKs.
     pub drain_timeout: Duration,
-    /// Share of the devices that drop and re-open their connection per minute while up.
-    pub churn_per_min: f64,
 }
 
 impl Default for DeviceSpec {
@@ -79,16 +77,17 @@ impl Default for DeviceSpec {
             backoff: BackoffPolicy::default(),
             queue_limit: 1000,
             drain_timeout: Duration::from_secs(10),
-            churn_per_min: 0.0,
         }
     }
 }
 
 /// A span of the run during which a device should be connected (one per load phase).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Window {
     /// When it connects (its intended connect time).
     pub start: Duration,
     /// When it stops publishing and disconnects.
     pub stop: Duration,
+    /// Expected drops and re-opens of its connection per minute while up (0: none).
+    pub churn_per_min: f64,
 }

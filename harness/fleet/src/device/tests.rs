@@ -41,6 +41,7 @@ impl Sim {
             .map(|&(a, b)| Window {
                 start: S * a,
                 stop: S * b,
+                churn_per_min: 0.0,
             })
             .collect();
         Self {
