@@ -13,6 +13,7 @@ mod args;
 mod commands;
 pub mod exit_codes;
 mod output;
+mod progress;
 
 use std::process::ExitCode;
 

@@ -180,7 +180,14 @@ pub async fn run<W: Write>(
             }
         }
     }
-    let reading = collect(&shared, &mut cumulative, log.as_mut(), &phases, devices, &mut last);
+    let reading = collect(
+        &shared,
+        &mut cumulative,
+        log.as_mut(),
+        &phases,
+        devices,
+        &mut last,
+    );
     progress(&reading);
     FleetRun {
         metrics: cumulative,

@@ -1,5 +1,6 @@
 //! Run events: what the runner tells its watchers while a run goes on.
 
+use fleetgate_fleet::engine::Progress;
 use fleetgate_report::{CaseResult, GateResult, Outcome, PhaseResult};
 
 /// Something that happened during a run.
@@ -18,6 +19,8 @@ pub enum RunEvent {
     },
     /// A case finished (or was skipped).
     CaseFinished(CaseResult),
+    /// Once a second while the fleet runs.
+    Progress(Progress),
     /// A load phase finished (or was skipped).
     PhaseFinished(PhaseResult),
     /// A gate was evaluated.

@@ -118,6 +118,8 @@ pub enum Observation {
     },
     /// Messages the full offline queue dropped.
     Dropped(u64),
+    /// Messages on the wire when their connection ended without a PUBACK (they are resent).
+    Unconfirmed(u64),
     /// Messages still unacknowledged when the device stopped for good.
     Unacked(u64),
     /// A config message arrived.
@@ -403,7 +405,11 @@ impl Device {
         out.push(Action::Subscribe);
         let token = self.spec.token;
         self.refresh_at = Some(now + token.lifetime.mul_f64(token.refresh_at.clamp(0.01, 1.0)));
-        let churn = self.windows.front().filter(|_| self.in_window).map_or(0.0, |w| w.churn_per_min);
+        let churn = self
+            .windows
+            .front()
+            .filter(|_| self.in_window)
+            .map_or(0.0, |w| w.churn_per_min);
         self.churn_at = (churn > 0.0).then(|| {
             let mean = 60.0 / churn;
             now + Duration::from_secs_f64(-(1.0 - self.rng.unit()).ln() * mean)
@@ -466,6 +472,9 @@ impl Device {
     /// Puts every unacknowledged message back into the queue, in sequence order.
     fn requeue(&mut self, out: &mut Vec<Action>) {
         let mut back: Vec<Message> = self.inflight.drain().map(|(_, (m, _))| m).collect();
+        if !back.is_empty() {
+            out.push(Action::Observe(Observation::Unconfirmed(back.len() as u64)));
+        }
         back.extend(self.collided.take().map(|(_, m)| m));
         back.extend(self.requested.drain(..));
         if back.is_empty() {

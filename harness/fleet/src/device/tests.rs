@@ -135,7 +135,10 @@ fn a_lost_connection_requeues_everything_unacknowledged_and_retries_after_backof
     sim.feed(Input::Sent(2));
     sim.feed(Input::PubAck(1));
     let actions = sim.feed(Input::Down);
-    assert_eq!(observed(&actions), [Observation::ConnectionLost]);
+    assert_eq!(
+        observed(&actions),
+        [Observation::Unconfirmed(1), Observation::ConnectionLost]
+    );
     let retry = sim.device.next_deadline().unwrap();
     // Backoff after one failure: between min/2 and min, but telemetry keeps its schedule.
     let actions = sim.run_until(sim.now + S);
@@ -244,7 +247,10 @@ fn a_window_end_drains_acks_then_disconnects_and_reports_what_never_got_acked() 
     let actions = sim.run_until(sim.now + 10 * S);
     assert!(actions.contains(&Action::Disconnect));
     let actions = sim.feed(Input::Down);
-    assert_eq!(observed(&actions), [Observation::Unacked(2)]);
+    assert_eq!(
+        observed(&actions),
+        [Observation::Unconfirmed(2), Observation::Unacked(2)]
+    );
     assert!(sim.device.is_done());
     assert_eq!(sim.device.next_deadline(), None);
 }

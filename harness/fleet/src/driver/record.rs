@@ -43,7 +43,8 @@ impl Live {
     }
 
     pub(super) fn connected(&self, up: bool) {
-        self.connected.fetch_add(if up { 1 } else { -1 }, Ordering::Relaxed);
+        self.connected
+            .fetch_add(if up { 1 } else { -1 }, Ordering::Relaxed);
     }
 
     fn error(&self) {
@@ -71,13 +72,15 @@ pub(super) fn observe(session: &mut Session<'_>, observation: Observation) {
             shared.live.error();
             shared.shards.with(session.worker, |r| {
                 r.count("connects.refused", 1);
-                r.count(&refusal_counter(&format!("connack-{code}")), 1);
+                r.count(&format!("connack.{code}"), 1);
             });
         }
         Observation::ConnectionLost => {
             session.set_online(false);
             shared.live.error();
-            shared.shards.with(session.worker, |r| r.count("connections.lost", 1));
+            shared
+                .shards
+                .with(session.worker, |r| r.count("connections.lost", 1));
         }
         Observation::Sent(kind) => {
             let counter = match kind {
@@ -105,11 +108,22 @@ pub(super) fn observe(session: &mut Session<'_>, observation: Observation) {
                 .shards
                 .with(session.worker, |r| r.count("messages.dropped_by_device", n));
         }
-        Observation::Unacked(n) => {
-            shared.shards.with(session.worker, |r| r.count("messages.unacked", n));
+        Observation::Unconfirmed(n) => {
+            shared
+                .shards
+                .with(session.worker, |r| r.count("messages.publish_failed", n));
         }
-        Observation::Config => shared.shards.with(session.worker, |r| r.count("config.received", 1)),
-        Observation::Command => shared.shards.with(session.worker, |r| r.count("commands.received", 1)),
+        Observation::Unacked(n) => {
+            shared
+                .shards
+                .with(session.worker, |r| r.count("messages.unacked", n));
+        }
+        Observation::Config => shared
+            .shards
+            .with(session.worker, |r| r.count("config.received", 1)),
+        Observation::Command => shared
+            .shards
+            .with(session.worker, |r| r.count("commands.received", 1)),
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use fleetgate_bridge::Forwarder;
 use fleetgate_identity::google::GoogleIdentity;
-use fleetgate_pubsub::{EmulatorConfig, EmulatorHandle};
+use fleetgate_pubsub::{EmulatorConfig, EmulatorHandle, Source};
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::PubsubTarget;
 use gcloud_googleapis::pubsub::v1::{Subscription, Topic};
@@ -37,6 +37,14 @@ impl PubsubEnv {
         match &self.kind {
             Kind::Embedded(handle) => Arc::new(EmbeddedPubsub(handle.emulator().clone())),
             Kind::External(external) => Arc::new((**external).clone()),
+        }
+    }
+
+    /// Where a consumer reads this Pub/Sub from.
+    pub fn source(&self) -> Source {
+        match &self.kind {
+            Kind::Embedded(handle) => Source::Embedded(handle.emulator().clone()),
+            Kind::External(_) => Source::External(self.address.clone()),
         }
     }
 
