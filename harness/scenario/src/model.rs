@@ -309,6 +309,8 @@ pub struct Telemetry {
     pub payload: PayloadEncoding,
     /// Subfolder, if any.
     pub subfolder: Option<String>,
+    /// Messages per device, after which it stops; unlimited when `None`.
+    pub count: Option<u64>,
 }
 
 /// A load phase.

@@ -349,6 +349,9 @@ impl Device {
         while let Some(ticker) = self.telemetry.as_mut().filter(|t| t.next() <= now) {
             let intended = ticker.advance(&mut self.rng);
             self.emit(MessageKind::Telemetry, intended, qos, out);
+            if self.sent_all() {
+                self.telemetry = None;
+            }
         }
         while let Some(ticker) = self.state.as_mut().filter(|t| t.next() <= now) {
             let intended = ticker.advance(&mut self.rng);
@@ -527,8 +530,22 @@ impl Device {
         self.after_ack(out);
     }
 
-    /// A draining device closes once everything is acknowledged.
+    /// Whether the device has produced its whole telemetry count.
+    fn sent_all(&self) -> bool {
+        let count = self.spec.telemetry.as_ref().and_then(|t| t.count);
+        count.is_some_and(|c| self.seqs[MessageKind::Telemetry as usize] >= c)
+    }
+
+    /// A draining device closes once everything is acknowledged; so does one that has sent its
+    /// whole count, for good.
     fn after_ack(&mut self, out: &mut Vec<Action>) {
+        if self.sent_all() && self.unacked() == 0 && self.link == Link::Online {
+            self.windows.clear();
+            self.in_window = false;
+            self.state = None;
+            self.close(Closing::Stop, out);
+            return;
+        }
         if self.drain_until.is_some() && self.unacked() == 0 && self.link == Link::Online {
             self.drain_until = None;
             self.close(Closing::Stop, out);

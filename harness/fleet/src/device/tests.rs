@@ -13,6 +13,7 @@ fn spec(queue_limit: usize) -> DeviceSpec {
             kind: PayloadKind::Json,
             qos: 1,
             subfolder: None,
+            count: None,
         }),
         queue_limit,
         backoff: BackoffPolicy {
@@ -278,4 +279,25 @@ fn a_device_comes_back_for_the_next_window_with_its_sequence_continuing() {
     sim.feed(Input::ConnAck);
     let second = publishes(&sim.run_until(11 * S));
     assert_eq!(second.first().copied(), Some(first.len() as u64));
+}
+
+#[test]
+fn a_device_with_a_count_stops_for_good_once_all_its_messages_are_acknowledged() {
+    let mut spec = spec(100);
+    if let Some(t) = spec.telemetry.as_mut() {
+        t.count = Some(3);
+    }
+    let mut sim = Sim::new(spec, &[(0, 600), (700, 800)]);
+    sim.run_until(Duration::ZERO);
+    sim.feed(Input::ConnAck);
+    let sent = publishes(&sim.run_until(10 * S));
+    assert_eq!(sent, [0, 1, 2], "exactly the count");
+    let mut actions = Vec::new();
+    for pkid in 1..=3 {
+        actions.extend(sim.feed(Input::Sent(pkid)));
+        actions.extend(sim.feed(Input::PubAck(pkid)));
+    }
+    assert_eq!(actions.last(), Some(&Action::Disconnect));
+    sim.feed(Input::Down);
+    assert!(sim.device.is_done(), "later windows are given up");
 }

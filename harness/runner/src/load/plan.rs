@@ -135,6 +135,7 @@ fn spec(cohort: &Cohort) -> DeviceSpec {
             },
             qos: t.qos,
             subfolder: t.subfolder.clone(),
+            count: t.count,
         }),
         state: cohort.state.map(|s| StateSpec {
             every: s.every,

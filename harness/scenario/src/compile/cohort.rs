@@ -260,6 +260,7 @@ fn telemetry(fields: &Fields, cx: &mut Cx) -> Option<Telemetry> {
             _ => PayloadEncoding::Json,
         },
         subfolder: behaviour::subfolder(fields, cx)?,
+        count: fields.int("count").and_then(|c| u64::try_from(c).ok()),
     })
 }
 

@@ -520,6 +520,14 @@ pub static TELEMETRY: TableSpec = TableSpec {
             Kind::Str,
             "Publish to /devices/{id}/events/{subfolder} instead of /devices/{id}/events.",
         ),
+        maybe(
+            "count",
+            Kind::Int {
+                min: 1,
+                max: 1_000_000_000,
+            },
+            "Messages per device; once all are acknowledged the device disconnects and the run can end before the phases do.",
+        ),
     ],
 };
 
