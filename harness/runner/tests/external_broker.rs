@@ -2,7 +2,7 @@
 //! broker for fleet-only throughput runs. mosquitto checks no JWT; what matters is that every
 //! message the fleet counts as acknowledged is one the broker delivered to a subscriber.
 
-#![allow(clippy::unwrap_used, clippy::panic)] // tests fail loudly
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStderr, Command, Stdio};
