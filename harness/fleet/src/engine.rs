@@ -137,6 +137,8 @@ pub struct FleetRun {
     pub phases: Vec<PhaseSpan>,
     /// Wall time of the run.
     pub duration: Duration,
+    /// When every device was first connected at once, from the start.
+    pub all_connected: Option<Duration>,
 }
 
 /// Runs `plan`: every device as a task recording into `shared`; once a second a progress
@@ -162,6 +164,7 @@ pub async fn run<W: Write>(
             devices += 1;
         }
     }
+    shared.live.expect(devices);
     let mut cumulative = Recorder::new();
     let mut results = Vec::with_capacity(tasks.len());
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -194,6 +197,7 @@ pub async fn run<W: Write>(
         devices: results,
         phases,
         duration: shared.epoch.elapsed(),
+        all_connected: shared.live.all_connected_at().map(|t| t - shared.epoch),
     }
 }
 

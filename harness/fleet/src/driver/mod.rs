@@ -22,7 +22,7 @@ use tokio_rustls::rustls::ClientConfig;
 use crate::device::{Action, Device, DeviceSpec, Input, Message, MessageKind};
 use crate::payload::{self, Stamp};
 use crate::tally::SeqSet;
-pub use record::Live;
+pub use record::{Live, LiveReading};
 
 /// Where the devices connect.
 #[derive(Clone, Debug)]

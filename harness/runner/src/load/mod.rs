@@ -101,6 +101,7 @@ pub(crate) async fn run(
     notes.extend(std::mem::take(
         &mut *applied.lock().unwrap_or_else(PoisonError::into_inner),
     ));
+    notes.extend(capacity_notes(&fleet));
     let acked: u64 = fleet.devices.iter().map(|d| d.acked.len()).sum();
     let mut metrics = fleet.metrics.clone();
     let downstream = match watcher {
@@ -179,6 +180,33 @@ fn phases(fleet: &FleetRun) -> Vec<PhaseResult> {
             }
         })
         .collect()
+}
+
+/// When the whole fleet was up, and the process's peak memory per device.
+fn capacity_notes(fleet: &FleetRun) -> Vec<String> {
+    let devices = fleet.devices.len();
+    let mut notes = vec![match fleet.all_connected {
+        Some(at) => format!(
+            "all {devices} devices were connected at once {:.1} s after the start",
+            at.as_secs_f64()
+        ),
+        None => format!("the {devices} devices were never all connected at once"),
+    }];
+    if let Some(kib) = peak_rss_kib().filter(|_| devices > 0) {
+        notes.push(format!(
+            "peak resident memory of fleetgate: {:.1} MiB, {:.1} KiB per device (everything in the process included)",
+            kib as f64 / 1024.0,
+            kib as f64 / devices as f64
+        ));
+    }
+    notes
+}
+
+/// The process's peak resident set (`VmHWM`), where the OS tells it.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Every phase failed with `message`: the fleet could not start.
