@@ -204,7 +204,7 @@ mod tests {
     }
 
     #[test]
-    fn phases_this_build_cannot_run_are_reported_skipped_and_do_not_fail_the_run() {
+    fn a_phase_runs_its_cohort_against_the_embedded_bridge() {
         let dir = tempfile::tempdir().unwrap();
         let mut events = Vec::new();
         let report = run(&scenario(""), &options(&dir, None), &mut |e| {
@@ -212,7 +212,8 @@ mod tests {
         })
         .unwrap();
         assert_eq!(report.outcome, Outcome::Passed);
-        assert_eq!(report.phases[0].verdict, Verdict::Skipped);
+        assert_eq!(report.phases[0].verdict, Verdict::Passed, "{:?}", report.phases);
+        assert_eq!(report.measurements["connects.accepted"].value, 1.0);
         assert!(matches!(
             events.first(),
             Some(RunEvent::Started { phases: 1, .. })
@@ -233,7 +234,7 @@ mod tests {
     fn gates_on_metrics_nothing_measured_fail_the_run() {
         let dir = tempfile::tempdir().unwrap();
         let report = run_quietly(
-            &scenario("[gates]\n\"messages.lost\" = { max = 0 }\n"),
+            &scenario("[gates]\n\"push.request.p99\" = { max = \"1s\" }\n"),
             &options(&dir, None),
         );
         assert_eq!(report.outcome, Outcome::Failed);
@@ -251,11 +252,14 @@ mod tests {
             tolerance_pct: 10.0,
         };
         let report = run_quietly(&scenario(""), &options(&dir, Some(baseline)));
-        assert_eq!(
-            report.notes,
-            ["the baseline b.json is a report of scenario `other`, not `t`"]
+        assert!(
+            report
+                .notes
+                .contains(&"the baseline b.json is a report of scenario `other`, not `t`".to_owned()),
+            "{:?}",
+            report.notes
         );
-        assert_eq!(report.baseline.unwrap().comparisons.len(), 0);
+        assert!(report.baseline.is_some());
     }
 
     #[test]
