@@ -134,6 +134,12 @@ pub const METRICS: &[Metric] = &[
         "messages a device dropped because its offline queue was full",
     ),
     counter(
+        "messages.publish_failed",
+        Better::Lower,
+        "publishes the bridge closed the connection on instead of sending a PUBACK",
+    ),
+    counter("state.updates", Better::Higher, "device state messages sent"),
+    counter(
         "connects.refused",
         Better::Lower,
         "connection attempts the bridge refused",
@@ -160,6 +166,16 @@ pub const METRICS: &[Metric] = &[
         doc: "acknowledged telemetry messages per second over the load phases",
     },
 ];
+
+/// Prefix of the per-reason refusal counters (`refusals.bad-signature`, `refusals.expired-token`,
+/// …). Reasons are open-ended, so these counters are reported but are not in [`METRICS`] and
+/// cannot be gated on; gate on `connects.refused` instead.
+pub const REFUSALS_PREFIX: &str = "refusals.";
+
+/// The counter name for refusals with `reason`: `refusals.<reason>`.
+pub fn refusal_counter(reason: &str) -> String {
+    format!("{REFUSALS_PREFIX}{reason}")
+}
 
 /// A statistic of a latency histogram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -332,6 +348,14 @@ mod tests {
         for key in keys {
             assert_eq!(GateKey::parse(&key).unwrap().to_string(), key);
         }
+    }
+
+    #[test]
+    fn refusal_counters_are_not_gateable() {
+        assert_eq!(refusal_counter("bad-signature"), "refusals.bad-signature");
+        assert!(GateKey::parse(&refusal_counter("bad-signature")).is_none());
+        assert!(GateKey::parse("messages.publish_failed").is_some());
+        assert!(GateKey::parse("state.updates").is_some());
     }
 
     #[test]

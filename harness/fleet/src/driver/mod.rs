@@ -1,0 +1,247 @@
+//! Drives one [`Device`] over a real MQTT connection with rumqttc: a device task owns the state
+//! machine, its timers and the client handle; an event-loop task owns rumqttc's event loop and
+//! turns what it sees into [`Input`]s. The event loop connects only when told to, with the
+//! freshly minted JWT the device task hands it, so refreshes and backoff stay the machine's
+//! decisions.
+
+mod events;
+mod record;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fleetgate_identity::Alg;
+use fleetgate_identity::jwt::TokenMinter;
+use fleetgate_metrics::Shards;
+use rumqttc::{AsyncClient, MqttOptions, QoS, TlsConfiguration, Transport};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_rustls::rustls::ClientConfig;
+
+use crate::device::{Action, Device, DeviceSpec, Input, Message, MessageKind};
+use crate::payload::{self, PayloadKind, Stamp};
+use crate::tally::SeqSet;
+pub use record::Live;
+
+/// Where the devices connect.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Host name or address.
+    pub host: String,
+    /// MQTT port.
+    pub port: u16,
+    /// TLS configuration; plain TCP when `None`.
+    pub tls: Option<Arc<ClientConfig>>,
+    /// `projects/{p}/locations/{r}/registries/{g}/devices/`: the client id prefix.
+    pub client_id_prefix: String,
+}
+
+/// One device's identity: its id and the minter of its JWTs.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// Device id.
+    pub id: String,
+    /// Mints its JWTs (key parsed once, device clock applied).
+    pub minter: TokenMinter,
+    /// Its signing algorithm, for `sign.<alg>`.
+    pub alg: Alg,
+}
+
+/// What every device task shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// Where to connect.
+    pub target: Target,
+    /// The run's start: device time zero.
+    pub epoch: Instant,
+    /// The run's start in Unix microseconds, for payload stamps and JWT clocks.
+    pub epoch_unix_us: u64,
+    /// Per-worker recorders.
+    pub shards: Shards,
+    /// Live counters for progress.
+    pub live: Live,
+}
+
+impl Shared {
+    /// Shared state for a run starting now.
+    pub fn new(target: Target, shards: usize) -> Self {
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros();
+        Self {
+            target,
+            epoch: Instant::now(),
+            epoch_unix_us: u64::try_from(unix).unwrap_or(u64::MAX),
+            shards: Shards::new(shards),
+            live: Live::default(),
+        }
+    }
+
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+}
+
+/// What a device leaves behind: the telemetry sequence numbers acknowledged.
+#[derive(Debug)]
+pub struct DeviceResult {
+    /// Device id.
+    pub id: String,
+    /// Acknowledged (QoS 1) or sent (QoS 0) telemetry sequence numbers.
+    pub acked: SeqSet,
+}
+
+/// Runs `device` until it is done, as worker `worker` (which metrics shard it records into).
+pub async fn run_device(shared: Arc<Shared>, worker: usize, identity: Identity, mut device: Device) -> DeviceResult {
+    let spec = Arc::clone(device.spec());
+    let options = options(&shared.target, &identity.id);
+    let (client, eventloop) = AsyncClient::new(options, spec.queue_limit + 1024);
+    let (inputs_tx, mut inputs) = mpsc::unbounded_channel();
+    let (passwords, passwords_rx) = mpsc::unbounded_channel();
+    let loop_task = tokio::spawn(events::pump(eventloop, inputs_tx.clone(), passwords_rx));
+    let mut session = Session {
+        shared: &shared,
+        worker,
+        identity: &identity,
+        spec: &spec,
+        client: &client,
+        passwords: &passwords,
+        inputs: &inputs_tx,
+        online: false,
+    };
+    let mut actions = Vec::new();
+    while !device.is_done() {
+        let deadline = device.next_deadline();
+        tokio::select! {
+            input = inputs.recv() => match input {
+                Some(input) => device.handle(shared.now(), input, &mut actions),
+                None => break,
+            },
+            () = sleep_until(&shared, deadline) => device.tick(shared.now(), &mut actions),
+        }
+        for action in actions.drain(..) {
+            session.execute(action);
+        }
+    }
+    session.set_online(false);
+    drop(passwords);
+    loop_task.abort();
+    DeviceResult {
+        id: identity.id,
+        acked: device.acked().clone(),
+    }
+}
+
+async fn sleep_until(shared: &Shared, deadline: Option<Duration>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(shared.epoch + at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn options(target: &Target, id: &str) -> MqttOptions {
+    let mut options = MqttOptions::new(format!("{}{id}", target.client_id_prefix), &target.host, target.port);
+    options
+        .set_keep_alive(Duration::from_secs(60))
+        .set_clean_session(true)
+        .set_max_packet_size(300 * 1024, 300 * 1024)
+        .set_inflight(100);
+    if let Some(tls) = &target.tls {
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::clone(
+            tls,
+        ))));
+    }
+    options
+}
+
+/// The device task's side of one device.
+struct Session<'a> {
+    shared: &'a Shared,
+    worker: usize,
+    identity: &'a Identity,
+    spec: &'a DeviceSpec,
+    client: &'a AsyncClient,
+    passwords: &'a mpsc::UnboundedSender<String>,
+    inputs: &'a mpsc::UnboundedSender<Input>,
+    online: bool,
+}
+
+impl Session<'_> {
+    fn execute(&mut self, action: Action) {
+        match action {
+            Action::Connect(_) => self.connect(),
+            Action::Subscribe => {
+                let id = &self.identity.id;
+                let _ = self
+                    .client
+                    .try_subscribe(format!("/devices/{id}/config"), QoS::AtLeastOnce);
+                let _ = self
+                    .client
+                    .try_subscribe(format!("/devices/{id}/commands/#"), QoS::AtLeastOnce);
+            }
+            Action::Publish(message) => self.publish(message),
+            Action::Disconnect => {
+                let _ = self.client.try_disconnect();
+            }
+            Action::Observe(observation) => {
+                record::observe(self, observation);
+            }
+        }
+    }
+
+    fn set_online(&mut self, online: bool) {
+        if online != self.online {
+            self.online = online;
+            self.shared.live.connected(online);
+        }
+    }
+
+    fn connect(&mut self) {
+        self.set_online(false);
+        let started = std::time::Instant::now();
+        let true_ms = (self.shared.epoch_unix_us / 1000) as i64 + self.shared.now().as_millis() as i64;
+        match self.identity.minter.mint_at(true_ms) {
+            Ok(token) => {
+                record::signed(self, started.elapsed());
+                let _ = self.passwords.send(token.token);
+            }
+            Err(_) => {
+                record::mint_failed(self);
+                let _ = self.inputs.send(Input::Down);
+            }
+        }
+    }
+
+    fn publish(&mut self, message: Message) {
+        let id = &self.identity.id;
+        let stamp = Stamp {
+            device: id.clone(),
+            seq: message.seq,
+            intended_us: self.shared.epoch_unix_us + message.intended.as_micros() as u64,
+        };
+        let (topic, bytes) = match (message.kind, &self.spec.telemetry, &self.spec.state) {
+            (MessageKind::Telemetry, Some(telemetry), _) => {
+                let topic = match &telemetry.subfolder {
+                    Some(sub) => format!("/devices/{id}/events/{sub}"),
+                    None => format!("/devices/{id}/events"),
+                };
+                (topic, payload::encode(telemetry.kind, &stamp, telemetry.payload_bytes))
+            }
+            (MessageKind::State, _, Some(state)) => (
+                format!("/devices/{id}/state"),
+                payload::encode(PayloadKind::Json, &stamp, state.bytes),
+            ),
+            _ => return,
+        };
+        let qos = if message.qos == 0 {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        if self.client.try_publish(topic, qos, false, bytes).is_err() {
+            record::client_error(self);
+        }
+    }
+}

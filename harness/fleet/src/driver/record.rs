@@ -1,0 +1,144 @@
+//! Turns device observations into metrics (the worker's shard) and live progress counters.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use fleetgate_identity::Alg;
+use fleetgate_metrics::names::refusal_counter;
+
+use super::Session;
+use crate::device::{ConnectReason, MessageKind, Observation};
+
+/// Counters a progress display reads while the run goes on.
+#[derive(Debug, Default)]
+pub struct Live {
+    connected: AtomicI64,
+    sent: AtomicU64,
+    acked: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// A reading of [`Live`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveReading {
+    /// Devices connected now.
+    pub connected: u64,
+    /// Telemetry messages sent so far.
+    pub sent: u64,
+    /// Telemetry messages acknowledged so far.
+    pub acked: u64,
+    /// Refusals, lost connections and client errors so far.
+    pub errors: u64,
+}
+
+impl Live {
+    /// The counters now.
+    pub fn read(&self) -> LiveReading {
+        LiveReading {
+            connected: self.connected.load(Ordering::Relaxed).max(0) as u64,
+            sent: self.sent.load(Ordering::Relaxed),
+            acked: self.acked.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(super) fn connected(&self, up: bool) {
+        self.connected.fetch_add(if up { 1 } else { -1 }, Ordering::Relaxed);
+    }
+
+    fn error(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Records `observation` of the session's device.
+pub(super) fn observe(session: &mut Session<'_>, observation: Observation) {
+    let shared = session.shared;
+    match observation {
+        Observation::Connected { reason, latency } => {
+            session.set_online(true);
+            shared.shards.with(session.worker, |r| {
+                r.record_duration("connect", latency);
+                r.count("connects.accepted", 1);
+                match reason {
+                    ConnectReason::Refresh => r.count("token.refreshes", 1),
+                    ConnectReason::Retry | ConnectReason::Churn => r.count("reconnects", 1),
+                    ConnectReason::Start => {}
+                }
+            });
+        }
+        Observation::Refused(code) => {
+            shared.live.error();
+            shared.shards.with(session.worker, |r| {
+                r.count("connects.refused", 1);
+                r.count(&refusal_counter(&format!("connack-{code}")), 1);
+            });
+        }
+        Observation::ConnectionLost => {
+            session.set_online(false);
+            shared.live.error();
+            shared.shards.with(session.worker, |r| r.count("connections.lost", 1));
+        }
+        Observation::Sent(kind) => {
+            let counter = match kind {
+                MessageKind::Telemetry => {
+                    shared.live.sent.fetch_add(1, Ordering::Relaxed);
+                    "messages.sent"
+                }
+                MessageKind::State => "state.updates",
+            };
+            shared.shards.with(session.worker, |r| r.count(counter, 1));
+        }
+        Observation::Acked {
+            from_intended,
+            from_sent,
+        } => {
+            shared.live.acked.fetch_add(1, Ordering::Relaxed);
+            shared.shards.with(session.worker, |r| {
+                r.record_duration("publish.puback", from_intended);
+                r.record_duration("publish.puback.actual", from_sent);
+                r.count("messages.acked", 1);
+            });
+        }
+        Observation::Dropped(n) => {
+            shared
+                .shards
+                .with(session.worker, |r| r.count("messages.dropped_by_device", n));
+        }
+        Observation::Unacked(n) => {
+            shared.shards.with(session.worker, |r| r.count("messages.unacked", n));
+        }
+        Observation::Config => shared.shards.with(session.worker, |r| r.count("config.received", 1)),
+        Observation::Command => shared.shards.with(session.worker, |r| r.count("commands.received", 1)),
+    }
+}
+
+/// Records one JWT minted in `took`.
+pub(super) fn signed(session: &Session<'_>, took: Duration) {
+    let metric = match session.identity.alg {
+        Alg::Rs256 => "sign.rs256",
+        Alg::Es256 => "sign.es256",
+    };
+    session
+        .shared
+        .shards
+        .with(session.worker, |r| r.record_duration(metric, took));
+}
+
+/// Records a JWT that could not be minted; the device stays offline and backs off.
+pub(super) fn mint_failed(session: &Session<'_>) {
+    session.shared.live.error();
+    session
+        .shared
+        .shards
+        .with(session.worker, |r| r.count(&refusal_counter("mint-failed"), 1));
+}
+
+/// Records a request the MQTT client would not take.
+pub(super) fn client_error(session: &Session<'_>) {
+    session.shared.live.error();
+    session
+        .shared
+        .shards
+        .with(session.worker, |r| r.count("client.errors", 1));
+}

@@ -1,0 +1,267 @@
+//! The load engine: turns cohorts and phases into each device's up-time windows, runs every
+//! device as its own task, and once a second drains the workers' recorders into the
+//! cumulative metrics, the interval log and a progress reading.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleetgate_metrics::{IntervalLog, Recorder};
+use tokio::task::JoinSet;
+
+use crate::device::{Device, DeviceSpec, Window};
+use crate::driver::{DeviceResult, Identity, Shared, run_device};
+use crate::rng::Rng;
+
+/// One cohort, ready to run.
+#[derive(Clone, Debug)]
+pub struct CohortPlan {
+    /// Name in reports.
+    pub name: String,
+    /// What its devices do.
+    pub spec: Arc<DeviceSpec>,
+    /// Its devices, in index order.
+    pub devices: Vec<Identity>,
+    /// Connects per second; unlimited when `None`.
+    pub connect_rate: Option<f64>,
+}
+
+/// One load phase.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PhasePlan {
+    /// Name in reports.
+    pub name: String,
+    /// Time over which devices connect.
+    pub ramp: Duration,
+    /// Time at full load.
+    pub hold: Duration,
+    /// Time over which devices stop.
+    pub ramp_down: Duration,
+    /// Expected connection drops and re-opens per device per minute during the phase.
+    pub churn_per_min: f64,
+}
+
+/// A whole fleet run.
+#[derive(Clone, Debug)]
+pub struct FleetPlan {
+    /// Every random choice derives from it.
+    pub seed: u64,
+    /// The cohorts.
+    pub cohorts: Vec<CohortPlan>,
+    /// The phases, run one after another.
+    pub phases: Vec<PhasePlan>,
+}
+
+/// When a phase ran, from the start of the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhaseSpan {
+    /// Phase name.
+    pub name: String,
+    /// Its start.
+    pub start: Duration,
+    /// Its planned end (the last device's stop).
+    pub end: Duration,
+}
+
+/// The phases laid end to end.
+pub fn spans(phases: &[PhasePlan]) -> Vec<PhaseSpan> {
+    let mut at = Duration::ZERO;
+    phases
+        .iter()
+        .map(|phase| {
+            let start = at;
+            at += phase.ramp + phase.hold + phase.ramp_down;
+            PhaseSpan {
+                name: phase.name.clone(),
+                start,
+                end: at,
+            }
+        })
+        .collect()
+}
+
+/// Device `index` of `count`'s window in each phase: connects spread evenly over the ramp (and
+/// no faster than `connect_rate`), stops spread evenly over the ramp-down.
+pub fn windows(phases: &[PhasePlan], index: usize, count: usize, connect_rate: Option<f64>) -> Vec<Window> {
+    let share = index as f64 / count.max(1) as f64;
+    spans(phases)
+        .iter()
+        .zip(phases)
+        .map(|(span, phase)| {
+            let ramped = phase.ramp.mul_f64(share);
+            let paced = connect_rate.map_or(Duration::ZERO, |rate| {
+                Duration::from_secs_f64(index as f64 / rate.max(f64::MIN_POSITIVE))
+            });
+            let start = span.start + ramped.max(paced);
+            let stop = (span.start + phase.ramp + phase.hold + phase.ramp_down.mul_f64(share)).max(start);
+            Window {
+                start,
+                stop,
+                churn_per_min: phase.churn_per_min,
+            }
+        })
+        .collect()
+}
+
+/// A progress reading, once a second.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    /// Time since the start.
+    pub elapsed: Duration,
+    /// The phase running, if any.
+    pub phase: Option<String>,
+    /// Devices in the fleet.
+    pub devices: u64,
+    /// Devices connected now.
+    pub connected: u64,
+    /// Telemetry messages sent so far.
+    pub sent: u64,
+    /// Telemetry messages acknowledged so far.
+    pub acked: u64,
+    /// Acknowledged messages per second over the last interval.
+    pub acked_per_sec: f64,
+    /// 99th percentile of `publish.puback` so far.
+    pub puback_p99: Option<Duration>,
+    /// Refusals, lost connections and client errors so far.
+    pub errors: u64,
+}
+
+/// What a fleet run leaves behind.
+#[derive(Debug)]
+pub struct FleetRun {
+    /// Every measurement, merged.
+    pub metrics: Recorder,
+    /// Every device's acknowledged sequence numbers.
+    pub devices: Vec<DeviceResult>,
+    /// When each phase ran.
+    pub phases: Vec<PhaseSpan>,
+    /// Wall time of the run.
+    pub duration: Duration,
+}
+
+/// Runs `plan`: every device as a task recording into `shared`; once a second a progress
+/// reading goes to `progress` and, when given, an interval goes to `log`.
+pub async fn run<W: Write>(
+    plan: &FleetPlan,
+    shared: Arc<Shared>,
+    mut log: Option<IntervalLog<W>>,
+    progress: &mut dyn FnMut(&Progress),
+) -> FleetRun {
+    let phases = spans(&plan.phases);
+    let mut tasks = JoinSet::new();
+    let mut worker = 0usize;
+    let mut devices = 0u64;
+    for cohort in &plan.cohorts {
+        let count = cohort.devices.len();
+        for (index, identity) in cohort.devices.iter().enumerate() {
+            let windows = windows(&plan.phases, index, count, cohort.connect_rate);
+            let rng = Rng::new(plan.seed, worker as u64);
+            let device = Device::new(Arc::clone(&cohort.spec), windows, rng);
+            tasks.spawn(run_device(Arc::clone(&shared), worker, identity.clone(), device));
+            worker += 1;
+            devices += 1;
+        }
+    }
+    let mut cumulative = Recorder::new();
+    let mut results = Vec::with_capacity(tasks.len());
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    let mut last = (Duration::ZERO, 0u64);
+    while !tasks.is_empty() {
+        tokio::select! {
+            done = tasks.join_next() => {
+                if let Some(Ok(result)) = done {
+                    results.push(result);
+                }
+            }
+            _ = ticker.tick() => {
+                let reading = collect(&shared, &mut cumulative, log.as_mut(), &phases, devices, &mut last);
+                progress(&reading);
+            }
+        }
+    }
+    let reading = collect(&shared, &mut cumulative, log.as_mut(), &phases, devices, &mut last);
+    progress(&reading);
+    FleetRun {
+        metrics: cumulative,
+        devices: results,
+        phases,
+        duration: shared.epoch.elapsed(),
+    }
+}
+
+/// Drains the workers into `cumulative` (and the log) and reads progress.
+fn collect<W: Write>(
+    shared: &Shared,
+    cumulative: &mut Recorder,
+    log: Option<&mut IntervalLog<W>>,
+    phases: &[PhaseSpan],
+    devices: u64,
+    last: &mut (Duration, u64),
+) -> Progress {
+    let now = shared.epoch.elapsed();
+    let interval = shared.shards.drain();
+    if let Some(log) = log {
+        let _ = log.write(last.0, now.saturating_sub(last.0), &interval);
+    }
+    cumulative.merge(&interval);
+    let live = shared.live.read();
+    let seconds = now.saturating_sub(last.0).as_secs_f64().max(1e-3);
+    let acked_per_sec = live.acked.saturating_sub(last.1) as f64 / seconds;
+    *last = (now, live.acked);
+    Progress {
+        elapsed: now,
+        phase: phases
+            .iter()
+            .find(|p| p.start <= now && now < p.end)
+            .map(|p| p.name.clone()),
+        devices,
+        connected: live.connected,
+        sent: live.sent,
+        acked: live.acked,
+        acked_per_sec,
+        puback_p99: cumulative
+            .histogram("publish.puback")
+            .filter(|h| !h.is_empty())
+            .map(|h| Duration::from_micros(h.value_at_quantile(0.99))),
+        errors: live.errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phase(ramp: u64, hold: u64, down: u64) -> PhasePlan {
+        PhasePlan {
+            name: "p".into(),
+            ramp: Duration::from_secs(ramp),
+            hold: Duration::from_secs(hold),
+            ramp_down: Duration::from_secs(down),
+            churn_per_min: 0.0,
+        }
+    }
+
+    #[test]
+    fn devices_spread_over_the_ramp_and_ramp_down_of_every_phase() {
+        let phases = [phase(10, 20, 10), phase(0, 5, 0)];
+        let first = windows(&phases, 0, 10, None);
+        let middle = windows(&phases, 5, 10, None);
+        assert_eq!(first[0].start, Duration::ZERO);
+        assert_eq!(middle[0].start, Duration::from_secs(5));
+        assert_eq!(first[0].stop, Duration::from_secs(30));
+        assert_eq!(middle[0].stop, Duration::from_secs(35));
+        assert_eq!(middle[1].start, Duration::from_secs(40));
+        assert_eq!(middle[1].stop, Duration::from_secs(45));
+        assert_eq!(spans(&phases)[1].end, Duration::from_secs(45));
+    }
+
+    #[test]
+    fn the_connect_rate_holds_connects_back_when_the_ramp_is_too_short() {
+        let phases = [phase(1, 60, 0)];
+        let late = windows(&phases, 500, 1000, Some(100.0));
+        assert_eq!(late[0].start, Duration::from_secs(5));
+        let never_past_stop = windows(&[phase(0, 1, 0)], 500, 1000, Some(100.0));
+        assert!(never_past_stop[0].stop >= never_past_stop[0].start);
+    }
+}
