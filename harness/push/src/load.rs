@@ -3,23 +3,23 @@
 //! fixed rate (goose's request throttle) for a fixed time.
 //!
 //! Latencies are goose's own per-request timing (from the send, after the throttle released the
-//! request, to the response headers), recorded in µs into one HDR histogram; a push that is not
-//! answered 2xx, or not answered at all, is an error, counted by kind (the status, or
-//! `transport`). Goose users are closed-loop: a slow endpoint lowers the achieved rate instead of
+//! request, to the response headers), recorded in µs as `push.request` into per-user
+//! [`Recorder`]s (shards by goose user) merged at the end; a push that is not answered 2xx, or
+//! not answered at all, counts in `push.errors` and by kind (the status, or `transport`). Goose users are closed-loop: a slow endpoint lowers the achieved rate instead of
 //! queueing pushes, so latency here is from the actual send, never from an intended time.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use fleetgate_identity::google::{GoogleIdentity, PushClaims};
+use fleetgate_metrics::{Recorder, Shards};
 use goose::config::GooseConfiguration;
 use goose::goose::{GooseRequest, GooseUser, Scenario, Transaction, TransactionError, TransactionResult};
 use goose::{GooseAttack, GooseError};
-use hdrhistogram::Histogram;
 use serde_json::json;
 
 use crate::GoogleMock;
@@ -38,11 +38,17 @@ pub struct LoadConfig {
     pub timeout: Duration,
 }
 
+/// The latency histogram of a push load (µs).
+pub const REQUEST: &str = "push.request";
+/// The counter of pushes not acknowledged.
+pub const ERRORS: &str = "push.errors";
+
 /// What a push load measured.
 #[derive(Clone, Debug)]
 pub struct LoadOutcome {
-    /// Push latencies in µs (every push answered, whatever its status).
-    pub latency: Histogram<u64>,
+    /// [`REQUEST`]: push latencies in µs (every push answered, whatever its status); [`ERRORS`]:
+    /// pushes not acknowledged (present, 0 when none).
+    pub metrics: Recorder,
     /// Pushes sent (a push still waiting on the throttle when the load ended is not).
     pub requests: u64,
     /// Pushes not acknowledged: by status (`"401"`) or `"transport"` (no answer).
@@ -67,12 +73,6 @@ pub enum LoadError {
         /// Goose's error.
         error: Box<GooseError>,
     },
-    /// The latency histogram could not be made.
-    #[error("creating the latency histogram: {error}")]
-    Histogram {
-        /// hdrhistogram's error.
-        error: hdrhistogram::CreationError,
-    },
     /// The URL has no scheme and host for goose's base URL.
     #[error("the push endpoint URL {url} has no scheme://host part")]
     Url {
@@ -89,28 +89,25 @@ struct Shared {
     service_account: String,
     seq: AtomicU64,
     sent: AtomicU64,
-    latency: Mutex<Histogram<u64>>,
+    metrics: Shards,
     errors: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Shared {
-    fn error(&self, kind: String) {
+    fn error(&self, user: usize, kind: String) {
+        self.metrics.with(user, |r| r.count(ERRORS, 1));
         *lock(&self.errors).entry(kind).or_default() += 1;
-    }
-
-    fn record(&self, micros: u64) {
-        // A histogram that auto-resizes accepts every value; saturate rather than drop.
-        lock(&self.latency).saturating_record(micros.max(1));
     }
 
     /// One push: a fresh token, a wrapped body, goose's request, the recording.
     async fn push(&self, user: &mut GooseUser) -> TransactionResult {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let index = user.weighted_users_index;
         let claims = PushClaims::new(&self.audience, &self.service_account, unix_now() - 5);
         let token = match lock_read(&self.identity).push_token(&claims) {
             Ok(token) => token,
             Err(error) => {
-                self.error(format!("mint: {error}"));
+                self.error(index, format!("mint: {error}"));
                 return Ok(());
             }
         };
@@ -128,21 +125,22 @@ impl Shared {
                 // Waiting on the throttle when the load ended: never sent.
                 TransactionError::RequestCanceled { .. } => return Ok(()),
                 other => {
-                    self.error(format!("goose: {other}"));
+                    self.error(index, format!("goose: {other}"));
                     return Ok(());
                 }
             },
         };
         self.sent.fetch_add(1, Ordering::Relaxed);
         if metric.status_code != 0 {
-            self.record(metric.response_time * 1000 + u64::from(metric.response_time_fraction_us));
+            let micros = metric.response_time * 1000 + u64::from(metric.response_time_fraction_us);
+            self.metrics.with(index, |r| r.record(REQUEST, micros));
         }
         if !metric.success {
             let kind = match metric.status_code {
                 0 => "transport".to_owned(),
                 status => status.to_string(),
             };
-            self.error(kind);
+            self.error(index, kind);
         }
         Ok(())
     }
@@ -211,7 +209,11 @@ fn configuration(host: &str, config: &LoadConfig) -> GooseConfiguration {
 }
 
 /// Runs a push load against `target`, whose endpoint trusts `mock`'s keys.
-pub async fn run(mock: &GoogleMock, target: &PushTarget, config: &LoadConfig) -> Result<LoadOutcome, LoadError> {
+pub async fn run(
+    mock: &GoogleMock,
+    target: &PushTarget,
+    config: &LoadConfig,
+) -> Result<LoadOutcome, LoadError> {
     let host = base(&target.url).ok_or_else(|| LoadError::Url {
         url: target.url.clone(),
     })?;
@@ -222,7 +224,7 @@ pub async fn run(mock: &GoogleMock, target: &PushTarget, config: &LoadConfig) ->
         service_account: target.service_account.clone(),
         seq: AtomicU64::new(0),
         sent: AtomicU64::new(0),
-        latency: Mutex::new(Histogram::new(3).map_err(|error| LoadError::Histogram { error })?),
+        metrics: Shards::new(config.users.max(1) as usize),
         errors: Mutex::new(BTreeMap::new()),
     });
     let user_shared = Arc::clone(&shared);
@@ -244,10 +246,11 @@ pub async fn run(mock: &GoogleMock, target: &PushTarget, config: &LoadConfig) ->
         .map_err(goose)?;
     let elapsed = started.elapsed();
     let requests = shared.sent.load(Ordering::Relaxed);
-    let latency = lock(&shared.latency).clone();
+    let mut metrics = shared.metrics.drain();
+    metrics.count(ERRORS, 0);
     let errors = lock(&shared.errors).clone();
     Ok(LoadOutcome {
-        latency,
+        metrics,
         requests,
         errors,
         elapsed,
@@ -291,8 +294,14 @@ mod tests {
 
     #[test]
     fn the_base_url_is_scheme_and_authority() {
-        assert_eq!(base("http://127.0.0.1:80/push?x=1").as_deref(), Some("http://127.0.0.1:80"));
-        assert_eq!(base("https://example.com").as_deref(), Some("https://example.com"));
+        assert_eq!(
+            base("http://127.0.0.1:80/push?x=1").as_deref(),
+            Some("http://127.0.0.1:80")
+        );
+        assert_eq!(
+            base("https://example.com").as_deref(),
+            Some("https://example.com")
+        );
         assert_eq!(base("example.com/push"), None);
         assert_eq!(base("http:///push"), None);
     }

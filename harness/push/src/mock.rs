@@ -125,7 +125,11 @@ impl GoogleMock {
         Self::serve(server, identity, config).await
     }
 
-    async fn serve(server: MockServer, identity: Arc<RwLock<GoogleIdentity>>, config: GoogleMockConfig) -> Self {
+    async fn serve(
+        server: MockServer,
+        identity: Arc<RwLock<GoogleIdentity>>,
+        config: GoogleMockConfig,
+    ) -> Self {
         let counters: Counters = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
         let jwks_uri = format!("{}{}", server.uri(), Endpoint::Jwks.path());
         for endpoint in Endpoint::ALL {

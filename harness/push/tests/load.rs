@@ -30,7 +30,9 @@ async fn every_push_of_a_load_is_accepted_and_recorded() {
     let outcome = load::run(&setup.mock, &target, &config()).await.unwrap();
     assert!(outcome.requests > 0, "goose sent pushes");
     assert_eq!(outcome.errors, Default::default(), "{:?}", outcome.errors);
-    assert_eq!(outcome.latency.len(), outcome.requests, "one latency sample per push");
+    let latency = outcome.metrics.histogram(load::REQUEST).unwrap();
+    assert_eq!(latency.len(), outcome.requests, "one latency sample per push");
+    assert_eq!(outcome.metrics.counter(load::ERRORS), 0);
     let mut accepted = 0;
     let mut sequence = Vec::new();
     while let Ok(delivery) = setup.deliveries.try_recv() {
@@ -43,7 +45,11 @@ async fn every_push_of_a_load_is_accepted_and_recorded() {
     assert_eq!(accepted, outcome.requests, "the verifier saw every push once");
     sequence.sort_unstable();
     sequence.dedup();
-    assert_eq!(sequence.len() as u64, outcome.requests, "each push carried its own sequence number");
+    assert_eq!(
+        sequence.len() as u64,
+        outcome.requests,
+        "each push carried its own sequence number"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,6 +66,7 @@ async fn refused_pushes_are_errors_by_status() {
     assert!(outcome.requests > 0);
     assert_eq!(outcome.errors.keys().collect::<Vec<_>>(), ["403"]);
     assert_eq!(outcome.error_count(), outcome.requests);
+    assert_eq!(outcome.metrics.counter(load::ERRORS), outcome.requests);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,5 +78,8 @@ async fn an_endpoint_that_is_not_there_gives_transport_errors() {
     let outcome = load::run(&setup.mock, &target, &config()).await.unwrap();
     assert!(outcome.requests > 0);
     assert_eq!(outcome.errors.get("transport"), Some(&outcome.requests));
-    assert_eq!(outcome.latency.len(), 0, "no answer, no latency");
+    assert!(
+        outcome.metrics.histogram(load::REQUEST).is_none(),
+        "no answer, no latency"
+    );
 }

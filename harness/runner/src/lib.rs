@@ -13,6 +13,7 @@
 //! - [`environment`]: starts Pub/Sub, the embedded bridge and the scenario's devices.
 //! - [`events`]: the run events.
 //! - [`push_tokens`]: push tokens minted by the identity crate's Google mock.
+//! - `push_load`: the scenario's `[push.load]` and its measurements.
 //! - [`forwarders`]: the bridge's two ways into Pub/Sub (embedded, external over gRPC).
 //! - [`run()`]: one run, start to report.
 
@@ -21,6 +22,7 @@ pub mod catalogue;
 pub mod environment;
 pub mod events;
 pub mod forwarders;
+mod push_load;
 pub mod push_tokens;
 mod run;
 

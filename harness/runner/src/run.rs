@@ -101,7 +101,18 @@ async fn execute(
         },
     )
     .await?;
+    if let Some(push) = &env.push {
+        let (jwks, pem_certs, openid_configuration) = push.google_urls();
+        watch(&RunEvent::GoogleMock {
+            endpoint: push.target.url.clone(),
+            embedded: push.verifier.is_some(),
+            jwks,
+            pem_certs,
+            openid_configuration,
+        });
+    }
     let case_results = cases::run(&CaseContext { scenario, env: &env }, watch).await;
+    let push_load = crate::push_load::run(scenario, &env, watch).await;
     let phases: Vec<PhaseResult> = scenario
         .phases
         .iter()
@@ -116,7 +127,8 @@ async fn execute(
         watch(&RunEvent::PhaseFinished(phase.clone()));
     }
     env.shutdown().await;
-    let measurements = BTreeMap::new();
+    let mut measurements = BTreeMap::new();
+    measurements.extend(push_load.measurements);
     let gates = evaluate_gates(&gate_specs(scenario), &measurements);
     for gate in &gates {
         watch(&RunEvent::GateEvaluated(gate.clone()));
@@ -125,7 +137,7 @@ async fn execute(
         .baseline
         .as_ref()
         .map(|b| compare_with_baseline(&measurements, &b.report, &b.file, b.tolerance_pct));
-    let mut notes = Vec::new();
+    let mut notes = push_load.notes;
     if let Some(b) = options
         .baseline
         .as_ref()
