@@ -31,4 +31,7 @@ pub use events::RunEvent;
 pub use fleetgate_bridge::events as bridge_events;
 /// Key pools and key kinds, for `fleetgate keys`.
 pub use fleetgate_identity::{Alg, KeySpec, pool};
+/// The reference push verifier's deliveries and verdicts, for whoever watches a served
+/// environment.
+pub use fleetgate_push::verifier as push;
 pub use run::{Baseline, RunError, RunOptions, run};

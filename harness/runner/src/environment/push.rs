@@ -41,7 +41,7 @@ impl PushEnv {
     }
 
     /// Stops the embedded verifier.
-    pub(super) async fn shutdown(self) {
+    pub async fn shutdown(self) {
         if let Some(verifier) = self.verifier {
             let _ = verifier.shutdown().await;
         }
