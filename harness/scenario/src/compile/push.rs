@@ -35,19 +35,24 @@ pub(super) fn push(
     let refusal_statuses = match fields.get("refusal_statuses") {
         None => REFUSALS.to_vec(),
         Some(item) => {
-            let statuses: Vec<u16> = fields
-                .array("refusal_statuses")
-                .iter()
-                .filter_map(|i| match i.val {
-                    crate::read::Val::Int(n) => u16::try_from(n).ok(),
-                    _ => None,
-                })
-                .collect();
+            let mut statuses = Vec::new();
+            for status in fields.array("refusal_statuses") {
+                let crate::read::Val::Int(n) = status.val else { continue };
+                let Ok(code) = u16::try_from(n) else { continue };
+                if (200..300).contains(&code) {
+                    cx.error(
+                        status,
+                        format!("{code} is an acknowledgement (Pub/Sub acks every 2xx), not a refusal"),
+                        "statuses outside 2xx, such as 401 or 403",
+                    );
+                }
+                statuses.push(code);
+            }
             if statuses.is_empty() {
                 cx.error(
                     item,
                     "refusal_statuses is empty, so no refusal could pass",
-                    "one or more HTTP statuses from 300 to 599, such as [401, 403]",
+                    "one or more HTTP statuses outside 2xx, such as [401, 403]",
                 );
             }
             statuses
@@ -89,8 +94,18 @@ pub(super) fn push(
                 "a duration such as \"10s\"",
             );
         }
+        let rate = load.rate("rate")?;
+        if rate.per_second() < 1.0
+            && let Some(item) = load.get("rate")
+        {
+            cx.error(
+                item,
+                format!("a push load rate of \"{rate}\" is below one push per second"),
+                "a rate of 1/s or more, such as \"200/s\" (goose throttles whole requests per second)",
+            );
+        }
         Some(PushLoad {
-            rate: load.rate("rate")?,
+            rate,
             duration,
             users: u32::try_from(load.int("users").unwrap_or(8)).ok()?,
         })

@@ -545,9 +545,9 @@ pub static PUSH: TableSpec = TableSpec {
         ),
         opt(
             "refusal_statuses",
-            Kind::Array(&Kind::Int { min: 300, max: 599 }),
+            Kind::Array(&Kind::Int { min: 100, max: 599 }),
             "[401, 403]",
-            "The HTTP statuses that count as a refusal in the push.* cases (acceptance is any 2xx).",
+            "The HTTP statuses that count as a refusal in the push.* cases (acceptance is any 2xx, so no 2xx here).",
         ),
         opt(
             "subscribe",
