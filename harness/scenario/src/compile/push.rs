@@ -37,7 +37,9 @@ pub(super) fn push(
         Some(item) => {
             let mut statuses = Vec::new();
             for status in fields.array("refusal_statuses") {
-                let crate::read::Val::Int(n) = status.val else { continue };
+                let crate::read::Val::Int(n) = status.val else {
+                    continue;
+                };
                 let Ok(code) = u16::try_from(n) else { continue };
                 if (200..300).contains(&code) {
                     cx.error(
