@@ -13,6 +13,7 @@ mod args;
 mod commands;
 pub mod exit_codes;
 mod output;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,9 @@ use crate::args::{Cli, Command, KeysCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Every virtual device holds a socket (two, with the embedded bridge in-process): take
+    // every descriptor the hard limit allows. Failing to raise it only lowers the ceiling.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let code = match cli.command {
         Command::Run(args) => commands::run::run(&args),
         Command::Validate(args) => commands::validate::validate(&args),

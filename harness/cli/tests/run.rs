@@ -21,45 +21,63 @@ fn smoke(out: &Path, extra: &[&str]) -> (i32, String, String) {
 fn write_scenario(dir: &Path, extra: &str) -> String {
     let path = dir.join("gated.toml");
     let text = format!(
-        "[scenario]\nname = \"gated\"\n[[cohort]]\nname = \"pis\"\ndevices = 2\ndevice_id = \"pi-{{index}}\"\n[[phase]]\nname = \"steady\"\nhold = \"5s\"\n{extra}"
+        "[scenario]\nname = \"gated\"\n[[cohort]]\nname = \"pis\"\ndevices = 2\ndevice_id = \"pi-{{index}}\"\ntelemetry = {{ every = \"500ms\" }}\n[[phase]]\nname = \"steady\"\nhold = \"2s\"\n{extra}"
     );
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_owned()
 }
 
+/// `fleetgate run FILE --out OUT EXTRA…`.
+fn run(file: &str, out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["run", file, "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    common::text(&common::fleetgate(&args))
+}
+
+/// A report whose every measurement is one this run easily beats: huge where lower is
+/// better, zero where higher is.
+fn beatable(report: &str) -> serde_json::Value {
+    let mut report: serde_json::Value = serde_json::from_str(report).unwrap();
+    for (_, m) in report["measurements"].as_object_mut().unwrap() {
+        m["value"] = serde_json::json!(if m["better"] == "lower" { 1e12 } else { 0.0 });
+    }
+    report
+}
+
 #[test]
 fn a_passing_run_writes_three_reports_that_reload_as_a_baseline() {
     let tmp = tempfile::tempdir().unwrap();
+    let file = write_scenario(tmp.path(), "");
     let out = tmp.path().join("first");
-    let (code, stdout, stderr) = smoke(&out, &[]);
+    let (code, stdout, stderr) = run(&file, &out, &[]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.starts_with("PASSED: `smoke`"), "{stdout}");
-    assert!(stderr.contains("phase steady skipped"), "{stderr}");
+    assert!(stdout.starts_with("PASSED: `gated`"), "{stdout}");
+    assert!(stderr.contains("phase steady passed"), "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&read(&out, "report.json")).unwrap();
     assert_eq!(report["outcome"], "passed");
-    assert_eq!(report["scenario"]["name"], "smoke");
+    assert_eq!(report["measurements"]["connects.accepted"]["value"], 2.0);
     assert!(read(&out, "junit.xml").contains("<testcase name=\"steady\""));
-    assert!(read(&out, "summary.md").starts_with("# fleetgate `smoke`: PASSED"));
+    assert!(read(&out, "summary.md").starts_with("# fleetgate `gated`: PASSED"));
 
     let second = tmp.path().join("second");
-    let baseline = out.join("report.json");
-    let (code, stdout, stderr) = smoke(
+    let baseline = tmp.path().join("baseline.json");
+    std::fs::write(&baseline, beatable(&read(&out, "report.json")).to_string()).unwrap();
+    let (code, stdout, stderr) = run(
+        &file,
         &second,
         &["--baseline", baseline.to_str().unwrap(), "--tolerance", "5%"],
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
     let report: serde_json::Value = serde_json::from_str(&read(&second, "report.json")).unwrap();
     assert_eq!(report["baseline"]["tolerance_pct"], 5.0);
-    assert_eq!(report["baseline"]["scenario"], "smoke");
+    assert_eq!(report["baseline"]["scenario"], "gated");
+    assert!(report["baseline"]["comparisons"].as_array().unwrap().len() > 10);
 }
 
 #[test]
 fn a_failed_gate_exits_1_and_still_writes_every_report() {
     let tmp = tempfile::tempdir().unwrap();
-    let file = write_scenario(
-        tmp.path(),
-        "[gates]\n\"publish.puback.p99\" = { max = \"50ms\" }\n",
-    );
+    let file = write_scenario(tmp.path(), "[gates]\n\"push.request.p99\" = { max = \"50ms\" }\n");
     let out = tmp.path().join("out");
     let (code, stdout, _) = common::text(&common::fleetgate(&[
         "run",
@@ -74,7 +92,7 @@ fn a_failed_gate_exits_1_and_still_writes_every_report() {
     );
     let junit = read(&out, "junit.xml");
     assert!(
-        junit.contains("<failure message=\"no data: this run measured no `publish.puback.p99`\""),
+        junit.contains("<failure message=\"no data: this run measured no `push.request.p99`\""),
         "{junit}"
     );
     assert!(read(&out, "summary.md").contains("## Failures"));
@@ -83,18 +101,22 @@ fn a_failed_gate_exits_1_and_still_writes_every_report() {
 #[test]
 fn a_baseline_metric_this_run_lacks_fails_the_comparison() {
     let tmp = tempfile::tempdir().unwrap();
+    let file = write_scenario(tmp.path(), "");
     let first = tmp.path().join("first");
-    assert_eq!(smoke(&first, &[]).0, 0);
+    assert_eq!(run(&file, &first, &[]).0, 0);
     let mut baseline: serde_json::Value = serde_json::from_str(&read(&first, "report.json")).unwrap();
-    baseline["measurements"]["connect.p99"] =
-        serde_json::json!({ "value": 1500.0, "unit": "micros", "better": "lower" });
+    baseline["measurements"] = serde_json::json!({
+        "pipeline.push.p99": { "value": 1500.0, "unit": "micros", "better": "lower" }
+    });
     let baseline_path = tmp.path().join("baseline.json");
     std::fs::write(&baseline_path, baseline.to_string()).unwrap();
     let second = tmp.path().join("second");
-    let (code, stdout, _) = smoke(&second, &["--baseline", baseline_path.to_str().unwrap()]);
+    let (code, stdout, _) = run(&file, &second, &["--baseline", baseline_path.to_str().unwrap()]);
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("1 of 1 baseline comparisons failed"), "{stdout}");
-    assert!(read(&second, "summary.md").contains("- baseline `connect.p99`: not measured, baseline 1.5 ms"));
+    assert!(
+        read(&second, "summary.md").contains("- baseline `pipeline.push.p99`: not measured, baseline 1.5 ms")
+    );
 }
 
 #[test]

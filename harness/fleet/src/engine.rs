@@ -137,6 +137,8 @@ pub struct FleetRun {
     pub phases: Vec<PhaseSpan>,
     /// Wall time of the run.
     pub duration: Duration,
+    /// When every device was first connected at once, from the start.
+    pub all_connected: Option<Duration>,
 }
 
 /// Runs `plan`: every device as a task recording into `shared`; once a second a progress
@@ -162,6 +164,7 @@ pub async fn run<W: Write>(
             devices += 1;
         }
     }
+    shared.live.expect(devices);
     let mut cumulative = Recorder::new();
     let mut results = Vec::with_capacity(tasks.len());
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
@@ -180,13 +183,21 @@ pub async fn run<W: Write>(
             }
         }
     }
-    let reading = collect(&shared, &mut cumulative, log.as_mut(), &phases, devices, &mut last);
+    let reading = collect(
+        &shared,
+        &mut cumulative,
+        log.as_mut(),
+        &phases,
+        devices,
+        &mut last,
+    );
     progress(&reading);
     FleetRun {
         metrics: cumulative,
         devices: results,
         phases,
         duration: shared.epoch.elapsed(),
+        all_connected: shared.live.all_connected_at().map(|t| t - shared.epoch),
     }
 }
 

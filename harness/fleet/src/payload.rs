@@ -57,6 +57,16 @@ pub fn encode(kind: PayloadKind, stamp: &Stamp, size: usize) -> Vec<u8> {
     }
 }
 
+/// A state update, `{"state_seq":…,"pad":"…"}` padded to `size`: deliberately not a telemetry
+/// stamp, so state never counts as telemetry downstream.
+pub fn state(seq: u64, size: usize) -> Vec<u8> {
+    let mut text = format!("{{\"state_seq\":{seq},\"pad\":\"");
+    let pad = size.saturating_sub(text.len() + 2);
+    text.extend(std::iter::repeat_n('x', pad));
+    text.push_str("\"}");
+    text.into_bytes()
+}
+
 /// Reads the stamp of a payload of either kind; `None` when it is not a fleetgate payload.
 pub fn decode(payload: &[u8]) -> Option<Stamp> {
     if let Some(rest) = payload.strip_prefix(MAGIC) {
@@ -116,6 +126,15 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(value["device"], "pi-00042");
         assert_eq!(value["seq"], 1_234_567);
+    }
+
+    #[test]
+    fn state_updates_have_their_size_and_are_not_telemetry() {
+        let bytes = state(3, 64);
+        assert_eq!(bytes.len(), 64);
+        assert_eq!(decode(&bytes), None);
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(value["state_seq"], 3);
     }
 
     #[test]

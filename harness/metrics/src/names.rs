@@ -144,6 +144,32 @@ pub const METRICS: &[Metric] = &[
         Better::Lower,
         "connection attempts the bridge refused",
     ),
+    counter(
+        "connects.accepted",
+        Better::Higher,
+        "connection attempts the bridge accepted",
+    ),
+    counter(
+        "connections.lost",
+        Better::Lower,
+        "connections that ended without the device closing them",
+    ),
+    counter(
+        "messages.unacked",
+        Better::Lower,
+        "messages still unacknowledged when their device stopped for good",
+    ),
+    counter(
+        "config.received",
+        Better::Higher,
+        "config messages devices received",
+    ),
+    counter("commands.received", Better::Higher, "commands devices received"),
+    counter(
+        "client.errors",
+        Better::Lower,
+        "requests the devices' MQTT client would not take",
+    ),
     counter("reconnects", Better::Lower, "reconnections after a disconnect"),
     counter("token.refreshes", Better::Higher, "JWT refreshes by reconnecting"),
     counter("push.errors", Better::Lower, "push-load requests that failed"),

@@ -138,6 +138,7 @@ pub(crate) mod testing {
                 measurement(61_000.0, Unit::Micros, Better::Lower),
             )]
             .into(),
+            metrics: None,
             gates: Vec::new(),
             baseline: None,
             notes: vec!["a note".into()],

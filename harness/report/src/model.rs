@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use fleetgate_metrics::MetricSet;
 use fleetgate_metrics::{Better, Unit};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,10 @@ pub struct ReportData {
     pub phases: Vec<PhaseResult>,
     /// Measured values by key (`publish.puback.p99`, `messages.lost`, …).
     pub measurements: BTreeMap<String, Measurement>,
+    /// The raw measurements (HDR histograms and counters), so that reports of several shards
+    /// can be merged without loss; absent when the run measured nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricSet>,
     /// Gates, in scenario order.
     pub gates: Vec<GateResult>,
     /// The comparison with a baseline report, when one was given.

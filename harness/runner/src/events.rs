@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use fleetgate_fleet::engine::Progress;
 use fleetgate_report::{CaseResult, GateResult, Outcome, PhaseResult};
 
 /// Something that happened during a run.
@@ -33,6 +34,8 @@ pub enum RunEvent {
     },
     /// A case finished (or was skipped).
     CaseFinished(CaseResult),
+    /// Once a second while the fleet runs.
+    Progress(Progress),
     /// A load phase finished (or was skipped).
     PhaseFinished(PhaseResult),
     /// The push load (`[push.load]`) finished.

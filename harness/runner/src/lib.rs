@@ -22,6 +22,7 @@ pub mod catalogue;
 pub mod environment;
 pub mod events;
 pub mod forwarders;
+mod load;
 mod push_load;
 pub mod push_tokens;
 mod run;
@@ -29,6 +30,8 @@ mod run;
 pub use events::RunEvent;
 /// The embedded bridge's events, for whoever watches a served environment.
 pub use fleetgate_bridge::events as bridge_events;
+/// A progress reading of the virtual fleet.
+pub use fleetgate_fleet::engine::Progress;
 /// Key pools and key kinds, for `fleetgate keys`.
 pub use fleetgate_identity::{Alg, KeySpec, pool};
 /// The reference push verifier's deliveries and verdicts, for whoever watches a served

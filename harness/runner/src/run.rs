@@ -1,13 +1,12 @@
 //! One run: from a compiled scenario to its report.
 
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use fleetgate_report::{
-    Bound, GateSpec, Outcome, PhaseResult, ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, Tool, Verdict,
-    compare_with_baseline, evaluate_gates,
+    Bound, GateSpec, Outcome, ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, Tool, compare_with_baseline,
+    evaluate_gates,
 };
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::Bound as ScenarioBound;
@@ -15,6 +14,7 @@ use fleetgate_scenario::model::Bound as ScenarioBound;
 use crate::cases::{self, CaseContext};
 use crate::environment::{self, EnvironmentError, EnvironmentOptions, KeyProgress};
 use crate::events::RunEvent;
+use crate::load;
 
 /// A baseline report to compare this run with.
 #[derive(Clone, Debug)]
@@ -60,10 +60,6 @@ impl From<EnvironmentError> for RunError {
     }
 }
 
-/// Why a phase is not run by this build.
-const NO_FLEET: &str =
-    "not run: this build of fleetgate has no virtual fleet yet; the phase was validated only";
-
 /// Runs `scenario` and returns its report, sending every event to `watch`. Every component the
 /// scenario's `[target]` leaves embedded is started on `127.0.0.1:0` for the run.
 pub fn run(
@@ -91,7 +87,7 @@ async fn execute(
         phases: scenario.phases.len(),
         gates: scenario.gates.len(),
     });
-    let env = environment::start(
+    let mut env = environment::start(
         scenario,
         &EnvironmentOptions {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -113,21 +109,13 @@ async fn execute(
     }
     let case_results = cases::run(&CaseContext { scenario, env: &env }, watch).await;
     let push_load = crate::push_load::run(scenario, &env, watch).await;
-    let phases: Vec<PhaseResult> = scenario
-        .phases
-        .iter()
-        .map(|phase| PhaseResult {
-            name: phase.name.clone(),
-            verdict: Verdict::Skipped,
-            duration_secs: 0.0,
-            message: Some(NO_FLEET.to_owned()),
-        })
-        .collect();
+    let load = load::run(scenario, &mut env, &options.out_dir, &options.scenario_dir, watch).await;
+    let phases = load.phases;
     for phase in &phases {
         watch(&RunEvent::PhaseFinished(phase.clone()));
     }
     env.shutdown().await;
-    let mut measurements = BTreeMap::new();
+    let mut measurements = load.measurements;
     measurements.extend(push_load.measurements);
     let gates = evaluate_gates(&gate_specs(scenario), &measurements);
     for gate in &gates {
@@ -137,7 +125,8 @@ async fn execute(
         .baseline
         .as_ref()
         .map(|b| compare_with_baseline(&measurements, &b.report, &b.file, b.tolerance_pct));
-    let mut notes = push_load.notes;
+    let mut notes = load.notes;
+    notes.extend(push_load.notes);
     if let Some(b) = options
         .baseline
         .as_ref()
@@ -169,6 +158,7 @@ async fn execute(
         cases: case_results,
         phases,
         measurements,
+        metrics: load.metrics,
         gates,
         baseline,
         notes,
@@ -201,6 +191,7 @@ fn gate_specs(scenario: &Scenario) -> Vec<GateSpec> {
 mod tests {
     use std::sync::Arc;
 
+    use fleetgate_report::Verdict;
     use fleetgate_scenario::{SourceFile, compile};
 
     use super::*;

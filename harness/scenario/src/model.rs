@@ -225,6 +225,41 @@ pub struct Cohort {
     pub telemetry: Option<Telemetry>,
     /// Connect rate; as fast as possible when `None`.
     pub connect_rate: Option<Rate>,
+    /// State updates, if the devices send any.
+    pub state: Option<StateUpdates>,
+    /// Backoff after a refusal or a lost connection.
+    pub backoff: Backoff,
+    /// Messages kept while offline.
+    pub offline_queue: u32,
+}
+
+/// A cohort's state updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateUpdates {
+    /// Interval between updates.
+    pub every: Duration,
+    /// Size of each update.
+    pub bytes: u64,
+}
+
+/// A cohort's backoff.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backoff {
+    /// Wait after the first failure.
+    pub min: Duration,
+    /// Longest wait.
+    pub max: Duration,
+    /// Growth per consecutive failure.
+    pub multiplier: f64,
+}
+
+/// Telemetry payload encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadEncoding {
+    /// A JSON object.
+    Json,
+    /// A compact binary header.
+    Binary,
 }
 
 /// JWT signing algorithm.
@@ -288,7 +323,7 @@ pub enum Schedule {
 }
 
 /// A cohort's telemetry.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Telemetry {
     /// Mean interval between messages of one device.
     pub every: Duration,
@@ -298,6 +333,12 @@ pub struct Telemetry {
     pub qos: u8,
     /// Schedule shape.
     pub schedule: Schedule,
+    /// Payload encoding.
+    pub payload: PayloadEncoding,
+    /// Subfolder, if any.
+    pub subfolder: Option<String>,
+    /// Messages per device, after which it stops; unlimited when `None`.
+    pub count: Option<u64>,
 }
 
 /// A load phase.
@@ -311,6 +352,8 @@ pub struct Phase {
     pub hold: Duration,
     /// Ramp-down time.
     pub ramp_down: Duration,
+    /// Connection drops and re-opens per device per minute while up.
+    pub churn_per_min: f64,
 }
 
 /// Which side of a threshold passes.

@@ -142,7 +142,7 @@ fn every_key_of_the_format_reaches_the_model() {
         (rsa.token.lifetime, rsa.token.refresh_at),
         (Duration::from_secs(1200), 0.5)
     );
-    let telemetry = rsa.telemetry.unwrap();
+    let telemetry = rsa.telemetry.clone().unwrap();
     assert_eq!(
         (
             telemetry.every,

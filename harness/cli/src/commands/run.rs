@@ -10,6 +10,7 @@ use crate::args::RunArgs;
 use crate::commands::validate::{acceptable, load};
 use crate::exit_codes;
 use crate::output::{err, error, out};
+use crate::progress::LiveLine;
 
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let Some((file, compiled)) = load(&args.file) else {
@@ -52,7 +53,9 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
         scenario_dir: args.file.parent().map(Path::to_path_buf).unwrap_or_default(),
         key_progress: crate::output::key_progress(),
     };
-    let report = match fleetgate_runner::run(scenario, &options, &mut progress) {
+    let mut live = LiveLine::new();
+    let mut watch = |event: &RunEvent| progress(event, &mut live);
+    let report = match fleetgate_runner::run(scenario, &options, &mut watch) {
         Ok(report) => report,
         Err(RunError::Input(message)) => {
             error(&message);
@@ -107,7 +110,12 @@ fn verdict_word(verdict: Verdict) -> &'static str {
 }
 
 /// Prints run events as progress lines on stderr.
-fn progress(event: &RunEvent) {
+fn progress(event: &RunEvent, live: &mut LiveLine) {
+    if let RunEvent::Progress(reading) = event {
+        live.show(reading);
+        return;
+    }
+    live.clear();
     match event {
         RunEvent::Started {
             scenario,
@@ -182,7 +190,7 @@ fn progress(event: &RunEvent) {
                 *requests as f64 / seconds.max(1e-9)
             ));
         }
-        RunEvent::Finished { .. } => {}
+        RunEvent::Finished { .. } | RunEvent::Progress(_) => {}
     }
 }
 

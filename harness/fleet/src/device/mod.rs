@@ -118,6 +118,8 @@ pub enum Observation {
     },
     /// Messages the full offline queue dropped.
     Dropped(u64),
+    /// Messages on the wire when their connection ended without a PUBACK (they are resent).
+    Unconfirmed(u64),
     /// Messages still unacknowledged when the device stopped for good.
     Unacked(u64),
     /// A config message arrived.
@@ -347,6 +349,9 @@ impl Device {
         while let Some(ticker) = self.telemetry.as_mut().filter(|t| t.next() <= now) {
             let intended = ticker.advance(&mut self.rng);
             self.emit(MessageKind::Telemetry, intended, qos, out);
+            if self.sent_all() {
+                self.telemetry = None;
+            }
         }
         while let Some(ticker) = self.state.as_mut().filter(|t| t.next() <= now) {
             let intended = ticker.advance(&mut self.rng);
@@ -403,7 +408,11 @@ impl Device {
         out.push(Action::Subscribe);
         let token = self.spec.token;
         self.refresh_at = Some(now + token.lifetime.mul_f64(token.refresh_at.clamp(0.01, 1.0)));
-        let churn = self.windows.front().filter(|_| self.in_window).map_or(0.0, |w| w.churn_per_min);
+        let churn = self
+            .windows
+            .front()
+            .filter(|_| self.in_window)
+            .map_or(0.0, |w| w.churn_per_min);
         self.churn_at = (churn > 0.0).then(|| {
             let mean = 60.0 / churn;
             now + Duration::from_secs_f64(-(1.0 - self.rng.unit()).ln() * mean)
@@ -466,6 +475,9 @@ impl Device {
     /// Puts every unacknowledged message back into the queue, in sequence order.
     fn requeue(&mut self, out: &mut Vec<Action>) {
         let mut back: Vec<Message> = self.inflight.drain().map(|(_, (m, _))| m).collect();
+        if !back.is_empty() {
+            out.push(Action::Observe(Observation::Unconfirmed(back.len() as u64)));
+        }
         back.extend(self.collided.take().map(|(_, m)| m));
         back.extend(self.requested.drain(..));
         if back.is_empty() {
@@ -518,8 +530,22 @@ impl Device {
         self.after_ack(out);
     }
 
-    /// A draining device closes once everything is acknowledged.
+    /// Whether the device has produced its whole telemetry count.
+    fn sent_all(&self) -> bool {
+        let count = self.spec.telemetry.as_ref().and_then(|t| t.count);
+        count.is_some_and(|c| self.seqs[MessageKind::Telemetry as usize] >= c)
+    }
+
+    /// A draining device closes once everything is acknowledged; so does one that has sent its
+    /// whole count, for good.
     fn after_ack(&mut self, out: &mut Vec<Action>) {
+        if self.sent_all() && self.unacked() == 0 && self.link == Link::Online {
+            self.windows.clear();
+            self.in_window = false;
+            self.state = None;
+            self.close(Closing::Stop, out);
+            return;
+        }
         if self.drain_until.is_some() && self.unacked() == 0 && self.link == Link::Online {
             self.drain_until = None;
             self.close(Closing::Stop, out);

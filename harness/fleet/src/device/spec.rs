@@ -21,6 +21,8 @@ pub struct TelemetrySpec {
     pub qos: u8,
     /// Subfolder under `/devices/{id}/events/`, if any.
     pub subfolder: Option<String>,
+    /// Messages per device; once all are acknowledged the device disconnects for good.
+    pub count: Option<u64>,
 }
 
 /// A cohort's state updates (`/devices/{id}/state`, QoS 1).

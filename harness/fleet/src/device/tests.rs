@@ -13,6 +13,7 @@ fn spec(queue_limit: usize) -> DeviceSpec {
             kind: PayloadKind::Json,
             qos: 1,
             subfolder: None,
+            count: None,
         }),
         queue_limit,
         backoff: BackoffPolicy {
@@ -135,7 +136,10 @@ fn a_lost_connection_requeues_everything_unacknowledged_and_retries_after_backof
     sim.feed(Input::Sent(2));
     sim.feed(Input::PubAck(1));
     let actions = sim.feed(Input::Down);
-    assert_eq!(observed(&actions), [Observation::ConnectionLost]);
+    assert_eq!(
+        observed(&actions),
+        [Observation::Unconfirmed(1), Observation::ConnectionLost]
+    );
     let retry = sim.device.next_deadline().unwrap();
     // Backoff after one failure: between min/2 and min, but telemetry keeps its schedule.
     let actions = sim.run_until(sim.now + S);
@@ -244,7 +248,10 @@ fn a_window_end_drains_acks_then_disconnects_and_reports_what_never_got_acked() 
     let actions = sim.run_until(sim.now + 10 * S);
     assert!(actions.contains(&Action::Disconnect));
     let actions = sim.feed(Input::Down);
-    assert_eq!(observed(&actions), [Observation::Unacked(2)]);
+    assert_eq!(
+        observed(&actions),
+        [Observation::Unconfirmed(2), Observation::Unacked(2)]
+    );
     assert!(sim.device.is_done());
     assert_eq!(sim.device.next_deadline(), None);
 }
@@ -272,4 +279,25 @@ fn a_device_comes_back_for_the_next_window_with_its_sequence_continuing() {
     sim.feed(Input::ConnAck);
     let second = publishes(&sim.run_until(11 * S));
     assert_eq!(second.first().copied(), Some(first.len() as u64));
+}
+
+#[test]
+fn a_device_with_a_count_stops_for_good_once_all_its_messages_are_acknowledged() {
+    let mut spec = spec(100);
+    if let Some(t) = spec.telemetry.as_mut() {
+        t.count = Some(3);
+    }
+    let mut sim = Sim::new(spec, &[(0, 600), (700, 800)]);
+    sim.run_until(Duration::ZERO);
+    sim.feed(Input::ConnAck);
+    let sent = publishes(&sim.run_until(10 * S));
+    assert_eq!(sent, [0, 1, 2], "exactly the count");
+    let mut actions = Vec::new();
+    for pkid in 1..=3 {
+        actions.extend(sim.feed(Input::Sent(pkid)));
+        actions.extend(sim.feed(Input::PubAck(pkid)));
+    }
+    assert_eq!(actions.last(), Some(&Action::Disconnect));
+    sim.feed(Input::Down);
+    assert!(sim.device.is_done(), "later windows are given up");
 }

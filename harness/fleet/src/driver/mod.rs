@@ -20,9 +20,9 @@ use tokio::time::Instant;
 use tokio_rustls::rustls::ClientConfig;
 
 use crate::device::{Action, Device, DeviceSpec, Input, Message, MessageKind};
-use crate::payload::{self, PayloadKind, Stamp};
+use crate::payload::{self, Stamp};
 use crate::tally::SeqSet;
-pub use record::Live;
+pub use record::{Live, LiveReading};
 
 /// Where the devices connect.
 #[derive(Clone, Debug)]
@@ -94,7 +94,12 @@ pub struct DeviceResult {
 }
 
 /// Runs `device` until it is done, as worker `worker` (which metrics shard it records into).
-pub async fn run_device(shared: Arc<Shared>, worker: usize, identity: Identity, mut device: Device) -> DeviceResult {
+pub async fn run_device(
+    shared: Arc<Shared>,
+    worker: usize,
+    identity: Identity,
+    mut device: Device,
+) -> DeviceResult {
     let spec = Arc::clone(device.spec());
     let options = options(&shared.target, &identity.id);
     let (client, eventloop) = AsyncClient::new(options, spec.queue_limit + 1024);
@@ -142,7 +147,11 @@ async fn sleep_until(shared: &Shared, deadline: Option<Duration>) {
 }
 
 fn options(target: &Target, id: &str) -> MqttOptions {
-    let mut options = MqttOptions::new(format!("{}{id}", target.client_id_prefix), &target.host, target.port);
+    let mut options = MqttOptions::new(
+        format!("{}{id}", target.client_id_prefix),
+        &target.host,
+        target.port,
+    );
     options
         .set_keep_alive(Duration::from_secs(60))
         .set_clean_session(true)
@@ -227,11 +236,14 @@ impl Session<'_> {
                     Some(sub) => format!("/devices/{id}/events/{sub}"),
                     None => format!("/devices/{id}/events"),
                 };
-                (topic, payload::encode(telemetry.kind, &stamp, telemetry.payload_bytes))
+                (
+                    topic,
+                    payload::encode(telemetry.kind, &stamp, telemetry.payload_bytes),
+                )
             }
             (MessageKind::State, _, Some(state)) => (
                 format!("/devices/{id}/state"),
-                payload::encode(PayloadKind::Json, &stamp, state.bytes),
+                payload::state(message.seq, state.bytes),
             ),
             _ => return,
         };

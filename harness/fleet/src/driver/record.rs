@@ -1,7 +1,10 @@
 //! Turns device observations into metrics (the worker's shard) and live progress counters.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use fleetgate_identity::Alg;
 use fleetgate_metrics::names::refusal_counter;
@@ -12,6 +15,8 @@ use crate::device::{ConnectReason, MessageKind, Observation};
 /// Counters a progress display reads while the run goes on.
 #[derive(Debug, Default)]
 pub struct Live {
+    fleet: AtomicI64,
+    all_up: OnceLock<Instant>,
     connected: AtomicI64,
     sent: AtomicU64,
     acked: AtomicU64,
@@ -42,8 +47,23 @@ impl Live {
         }
     }
 
+    /// Sets the fleet size, so that the moment every device is connected is noted.
+    pub fn expect(&self, devices: u64) {
+        self.fleet
+            .store(i64::try_from(devices).unwrap_or(i64::MAX), Ordering::Relaxed);
+    }
+
+    /// When every device of the fleet was first connected at once.
+    pub fn all_connected_at(&self) -> Option<Instant> {
+        self.all_up.get().copied()
+    }
+
     pub(super) fn connected(&self, up: bool) {
-        self.connected.fetch_add(if up { 1 } else { -1 }, Ordering::Relaxed);
+        let step = if up { 1 } else { -1 };
+        let now = self.connected.fetch_add(step, Ordering::Relaxed) + step;
+        if up && now == self.fleet.load(Ordering::Relaxed) {
+            let _ = self.all_up.set(Instant::now());
+        }
     }
 
     fn error(&self) {
@@ -71,13 +91,15 @@ pub(super) fn observe(session: &mut Session<'_>, observation: Observation) {
             shared.live.error();
             shared.shards.with(session.worker, |r| {
                 r.count("connects.refused", 1);
-                r.count(&refusal_counter(&format!("connack-{code}")), 1);
+                r.count(&format!("connack.{code}"), 1);
             });
         }
         Observation::ConnectionLost => {
             session.set_online(false);
             shared.live.error();
-            shared.shards.with(session.worker, |r| r.count("connections.lost", 1));
+            shared
+                .shards
+                .with(session.worker, |r| r.count("connections.lost", 1));
         }
         Observation::Sent(kind) => {
             let counter = match kind {
@@ -105,11 +127,22 @@ pub(super) fn observe(session: &mut Session<'_>, observation: Observation) {
                 .shards
                 .with(session.worker, |r| r.count("messages.dropped_by_device", n));
         }
-        Observation::Unacked(n) => {
-            shared.shards.with(session.worker, |r| r.count("messages.unacked", n));
+        Observation::Unconfirmed(n) => {
+            shared
+                .shards
+                .with(session.worker, |r| r.count("messages.publish_failed", n));
         }
-        Observation::Config => shared.shards.with(session.worker, |r| r.count("config.received", 1)),
-        Observation::Command => shared.shards.with(session.worker, |r| r.count("commands.received", 1)),
+        Observation::Unacked(n) => {
+            shared
+                .shards
+                .with(session.worker, |r| r.count("messages.unacked", n));
+        }
+        Observation::Config => shared
+            .shards
+            .with(session.worker, |r| r.count("config.received", 1)),
+        Observation::Command => shared
+            .shards
+            .with(session.worker, |r| r.count("commands.received", 1)),
     }
 }
 

@@ -56,7 +56,10 @@ mod tests {
     #[test]
     fn a_file_without_certificates_is_refused_with_its_name() {
         let error = client_config(b"not a pem", "ca.pem").unwrap_err().to_string();
-        assert!(error.contains("ca.pem") && error.contains("no certificate"), "{error}");
+        assert!(
+            error.contains("ca.pem") && error.contains("no certificate"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -4,12 +4,13 @@
 //! from its key files.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use fleetgate_bridge::registry::{RegistryError, Store};
 use fleetgate_identity::certs::{CertOptions, certificate};
 use fleetgate_identity::credentials::{Credential, CredentialFormat};
-use fleetgate_identity::{KeySpec, pool};
+use fleetgate_identity::{DeviceKey, KeySpec, pool};
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::{Algorithm, KeyFormat};
 
@@ -28,6 +29,8 @@ pub struct CohortKeys {
     pub keys_dir: PathBuf,
     /// The registered credential format.
     pub format: &'static str,
+    /// The private keys, parsed, in device index order.
+    pub keys: Vec<Arc<DeviceKey>>,
 }
 
 /// Everything registered.
@@ -62,11 +65,12 @@ fn explain(error: &RegistryError) -> String {
     }
 }
 
-/// Registers every cohort device and `[[device]]` of `scenario` in `store`.
+/// Generates every cohort's keys and, with a `store` (an embedded bridge), registers every
+/// cohort device and `[[device]]` of `scenario` in it.
 pub(super) fn register(
     scenario: &Scenario,
     options: &EnvironmentOptions,
-    store: &Store,
+    store: Option<&Store>,
 ) -> Result<RegisteredDevices, EnvironmentError> {
     let now = now_secs();
     let mut registered = RegisteredDevices::default();
@@ -87,7 +91,10 @@ pub(super) fn register(
         .map_err(|e| start(&e))?;
         let keys = pool::load(&dir).map_err(|e| start(&e))?;
         let credential_format = format(cohort.key.format);
-        for (i, key) in keys.keys.iter().enumerate() {
+        let registry = store
+            .into_iter()
+            .flat_map(|store| keys.keys.iter().enumerate().map(move |k| (store, k)));
+        for (store, (i, key)) in registry {
             let pem = if credential_format.is_x509() {
                 certificate(key, &CertOptions::valid_around(now, 365), None).map_err(|e| start(&e))?
             } else {
@@ -115,8 +122,12 @@ pub(super) fn register(
             device_id: cohort.device_id.to_string(),
             keys_dir: dir,
             format: credential_format.as_str(),
+            keys: keys.keys,
         });
     }
+    let Some(store) = store else {
+        return Ok(registered);
+    };
     for device in &scenario.devices {
         let mut credentials = Vec::new();
         for credential in &device.credentials {

@@ -123,7 +123,7 @@ pub async fn start(
         true => Some(start_push(scenario, google, &pubsub).await?),
     };
     let (bridge, devices) = match &scenario.target.bridge {
-        BridgeTarget::External { .. } => (None, RegisteredDevices::default()),
+        BridgeTarget::External { .. } => (None, devices::register(scenario, options, None)?),
         BridgeTarget::Embedded => {
             let (bridge, devices) = start_bridge(scenario, options, &pubsub).await?;
             (Some(bridge), devices)
@@ -238,7 +238,7 @@ async fn start_bridge(
         registry_cas,
     };
     let store = Arc::new(Store::new(routing, settings));
-    let devices = devices::register(scenario, options, &store)?;
+    let devices = devices::register(scenario, options, Some(&store))?;
     let path = RegistryPath {
         project: project.id.clone(),
         region: project.region.clone(),

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use fleetgate_bridge::Forwarder;
 use fleetgate_identity::google::GoogleIdentity;
-use fleetgate_pubsub::{EmulatorConfig, EmulatorHandle};
+use fleetgate_pubsub::{EmulatorConfig, EmulatorHandle, Source};
 use fleetgate_push::PushTarget;
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::PubsubTarget;
@@ -76,6 +76,14 @@ impl PubsubEnv {
             .create_subscription(subscription)
             .map(|_| ())
             .map_err(|e| EnvironmentError::Start(format!("Pub/Sub: the push subscription {name}: {e}")))
+    }
+
+    /// Where a consumer reads this Pub/Sub from.
+    pub fn source(&self) -> Source {
+        match &self.kind {
+            Kind::Embedded(handle) => Source::Embedded(handle.emulator().clone()),
+            Kind::External(_) => Source::External(self.address.clone()),
+        }
     }
 
     /// Stops the embedded emulator.

@@ -3,12 +3,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::model::{Algorithm, Clock, Cohort, KeyChoice, KeyFormat, Phase, Schedule, Telemetry, TokenPolicy};
+use crate::model::{
+    Algorithm, Clock, Cohort, KeyChoice, KeyFormat, PayloadEncoding, Phase, Schedule, Telemetry, TokenPolicy,
+};
 use crate::read::{Fields, Item, Val};
 use crate::spec::RSA_BITS;
 use crate::template::{IOT_ID_HELP, IdTemplate, TEMPLATE_HELP, is_iot_id};
 
-use super::Cx;
+use super::{Cx, behaviour};
 
 const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 const MIN_PAYLOAD: u64 = 64;
@@ -87,6 +89,7 @@ fn cohort(item: &Item, fields: &Fields, cx: &mut Cx) -> Option<Cohort> {
     let token = token(fields.table("token").unwrap_or(&empty), cx);
     let telemetry = fields.table("telemetry").and_then(|t| telemetry(t, cx));
     let clock = fields.table("clock").unwrap_or(&empty);
+    let backoff = behaviour::backoff(fields.table("backoff").unwrap_or(&empty), cx);
     Some(Cohort {
         name: fields.str("name")?.to_owned(),
         devices: devices?,
@@ -99,6 +102,11 @@ fn cohort(item: &Item, fields: &Fields, cx: &mut Cx) -> Option<Cohort> {
         token: token?,
         telemetry,
         connect_rate: fields.rate("connect_rate"),
+        state: fields.table("state").and_then(|t| behaviour::state(t, cx)),
+        backoff: backoff?,
+        offline_queue: fields
+            .int("offline_queue")
+            .map_or(1000, |q| u32::try_from(q).unwrap_or(u32::MAX)),
     })
 }
 
@@ -247,6 +255,12 @@ fn telemetry(fields: &Fields, cx: &mut Cx) -> Option<Telemetry> {
             Some("poisson") => Schedule::Poisson,
             _ => Schedule::Fixed,
         },
+        payload: match fields.str("payload") {
+            Some("binary") => PayloadEncoding::Binary,
+            _ => PayloadEncoding::Json,
+        },
+        subfolder: behaviour::subfolder(fields, cx)?,
+        count: fields.int("count").and_then(|c| u64::try_from(c).ok()),
     })
 }
 
@@ -282,6 +296,7 @@ pub(super) fn phases(items: &[Item], have_cohorts: bool, cx: &mut Cx) -> Vec<Pha
                 ramp: fields.duration("ramp").unwrap_or_default(),
                 hold,
                 ramp_down: fields.duration("ramp_down").unwrap_or_default(),
+                churn_per_min: fields.float("churn").unwrap_or(0.0),
             });
         }
     }

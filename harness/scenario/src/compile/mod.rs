@@ -4,6 +4,7 @@
 //! against the declared format and the checks of this module add what only the whole file shows
 //! (duplicate names, unknown cases and metrics, inconsistent keys).
 
+mod behaviour;
 mod cohort;
 mod faults;
 mod push;

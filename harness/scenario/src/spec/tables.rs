@@ -42,6 +42,8 @@ pub const KEY_FORMATS: &[&str] = &["RSA_PEM", "RSA_X509_PEM", "ES256_PEM", "ES25
 pub const RSA_BITS: &[i64] = &[1024, 2048, 3072, 4096];
 /// Telemetry schedules.
 pub const SCHEDULES: &[&str] = &["fixed", "poisson"];
+/// Telemetry payload encodings.
+pub const PAYLOADS: &[&str] = &["json", "binary"];
 
 /// The whole file.
 pub static ROOT: TableSpec = TableSpec {
@@ -369,6 +371,51 @@ pub static COHORT: TableSpec = TableSpec {
             Kind::Rate,
             "How fast the cohort's devices connect; as fast as possible when omitted.",
         ),
+        maybe(
+            "state",
+            Kind::Table(&STATE),
+            "State updates the devices publish to /devices/{id}/state.",
+        ),
+        maybe(
+            "backoff",
+            Kind::Table(&BACKOFF),
+            "Backoff after a refused connect or a lost connection.",
+        ),
+        opt(
+            "offline_queue",
+            Kind::Int {
+                min: 0,
+                max: 1_000_000,
+            },
+            "1000",
+            "Messages a device keeps while offline; beyond it the oldest are dropped and counted as messages.dropped_by_device.",
+        ),
+    ],
+};
+
+/// `state = { … }` of a cohort.
+pub static STATE: TableSpec = TableSpec {
+    title: "[cohort.state]",
+    doc: "State updates of a cohort's devices (QoS 1, at most 1 per second per device by IoT Core's limit).",
+    keys: &[
+        key("every", Kind::Duration, "Interval between state updates."),
+        opt("bytes", Kind::Size, "64", "Size of each state update."),
+    ],
+};
+
+/// `backoff = { … }` of a cohort.
+pub static BACKOFF: TableSpec = TableSpec {
+    title: "[cohort.backoff]",
+    doc: "Exponential backoff with jitter: the n-th consecutive failure waits up to min × multiplier^(n−1), at most max, of which a random half is jitter.",
+    keys: &[
+        opt("min", Kind::Duration, "\"1s\"", "Wait after the first failure."),
+        opt("max", Kind::Duration, "\"32s\"", "Longest wait."),
+        opt(
+            "multiplier",
+            Kind::Float { min: 1.0, max: 10.0 },
+            "2",
+            "Growth per consecutive failure.",
+        ),
     ],
 };
 
@@ -466,6 +513,25 @@ pub static TELEMETRY: TableSpec = TableSpec {
             Kind::Enum(SCHEDULES),
             "\"fixed\"",
             "Open-loop schedule: a fixed interval, or Poisson arrivals with that mean.",
+        ),
+        opt(
+            "payload",
+            Kind::Enum(PAYLOADS),
+            "\"json\"",
+            "Payload encoding; both carry the device id, sequence number and intended send time.",
+        ),
+        maybe(
+            "subfolder",
+            Kind::Str,
+            "Publish to /devices/{id}/events/{subfolder} instead of /devices/{id}/events.",
+        ),
+        maybe(
+            "count",
+            Kind::Int {
+                min: 1,
+                max: 1_000_000_000,
+            },
+            "Messages per device; once all are acknowledged the device disconnects and the run can end before the phases do.",
         ),
     ],
 };
@@ -602,6 +668,12 @@ pub static PHASE: TableSpec = TableSpec {
             Kind::Duration,
             "\"0s\"",
             "Time to take all devices down.",
+        ),
+        opt(
+            "churn",
+            Kind::Float { min: 0.0, max: 60.0 },
+            "0",
+            "Connection drops and re-opens per device per minute while up (0: none).",
         ),
     ],
 };

@@ -1,0 +1,110 @@
+//! From the fleet's recorder and the downstream tally to the report's measurements.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use fleetgate_fleet::tally::Downstream;
+use fleetgate_metrics::names::REFUSALS_PREFIX;
+use fleetgate_metrics::{Better, GateKey, Recorder, Unit, flatten};
+use fleetgate_report::Measurement;
+
+/// The delivery counts of one run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Deliveries {
+    /// Telemetry messages acknowledged (QoS 1) or sent (QoS 0).
+    pub acked: u64,
+    /// Of those, how many were never seen downstream.
+    pub lost: u64,
+}
+
+/// Every measurement: the recorder's histograms and counters, the downstream counts, and the
+/// derived ratios and throughput over `loaded` (the time the phases ran).
+pub(super) fn measurements(
+    recorder: &Recorder,
+    downstream: Option<(&Downstream, Deliveries)>,
+    loaded: Duration,
+) -> BTreeMap<String, Measurement> {
+    let mut values = flatten(recorder);
+    if let Some((down, deliveries)) = downstream {
+        values.insert(
+            "messages.delivered".into(),
+            (deliveries.acked - deliveries.lost) as f64,
+        );
+        values.insert("messages.lost".into(), deliveries.lost as f64);
+        values.insert("messages.duplicated".into(), down.duplicated as f64);
+        values.insert("messages.reordered".into(), down.reordered as f64);
+        if deliveries.acked > 0 {
+            let ratio = (deliveries.acked - deliveries.lost) as f64 / deliveries.acked as f64;
+            values.insert("pipeline.delivered_ratio".into(), ratio);
+        }
+    }
+    let accepted = recorder.counter("connects.accepted");
+    let attempts = accepted + recorder.counter("connects.refused");
+    if attempts > 0 {
+        values.insert("connect.success_ratio".into(), accepted as f64 / attempts as f64);
+    }
+    if !loaded.is_zero() {
+        let acked = recorder
+            .counter("messages.acked")
+            .max(recorder.counter("messages.sent"));
+        values.insert("publish.throughput".into(), acked as f64 / loaded.as_secs_f64());
+    }
+    values
+        .into_iter()
+        .map(|(key, value)| {
+            let (unit, better) = describe(&key);
+            (key, Measurement { value, unit, better })
+        })
+        .collect()
+}
+
+/// The unit and better direction of a measurement key.
+fn describe(key: &str) -> (Unit, Better) {
+    if let Some(gate) = GateKey::parse(key) {
+        return (gate.unit(), gate.metric.better);
+    }
+    if key.ends_with(".count") {
+        return (Unit::Count, Better::Higher);
+    }
+    if key.starts_with(REFUSALS_PREFIX) {
+        return (Unit::Count, Better::Lower);
+    }
+    (Unit::Count, Better::Lower)
+}
+
+#[cfg(test)]
+mod tests {
+    use fleetgate_fleet::payload::Stamp;
+
+    use super::*;
+
+    #[test]
+    fn counts_ratios_and_latencies_become_measurements_with_units() {
+        let mut recorder = Recorder::new();
+        recorder.record("publish.puback", 2_000);
+        recorder.count("messages.acked", 10);
+        recorder.count("connects.accepted", 3);
+        recorder.count("connects.refused", 1);
+        recorder.count("refusals.connack-5", 1);
+        let mut down = Downstream::default();
+        for seq in [0, 1, 1] {
+            down.record(Some(&Stamp {
+                device: "d".into(),
+                seq,
+                intended_us: 0,
+            }));
+        }
+        let deliveries = Deliveries { acked: 10, lost: 8 };
+        let m = measurements(&recorder, Some((&down, deliveries)), Duration::from_secs(5));
+        assert_eq!(m["publish.puback.p99"].unit, Unit::Micros);
+        assert!((m["publish.puback.p99"].value - 2_000.0).abs() < 5.0);
+        assert_eq!(m["messages.lost"].value, 8.0);
+        assert_eq!(m["messages.duplicated"].value, 1.0);
+        assert_eq!(m["pipeline.delivered_ratio"].value, 0.2);
+        assert_eq!(m["pipeline.delivered_ratio"].better, Better::Higher);
+        assert_eq!(m["connect.success_ratio"].value, 0.75);
+        assert_eq!(m["publish.throughput"].value, 2.0);
+        assert_eq!(m["refusals.connack-5"].better, Better::Lower);
+        assert_eq!(m["publish.puback.count"].better, Better::Higher);
+    }
+}

@@ -1,0 +1,227 @@
+//! Load phases: the virtual fleet runs every phase against the bridge under test while the
+//! runner consumes what reaches Pub/Sub; the result is the phases' verdicts, every
+//! measurement, and the raw metrics for shard merging.
+
+mod bridge_side;
+mod downstream;
+mod measure;
+mod plan;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use fleetgate_fleet::driver::Shared;
+use fleetgate_fleet::engine::{self, FleetRun};
+use fleetgate_metrics::names::REFUSALS_PREFIX;
+use fleetgate_metrics::{IntervalLog, MetricSet};
+use fleetgate_report::{Measurement, PhaseResult, Verdict};
+use fleetgate_scenario::Scenario;
+use fleetgate_scenario::model::{BridgeTarget, PubsubTarget};
+
+use crate::environment::{Environment, faults};
+use crate::events::RunEvent;
+use downstream::{PubsubWatch, settle};
+use measure::Deliveries;
+
+/// How long the runner waits for stragglers downstream once the fleet stopped: until nothing
+/// arrived for `QUIET`, at most `SETTLE_LIMIT`.
+const QUIET: Duration = Duration::from_secs(5);
+const SETTLE_LIMIT: Duration = Duration::from_secs(60);
+
+/// What the load phases produced.
+#[derive(Debug, Default)]
+pub(crate) struct LoadResult {
+    /// One result per phase.
+    pub phases: Vec<PhaseResult>,
+    /// Every measurement.
+    pub measurements: BTreeMap<String, Measurement>,
+    /// The raw histograms and counters.
+    pub metrics: Option<MetricSet>,
+    /// Things the reader should know.
+    pub notes: Vec<String>,
+}
+
+/// Runs the scenario's phases with its cohorts; progress goes to `watch` once a second and the
+/// interval log to `<out_dir>/metrics.hlog`.
+pub(crate) async fn run(
+    scenario: &Scenario,
+    env: &mut Environment,
+    out_dir: &Path,
+    scenario_dir: &Path,
+    watch: &mut dyn FnMut(&RunEvent),
+) -> LoadResult {
+    if scenario.phases.is_empty() {
+        return LoadResult::default();
+    }
+    let target = match plan::target(scenario, env, scenario_dir) {
+        Ok(target) => target,
+        Err(message) => return failed(scenario, &message),
+    };
+    let plan = plan::fleet(scenario, env);
+    // An external bridge cannot reach the embedded emulator: nothing downstream to watch.
+    let watched = !matches!(
+        (&scenario.target.bridge, &scenario.target.pubsub),
+        (BridgeTarget::External { .. }, PubsubTarget::Embedded)
+    );
+    let watcher = watched.then(|| PubsubWatch::start(scenario, &env.pubsub.source()));
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 4);
+    let shared = Arc::new(Shared::new(target, workers));
+    let log_path = out_dir.join("metrics.hlog");
+    let mut notes = Vec::new();
+    let log = match File::create(&log_path) {
+        Ok(file) => IntervalLog::new(BufWriter::new(file), SystemTime::now()).ok(),
+        Err(e) => {
+            notes.push(format!(
+                "no interval log: cannot create {}: {e}",
+                log_path.display()
+            ));
+            None
+        }
+    };
+    let applied = Arc::new(Mutex::new(Vec::new()));
+    let schedule = env
+        .bridge
+        .as_ref()
+        .filter(|_| !scenario.faults.is_empty())
+        .map(|bridge| {
+            let applied = Arc::clone(&applied);
+            faults::schedule(bridge.bridge.clone(), scenario.faults.clone(), move |fault| {
+                let mut applied = applied.lock().unwrap_or_else(PoisonError::into_inner);
+                applied.push(format!("fault applied: {}", faults::describe(fault)));
+            })
+        });
+    let fleet = engine::run(&plan, shared, log, &mut |p| watch(&RunEvent::Progress(p.clone()))).await;
+    if let Some(schedule) = schedule {
+        schedule.abort();
+    }
+    notes.extend(std::mem::take(
+        &mut *applied.lock().unwrap_or_else(PoisonError::into_inner),
+    ));
+    notes.extend(capacity_notes(&fleet));
+    let acked: u64 = fleet.devices.iter().map(|d| d.acked.len()).sum();
+    let mut metrics = fleet.metrics.clone();
+    let downstream = match watcher {
+        Some(watcher) => {
+            settle(&watcher.seen, acked, QUIET, SETTLE_LIMIT).await;
+            let seen = watcher.seen.clone();
+            notes.extend(watcher.stop().await);
+            let (downstream, pipeline) = std::mem::take(&mut *seen.lock());
+            metrics.merge(&pipeline);
+            Some(downstream)
+        }
+        None => {
+            notes.push(
+                "the bridge under test is external and Pub/Sub embedded, so nothing downstream was watched: no delivery or loss counts".to_owned(),
+            );
+            None
+        }
+    };
+    let deliveries = downstream.as_ref().map(|down| {
+        let lost = down.lost(fleet.devices.iter().map(|d| (d.id.as_str(), &d.acked)));
+        (down, Deliveries { acked, lost })
+    });
+    if let Some(bridge) = env.bridge.as_mut() {
+        bridge_side::count(&mut bridge.events, &mut metrics);
+    }
+    let loaded = fleet.phases.last().map_or(Duration::ZERO, |p| p.end);
+    let measurements = measure::measurements(&metrics, deliveries, loaded);
+    if let Some(foreign) = downstream.as_ref().map(|d| d.foreign).filter(|n| *n > 0) {
+        notes.push(format!(
+            "{foreign} messages in the telemetry subscriptions carried no fleetgate stamp"
+        ));
+    }
+    LoadResult {
+        phases: phases(&fleet),
+        measurements,
+        metrics: Some(metrics.to_set()),
+        notes,
+    }
+}
+
+/// Every phase passed when devices connected; failed with the refusals when none did.
+fn phases(fleet: &FleetRun) -> Vec<PhaseResult> {
+    let connected = fleet.metrics.counter("connects.accepted");
+    let refusals: Vec<String> = fleet
+        .metrics
+        .counters()
+        .filter(|(name, _)| name.starts_with(REFUSALS_PREFIX) || name.starts_with("connack."))
+        .map(|(name, n)| format!("{n} × {name}"))
+        .collect();
+    fleet
+        .phases
+        .iter()
+        .map(|span| {
+            let (verdict, message) = if connected == 0 {
+                let why = if refusals.is_empty() {
+                    "no CONNACK was ever received".to_owned()
+                } else {
+                    format!("refusals: {}", refusals.join(", "))
+                };
+                (Verdict::Failed, format!("no device could connect ({why})"))
+            } else {
+                (
+                    Verdict::Passed,
+                    format!(
+                        "{} connects, {} messages acknowledged",
+                        connected,
+                        fleet.metrics.counter("messages.acked")
+                    ),
+                )
+            };
+            PhaseResult {
+                name: span.name.clone(),
+                verdict,
+                duration_secs: (span.end - span.start).as_secs_f64(),
+                message: Some(message),
+            }
+        })
+        .collect()
+}
+
+/// When the whole fleet was up, and the process's peak memory per device.
+fn capacity_notes(fleet: &FleetRun) -> Vec<String> {
+    let devices = fleet.devices.len();
+    let mut notes = vec![match fleet.all_connected {
+        Some(at) => format!(
+            "all {devices} devices were connected at once {:.1} s after the start",
+            at.as_secs_f64()
+        ),
+        None => format!("the {devices} devices were never all connected at once"),
+    }];
+    if let Some(kib) = peak_rss_kib().filter(|_| devices > 0) {
+        notes.push(format!(
+            "peak resident memory of fleetgate: {:.1} MiB, {:.1} KiB per device (everything in the process included)",
+            kib as f64 / 1024.0,
+            kib as f64 / devices as f64
+        ));
+    }
+    notes
+}
+
+/// The process's peak resident set (`VmHWM`), where the OS tells it.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Every phase failed with `message`: the fleet could not start.
+fn failed(scenario: &Scenario, message: &str) -> LoadResult {
+    LoadResult {
+        phases: scenario
+            .phases
+            .iter()
+            .map(|phase| PhaseResult {
+                name: phase.name.clone(),
+                verdict: Verdict::Failed,
+                duration_secs: 0.0,
+                message: Some(message.to_owned()),
+            })
+            .collect(),
+        ..LoadResult::default()
+    }
+}

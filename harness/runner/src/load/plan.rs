@@ -1,0 +1,156 @@
+//! From the scenario and the started environment to the fleet's plan: where devices connect,
+//! and what every cohort does.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fleetgate_fleet::backoff::BackoffPolicy;
+use fleetgate_fleet::device::{DeviceSpec, StateSpec, TelemetrySpec, TokenPolicy};
+use fleetgate_fleet::driver::{Identity, Target, tls};
+use fleetgate_fleet::engine::{CohortPlan, FleetPlan, PhasePlan};
+use fleetgate_fleet::payload::PayloadKind;
+use fleetgate_fleet::schedule::ScheduleKind;
+use fleetgate_identity::clock::{ClockModel, ClockStart, DeviceClock};
+use fleetgate_identity::jwt::TokenMinter;
+use fleetgate_scenario::Scenario;
+use fleetgate_scenario::model::{BridgeTarget, Cohort, PayloadEncoding, Schedule};
+
+use crate::environment::Environment;
+
+/// Where the fleet connects: the embedded bridge, or the scenario's external one.
+pub(super) fn target(scenario: &Scenario, env: &Environment, scenario_dir: &Path) -> Result<Target, String> {
+    let project = &scenario.project;
+    let client_id_prefix = format!(
+        "projects/{}/locations/{}/registries/{}/devices/",
+        project.id, project.region, project.registry
+    );
+    let (host, port, ca, use_tls) = match (&scenario.target.bridge, &env.bridge) {
+        (
+            BridgeTarget::External {
+                host, port, ca, tls, ..
+            },
+            _,
+        ) => (
+            host.clone(),
+            *port,
+            ca.as_ref().map(|c| scenario_dir.join(c)),
+            *tls,
+        ),
+        (BridgeTarget::Embedded, Some(bridge)) => (
+            "localhost".to_owned(),
+            bridge.bridge.local_addr().port(),
+            Some(bridge.ca_file.clone()),
+            scenario.bridge.tls,
+        ),
+        (BridgeTarget::Embedded, None) => return Err("the embedded bridge did not start".to_owned()),
+    };
+    let tls = match (use_tls, ca) {
+        (false, _) => None,
+        (true, None) => {
+            return Err(format!(
+                "{}: [target] bridge uses TLS but names no `ca` file the devices could trust",
+                scenario.file
+            ));
+        }
+        (true, Some(ca)) => {
+            let pem = std::fs::read(&ca).map_err(|e| format!("cannot read CA {}: {e}", ca.display()))?;
+            Some(tls::client_config(&pem, &ca.display().to_string()).map_err(|e| e.to_string())?)
+        }
+    };
+    Ok(Target {
+        host,
+        port,
+        tls,
+        client_id_prefix,
+    })
+}
+
+/// The fleet plan: every cohort with its keys, clocks and behaviour, and the phases.
+pub(super) fn fleet(scenario: &Scenario, env: &Environment) -> FleetPlan {
+    let origin_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let cohorts = scenario
+        .cohorts
+        .iter()
+        .zip(&env.devices.cohorts)
+        .map(|(cohort, keys)| {
+            let clock = DeviceClock::new(
+                ClockModel {
+                    skew_ms: (cohort.clock.skew.as_secs_f64() * 1000.0).round() as i64,
+                    drift_ppm: cohort.clock.drift_ppm,
+                    start: ClockStart::Synced,
+                },
+                origin_ms,
+            );
+            let lifetime = i64::try_from(cohort.token.lifetime.as_secs()).unwrap_or(i64::MAX);
+            let devices = keys
+                .keys
+                .iter()
+                .enumerate()
+                .map(|(index, key)| Identity {
+                    id: cohort.device_id.render(index as u64),
+                    minter: TokenMinter::new(Arc::clone(key), &scenario.project.id, lifetime, clock),
+                    alg: key.alg(),
+                })
+                .collect();
+            CohortPlan {
+                name: cohort.name.clone(),
+                spec: Arc::new(spec(cohort)),
+                devices,
+                connect_rate: cohort.connect_rate.map(|r| r.per_second()),
+            }
+        })
+        .collect();
+    FleetPlan {
+        seed: scenario.seed,
+        cohorts,
+        phases: scenario
+            .phases
+            .iter()
+            .map(|p| PhasePlan {
+                name: p.name.clone(),
+                ramp: p.ramp,
+                hold: p.hold,
+                ramp_down: p.ramp_down,
+                churn_per_min: p.churn_per_min,
+            })
+            .collect(),
+    }
+}
+
+fn spec(cohort: &Cohort) -> DeviceSpec {
+    DeviceSpec {
+        telemetry: cohort.telemetry.as_ref().map(|t| TelemetrySpec {
+            every: t.every,
+            schedule: match t.schedule {
+                Schedule::Fixed => ScheduleKind::Fixed,
+                Schedule::Poisson => ScheduleKind::Poisson,
+            },
+            payload_bytes: usize::try_from(t.payload_bytes).unwrap_or(usize::MAX),
+            kind: match t.payload {
+                PayloadEncoding::Json => PayloadKind::Json,
+                PayloadEncoding::Binary => PayloadKind::Binary,
+            },
+            qos: t.qos,
+            subfolder: t.subfolder.clone(),
+            count: t.count,
+        }),
+        state: cohort.state.map(|s| StateSpec {
+            every: s.every,
+            bytes: usize::try_from(s.bytes).unwrap_or(usize::MAX),
+        }),
+        token: TokenPolicy {
+            lifetime: cohort.token.lifetime,
+            refresh_at: cohort.token.refresh_at,
+        },
+        backoff: BackoffPolicy {
+            min: cohort.backoff.min,
+            max: cohort.backoff.max,
+            multiplier: cohort.backoff.multiplier,
+        },
+        queue_limit: usize::try_from(cohort.offline_queue).unwrap_or(usize::MAX),
+        drain_timeout: Duration::from_secs(10),
+    }
+}
