@@ -85,6 +85,10 @@ pub(crate) struct ServeArgs {
     /// Write the CA and generated keys here [default: reports/<scenario>-serve-<UTC time>/].
     #[arg(long, value_name = "DIR")]
     pub(crate) out: Option<PathBuf>,
+    /// Serve only the push side: the Google mock and the reference push verifier (no bridge,
+    /// no Pub/Sub), logging each push's verdict.
+    #[arg(long, conflicts_with_all = ["listen", "out"])]
+    pub(crate) verifier_only: bool,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,8 @@
 //!   - `catalogue`: the cases and what each sends.
 //!   - `executor`: minting, realistic wrapped/unwrapped Pub/Sub pushes, rotation of the mock.
 //!   - `outcome`: the per-case result and its judgement (no I/O).
+//! - [`load`]: push load with goose: fresh valid pushes at a fixed rate, latencies in an HDR
+//!   histogram (µs), errors by kind.
 //! - [`mock`]: the Google mock: `/oauth2/v3/certs` (JWKS), `/oauth2/v1/certs` (PEM certificates
 //!   by `kid`), `/.well-known/openid-configuration`, each with `Cache-Control: max-age`; key
 //!   rotation and retirement during a run; request counting per endpoint.
@@ -29,6 +31,7 @@
 //!   - `server`: the HTTP driver, its configuration, handle and delivery records.
 
 pub mod cases;
+pub mod load;
 pub mod mock;
 pub mod verifier;
 

@@ -107,6 +107,29 @@ impl GoogleMock {
     /// document serves from the next request on.
     pub async fn start(identity: Arc<RwLock<GoogleIdentity>>, config: GoogleMockConfig) -> Self {
         let server = MockServer::builder().disable_request_recording().start().await;
+        Self::serve(server, identity, config).await
+    }
+
+    /// Like [`GoogleMock::start`], on a listener the caller bound (a fixed address that an
+    /// endpoint under test was configured to trust before the run).
+    pub async fn start_on(
+        listener: std::net::TcpListener,
+        identity: Arc<RwLock<GoogleIdentity>>,
+        config: GoogleMockConfig,
+    ) -> Self {
+        let server = MockServer::builder()
+            .listener(listener)
+            .disable_request_recording()
+            .start()
+            .await;
+        Self::serve(server, identity, config).await
+    }
+
+    async fn serve(
+        server: MockServer,
+        identity: Arc<RwLock<GoogleIdentity>>,
+        config: GoogleMockConfig,
+    ) -> Self {
         let counters: Counters = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
         let jwks_uri = format!("{}{}", server.uri(), Endpoint::Jwks.path());
         for endpoint in Endpoint::ALL {

@@ -13,6 +13,7 @@
 //! - [`environment`]: starts Pub/Sub, the embedded bridge and the scenario's devices.
 //! - [`events`]: the run events.
 //! - [`push_tokens`]: push tokens minted by the identity crate's Google mock.
+//! - `push_load`: the scenario's `[push.load]` and its measurements.
 //! - [`forwarders`]: the bridge's two ways into Pub/Sub (embedded, external over gRPC).
 //! - [`run()`]: one run, start to report.
 
@@ -22,6 +23,7 @@ pub mod environment;
 pub mod events;
 pub mod forwarders;
 mod load;
+mod push_load;
 pub mod push_tokens;
 mod run;
 
@@ -32,4 +34,7 @@ pub use fleetgate_bridge::events as bridge_events;
 pub use fleetgate_fleet::engine::Progress;
 /// Key pools and key kinds, for `fleetgate keys`.
 pub use fleetgate_identity::{Alg, KeySpec, pool};
+/// The reference push verifier's deliveries and verdicts, for whoever watches a served
+/// environment.
+pub use fleetgate_push::verifier as push;
 pub use run::{Baseline, RunError, RunOptions, run};

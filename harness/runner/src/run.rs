@@ -97,14 +97,26 @@ async fn execute(
         },
     )
     .await?;
+    if let Some(push) = &env.push {
+        let (jwks, pem_certs, openid_configuration) = push.google_urls();
+        watch(&RunEvent::GoogleMock {
+            endpoint: push.target.url.clone(),
+            embedded: push.verifier.is_some(),
+            jwks,
+            pem_certs,
+            openid_configuration,
+        });
+    }
     let case_results = cases::run(&CaseContext { scenario, env: &env }, watch).await;
+    let push_load = crate::push_load::run(scenario, &env, watch).await;
     let load = load::run(scenario, &mut env, &options.out_dir, &options.scenario_dir, watch).await;
     let phases = load.phases;
     for phase in &phases {
         watch(&RunEvent::PhaseFinished(phase.clone()));
     }
     env.shutdown().await;
-    let measurements = load.measurements;
+    let mut measurements = load.measurements;
+    measurements.extend(push_load.measurements);
     let gates = evaluate_gates(&gate_specs(scenario), &measurements);
     for gate in &gates {
         watch(&RunEvent::GateEvaluated(gate.clone()));
@@ -114,6 +126,7 @@ async fn execute(
         .as_ref()
         .map(|b| compare_with_baseline(&measurements, &b.report, &b.file, b.tolerance_pct));
     let mut notes = load.notes;
+    notes.extend(push_load.notes);
     if let Some(b) = options
         .baseline
         .as_ref()

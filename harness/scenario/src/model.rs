@@ -36,6 +36,34 @@ pub struct Scenario {
     pub phases: Vec<Phase>,
     /// The gates, in file order; a gate with both bounds gives max, then min.
     pub gates: Vec<Gate>,
+    /// `[push]`: authenticated push settings, defaults filled in.
+    pub push: PushSettings,
+}
+
+/// `[push]`: what the push endpoint expects, the pipeline's push hop, push load.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PushSettings {
+    /// The push service account, the `email` of every push token.
+    pub service_account: String,
+    /// Statuses that count as a refusal in the `push.*` cases.
+    pub refusal_statuses: Vec<u16>,
+    /// Whether the environment subscribes the push endpoint to the telemetry topic.
+    pub subscribe: bool,
+    /// Where the Google mock listens (port 0: any free port).
+    pub google_listen: std::net::SocketAddr,
+    /// `[push.load]`, when present.
+    pub load: Option<PushLoad>,
+}
+
+/// `[push.load]`: pushes with fresh valid tokens at a fixed rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PushLoad {
+    /// Pushes per second across all users.
+    pub rate: Rate,
+    /// How long the load runs.
+    pub duration: Duration,
+    /// Concurrent goose users.
+    pub users: u32,
 }
 
 /// What is under test; everything not named is embedded.

@@ -3,6 +3,7 @@
 pub(crate) mod keys;
 pub(crate) mod run;
 pub(crate) mod serve;
+pub(crate) mod serve_push;
 pub(crate) mod validate;
 
 use fleetgate_report::ReportData;

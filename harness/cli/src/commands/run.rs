@@ -162,6 +162,34 @@ fn progress(event: &RunEvent, live: &mut LiveLine) {
                 gate.message
             ));
         }
+        RunEvent::GoogleMock {
+            endpoint,
+            embedded,
+            jwks,
+            pem_certs,
+            ..
+        } => {
+            let who = if *embedded {
+                "the reference verifier"
+            } else {
+                "your endpoint"
+            };
+            err(&format!(
+                "  push  {who} at {endpoint} trusts the Google mock: JWKS {jwks}, PEM certificates {pem_certs}"
+            ));
+        }
+        RunEvent::PushLoadFinished {
+            url,
+            requests,
+            errors,
+            seconds,
+        } => {
+            let errors: u64 = errors.values().sum();
+            err(&format!(
+                "  push  load on {url}: {requests} pushes in {seconds:.1}s ({:.0}/s), {errors} errors",
+                *requests as f64 / seconds.max(1e-9)
+            ));
+        }
         RunEvent::Finished { .. } | RunEvent::Progress(_) => {}
     }
 }

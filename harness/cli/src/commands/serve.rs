@@ -1,7 +1,8 @@
 //! `fleetgate serve FILE`: starts the scenario's embedded parts on loopback for real devices,
 //! registers its devices, writes the CA and generated keys to the output folder, prints one JSON
-//! line with every address and path, reports each connection attempt and disconnect on stderr,
-//! and runs until interrupted.
+//! line with every address and path, reports each connection attempt and disconnect (and each
+//! push the reference verifier answers) on stderr, and runs until interrupted. With
+//! `--verifier-only` it serves the push side alone ([`super::serve_push`]).
 
 use std::path::Path;
 
@@ -11,6 +12,7 @@ use fleetgate_scenario::Scenario;
 use serde_json::{Value, json};
 
 use crate::args::ServeArgs;
+use crate::commands::serve_push;
 use crate::commands::validate::{acceptable, load};
 use crate::exit_codes;
 use crate::output::{err, error, out, prepare_out_dir};
@@ -30,6 +32,9 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
         ));
         return Ok(exit_codes::INVALID);
     };
+    if args.verifier_only {
+        return serve_push::serve_verifier(scenario);
+    }
     let out_dir = match prepare_out_dir(args.out.as_deref(), &format!("{}-serve", scenario.name)) {
         Ok(dir) => dir,
         Err(message) => {
@@ -71,6 +76,7 @@ async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Resul
                 err(&faults::describe(fault))
             })
         });
+    let mut deliveries = env.push.as_mut().and_then(|p| p.deliveries.take());
     loop {
         let event = async {
             match env.bridge.as_mut() {
@@ -81,6 +87,7 @@ async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Resul
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             Some(recorded) = event => err(&describe(&recorded)),
+            Some(delivery) = serve_push::next(&mut deliveries) => err(&serve_push::describe(&delivery)),
         }
     }
     err("fleetgate: stopping");
@@ -91,8 +98,6 @@ async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Resul
     Ok(exit_codes::PASSED)
 }
 
-/// Reports cohort key generation on stderr: redrawn in place on a terminal, one line per
-/// tenth otherwise.
 /// The one JSON line: every address and path a device or a person needs.
 fn announcement(scenario: &Scenario, options: &EnvironmentOptions, env: &Environment) -> Value {
     let project = &scenario.project;
@@ -137,6 +142,7 @@ fn announcement(scenario: &Scenario, options: &EnvironmentOptions, env: &Environ
         },
         "cohorts": cohorts,
         "devices": env.devices.devices,
+        "push": env.push.as_ref().map(serve_push::announcement),
     })
 }
 

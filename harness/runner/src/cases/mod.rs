@@ -8,12 +8,13 @@ use crate::catalogue::{self, CaseInfo, Family};
 use crate::environment::Environment;
 use crate::events::RunEvent;
 
+mod push;
+
 /// What every case executor may use.
 pub(crate) struct CaseContext<'a> {
     /// The scenario.
     pub scenario: &'a Scenario,
     /// The started environment.
-    #[expect(dead_code, reason = "the bridge and push executors (issues 7 and 8) use it")]
     pub env: &'a Environment,
 }
 
@@ -31,11 +32,23 @@ pub(crate) async fn run(ctx: &CaseContext<'_>, watch: &mut dyn FnMut(&RunEvent))
         if cases.is_empty() {
             continue;
         }
-        let family_results = not_run(&cases, "this build has no executor for this case family yet");
+        let family_results = match family {
+            Family::Push => push::run(ctx, &cases).await,
+            Family::Bridge => not_run(&cases, "this build has no executor for this case family yet"),
+        };
         for result in &family_results {
             watch(&RunEvent::CaseFinished(result.clone()));
         }
         results.extend(family_results);
+    }
+    results
+}
+
+/// Failed results for cases whose executor could not go on, with the reason.
+fn failed(cases: &[CaseInfo], reason: &str) -> Vec<CaseResult> {
+    let mut results = not_run(cases, reason);
+    for result in &mut results {
+        result.verdict = Verdict::Failed;
     }
     results
 }

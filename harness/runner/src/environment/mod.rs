@@ -7,6 +7,7 @@
 mod devices;
 pub mod faults;
 mod pubsub;
+pub mod push;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use tokio::sync::mpsc;
 
 pub use devices::RegisteredDevices;
 pub use pubsub::PubsubEnv;
+pub use push::PushEnv;
 
 /// Where the environment listens and writes.
 #[derive(Clone)]
@@ -85,15 +87,21 @@ pub struct Environment {
     pub bridge: Option<BridgeEnv>,
     /// The devices registered.
     pub devices: RegisteredDevices,
+    /// The Google mock and the push endpoint, when the scenario needs them
+    /// ([`push::needed`]).
+    pub push: Option<PushEnv>,
 }
 
 impl Environment {
-    /// Stops the bridge and the embedded emulator.
+    /// Stops the bridge, the embedded emulator and the reference verifier.
     pub async fn shutdown(self) {
         if let Some(bridge) = &self.bridge {
             bridge.bridge.shutdown().await;
         }
         self.pubsub.shutdown().await;
+        if let Some(push) = self.push {
+            push.shutdown().await;
+        }
     }
 }
 
@@ -108,7 +116,12 @@ pub async fn start(
             options.out_dir.display()
         ))
     })?;
-    let pubsub = pubsub::start(scenario).await?;
+    let google = push::identity()?;
+    let pubsub = pubsub::start(scenario, &google).await?;
+    let push = match push::needed(scenario) {
+        false => None,
+        true => Some(start_push(scenario, google, &pubsub).await?),
+    };
     let (bridge, devices) = match &scenario.target.bridge {
         BridgeTarget::External { .. } => (None, devices::register(scenario, options, None)?),
         BridgeTarget::Embedded => {
@@ -120,7 +133,34 @@ pub async fn start(
         pubsub,
         bridge,
         devices,
+        push,
     })
+}
+
+/// Starts the push side alone: the Google mock and the reference verifier, with no Pub/Sub
+/// and no bridge (`fleetgate serve --verifier-only`).
+pub async fn start_push_only(scenario: &Scenario) -> Result<PushEnv, EnvironmentError> {
+    push::start(scenario, push::identity()?).await
+}
+
+/// The push side, subscribed to the telemetry topic when `[push] subscribe` asks.
+async fn start_push(
+    scenario: &Scenario,
+    google: Arc<std::sync::RwLock<fleetgate_identity::google::GoogleIdentity>>,
+    pubsub: &PubsubEnv,
+) -> Result<PushEnv, EnvironmentError> {
+    let mut env = push::start(scenario, google).await?;
+    if scenario.push.subscribe {
+        let project = &scenario.project;
+        let topic = format!("projects/{}/topics/{}", project.id, project.telemetry_topic);
+        let name = format!(
+            "projects/{}/subscriptions/{}-push",
+            project.id, project.telemetry_topic
+        );
+        pubsub.subscribe_push(&topic, &name, &env.target)?;
+        env.subscription = Some(name);
+    }
+    Ok(env)
 }
 
 /// The DER of every `[project] registry_cas` file.

@@ -7,9 +7,11 @@ use std::sync::{Arc, RwLock};
 use fleetgate_bridge::Forwarder;
 use fleetgate_identity::google::GoogleIdentity;
 use fleetgate_pubsub::{EmulatorConfig, EmulatorHandle, Source};
+use fleetgate_push::PushTarget;
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::PubsubTarget;
-use gcloud_googleapis::pubsub::v1::{Subscription, Topic};
+use gcloud_googleapis::pubsub::v1::push_config::{AuthenticationMethod, OidcToken};
+use gcloud_googleapis::pubsub::v1::{PushConfig, Subscription, Topic};
 
 use super::EnvironmentError;
 use crate::forwarders::{EmbeddedPubsub, ExternalPubsub};
@@ -38,6 +40,42 @@ impl PubsubEnv {
             Kind::Embedded(handle) => Arc::new(EmbeddedPubsub(handle.emulator().clone())),
             Kind::External(external) => Arc::new((**external).clone()),
         }
+    }
+
+    /// Creates `name`, an authenticated push subscription on `topic` to `target` (OIDC token
+    /// for its service account, audience its own or the URL). Only the embedded emulator can
+    /// push with a token (PROTOCOL.md §7); the scenario compiler refuses the rest.
+    pub(super) fn subscribe_push(
+        &self,
+        topic: &str,
+        name: &str,
+        target: &PushTarget,
+    ) -> Result<(), EnvironmentError> {
+        let Kind::Embedded(handle) = &self.kind else {
+            return Err(EnvironmentError::Start(
+                "an authenticated push subscription needs the embedded Pub/Sub".into(),
+            ));
+        };
+        let oidc = OidcToken {
+            service_account_email: target.service_account.clone(),
+            audience: target.audience.clone().unwrap_or_default(),
+        };
+        let push = PushConfig {
+            push_endpoint: target.url.clone(),
+            authentication_method: Some(AuthenticationMethod::OidcToken(oidc)),
+            ..PushConfig::default()
+        };
+        let subscription = Subscription {
+            name: name.to_owned(),
+            topic: topic.to_owned(),
+            push_config: Some(push),
+            ..Subscription::default()
+        };
+        handle
+            .emulator()
+            .create_subscription(subscription)
+            .map(|_| ())
+            .map_err(|e| EnvironmentError::Start(format!("Pub/Sub: the push subscription {name}: {e}")))
     }
 
     /// Where a consumer reads this Pub/Sub from.
@@ -74,19 +112,19 @@ fn names(scenario: &Scenario) -> (Vec<String>, Vec<String>) {
     (topics, subscriptions)
 }
 
-/// Starts or reaches the scenario's Pub/Sub and creates its topics and subscriptions.
-pub(super) async fn start(scenario: &Scenario) -> Result<PubsubEnv, EnvironmentError> {
+/// Starts or reaches the scenario's Pub/Sub and creates its topics and subscriptions. The
+/// embedded emulator signs its push tokens with `google`, the identity the Google mock serves.
+pub(super) async fn start(
+    scenario: &Scenario,
+    google: &Arc<RwLock<GoogleIdentity>>,
+) -> Result<PubsubEnv, EnvironmentError> {
     let (topics, subscriptions) = names(scenario);
     let pairs = || topics.iter().zip(&subscriptions);
     let start_error = |e: &dyn std::fmt::Display| EnvironmentError::Start(format!("Pub/Sub: {e}"));
     let (kind, address) = match &scenario.target.pubsub {
         PubsubTarget::Embedded => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
-            let google = GoogleIdentity::generate(now).map_err(|e| start_error(&e))?;
             let config = EmulatorConfig {
-                token_source: Some(Arc::new(GoogleTokens::new(Arc::new(RwLock::new(google))))),
+                token_source: Some(Arc::new(GoogleTokens::new(Arc::clone(google)))),
                 ..EmulatorConfig::default()
             };
             let handle = fleetgate_pubsub::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)

@@ -7,6 +7,7 @@
 mod behaviour;
 mod cohort;
 mod faults;
+mod push;
 mod registry;
 mod selection;
 mod target;
@@ -86,11 +87,13 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
     let phases = cohort::phases(fields.array("phase"), declares_cohorts, cx);
     let selected = selection::cases(fields.table("cases"), cases, cx);
     let gates = selection::gates(fields.get("gates"), cx);
+    let push = push::push(fields.table("push").unwrap_or(&empty), &project, &target, cx);
     let declares_devices = fields.get("device").is_some();
     if !declares_cohorts
         && !declares_devices
         && fields.get("cases").is_none()
         && fields.get("gates").is_none()
+        && fields.table("push").and_then(|p| p.get("load")).is_none()
     {
         cx.out.push(Diagnostic::warning(
             "",
@@ -112,6 +115,7 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
         cases: selected,
         phases,
         gates,
+        push: push?,
     })
 }
 

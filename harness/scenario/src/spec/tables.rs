@@ -87,6 +87,11 @@ pub static ROOT: TableSpec = TableSpec {
         ),
         maybe("cases", Kind::Table(&CASES), "Which conformance cases run."),
         maybe(
+            "push",
+            Kind::Table(&PUSH),
+            "Authenticated push: what the push endpoint expects, the pipeline's push hop, push load.",
+        ),
+        maybe(
             "phase",
             Kind::Array(&Kind::Table(&PHASE)),
             "Load phases, run in order.",
@@ -590,6 +595,62 @@ pub static CASES: TableSpec = TableSpec {
             Kind::Array(&Kind::Str),
             "[]",
             "Case ids or globs to leave out of what include selected.",
+        ),
+    ],
+};
+
+/// `[push]`.
+pub static PUSH: TableSpec = TableSpec {
+    title: "[push]",
+    doc: "Authenticated push (PROTOCOL.md §6): what the push endpoint expects, the pipeline's push hop, push load.",
+    keys: &[
+        maybe(
+            "service_account",
+            Kind::Str,
+            "The push service account, the `email` every push token carries; `fleetgate-push@<project id>.iam.gserviceaccount.com` when omitted.",
+        ),
+        opt(
+            "refusal_statuses",
+            Kind::Array(&Kind::Int { min: 100, max: 599 }),
+            "[401, 403]",
+            "The HTTP statuses that count as a refusal in the push.* cases (acceptance is any 2xx, so no 2xx here).",
+        ),
+        opt(
+            "subscribe",
+            Kind::Bool,
+            "false",
+            "Create an authenticated push subscription on the telemetry topic to the push endpoint (the pipeline's last hop); needs the embedded Pub/Sub.",
+        ),
+        opt(
+            "google_listen",
+            Kind::Str,
+            "\"127.0.0.1:0\"",
+            "Address of the Google mock (JWKS, PEM certificates, OpenID configuration); fix a port so that your endpoint can be configured to trust it before the run.",
+        ),
+        maybe(
+            "load",
+            Kind::Table(&PUSH_LOAD),
+            "Push load: fresh valid pushes at a fixed rate against the push endpoint.",
+        ),
+    ],
+};
+
+/// `[push.load]`.
+pub static PUSH_LOAD: TableSpec = TableSpec {
+    title: "[push.load]",
+    doc: "Push load (goose): authenticated pushes with fresh valid tokens at a fixed rate; measures `push.request` and `push.errors`.",
+    keys: &[
+        key(
+            "rate",
+            Kind::Rate,
+            "Pushes per second across all users, such as \"200/s\" (goose's request throttle).",
+        ),
+        key("duration", Kind::Duration, "How long the load runs."),
+        opt(
+            "users",
+            Kind::Int { min: 1, max: 10_000 },
+            "8",
+            "Concurrent goose users (each sends one push at a time, so the rate needs rate × latency users at least).",
         ),
     ],
 };

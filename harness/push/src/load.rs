@@ -1,0 +1,323 @@
+//! Push load (issue 8, item 5): goose users POST authenticated, wrapped Pub/Sub pushes, each with
+//! a freshly minted valid token from the Google mock's active key, against an endpoint URL at a
+//! fixed rate (goose's request throttle) for a fixed time.
+//!
+//! Latencies are goose's own per-request timing (from the send, after the throttle released the
+//! request, to the response headers), recorded in µs as `push.request` into per-user
+//! [`Recorder`]s (shards by goose user) merged at the end; a push that is not answered 2xx, or
+//! not answered at all, counts in `push.errors` and by kind (the status, or `transport`). Goose users are closed-loop: a slow endpoint lowers the achieved rate instead of
+//! queueing pushes, so latency here is from the actual send, never from an intended time.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use fleetgate_identity::google::{GoogleIdentity, PushClaims};
+use fleetgate_metrics::{Recorder, Shards};
+use goose::config::GooseConfiguration;
+use goose::goose::{GooseRequest, GooseUser, Scenario, Transaction, TransactionError, TransactionResult};
+use goose::{GooseAttack, GooseError};
+use serde_json::json;
+
+use crate::GoogleMock;
+use crate::cases::PushTarget;
+
+/// The shape of a push load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadConfig {
+    /// Pushes per second across all users (goose's throttle counts whole requests), at least 1.
+    pub rate: u32,
+    /// How long the load runs (whole seconds, at least one).
+    pub duration: Duration,
+    /// Concurrent goose users, each with one push in flight at most.
+    pub users: u32,
+    /// Timeout of one push.
+    pub timeout: Duration,
+}
+
+/// The latency histogram of a push load (µs).
+pub const REQUEST: &str = "push.request";
+/// The counter of pushes not acknowledged.
+pub const ERRORS: &str = "push.errors";
+
+/// What a push load measured.
+#[derive(Clone, Debug)]
+pub struct LoadOutcome {
+    /// [`REQUEST`]: push latencies in µs (every push answered, whatever its status); [`ERRORS`]:
+    /// pushes not acknowledged (present, 0 when none).
+    pub metrics: Recorder,
+    /// Pushes sent (a push still waiting on the throttle when the load ended is not).
+    pub requests: u64,
+    /// Pushes not acknowledged: by status (`"401"`) or `"transport"` (no answer).
+    pub errors: BTreeMap<String, u64>,
+    /// Wall time of the load, goose's user launch included.
+    pub elapsed: Duration,
+}
+
+impl LoadOutcome {
+    /// Every error, of whatever kind.
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+/// Why a push load could not run (an endpoint's refusals are errors in the outcome instead).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Goose refused the configuration or failed while running.
+    #[error("goose: {error}")]
+    Goose {
+        /// Goose's error.
+        error: Box<GooseError>,
+    },
+    /// The URL has no scheme and host for goose's base URL.
+    #[error("the push endpoint URL {url} has no scheme://host part")]
+    Url {
+        /// The URL.
+        url: String,
+    },
+}
+
+/// What every goose user shares: the token minting and the recording.
+struct Shared {
+    identity: Arc<RwLock<GoogleIdentity>>,
+    url: String,
+    audience: String,
+    service_account: String,
+    seq: AtomicU64,
+    sent: AtomicU64,
+    metrics: Shards,
+    errors: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Shared {
+    fn error(&self, user: usize, kind: String) {
+        self.metrics.with(user, |r| r.count(ERRORS, 1));
+        *lock(&self.errors).entry(kind).or_default() += 1;
+    }
+
+    /// One push: a fresh token, a wrapped body, goose's request, the recording.
+    async fn push(&self, user: &mut GooseUser) -> TransactionResult {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let index = user.weighted_users_index;
+        let claims = PushClaims::new(&self.audience, &self.service_account, unix_now() - 5);
+        let token = match lock_read(&self.identity).push_token(&claims) {
+            Ok(token) => token,
+            Err(error) => {
+                self.error(index, format!("mint: {error}"));
+                return Ok(());
+            }
+        };
+        let builder = user
+            .client
+            .post(&self.url)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(body(seq));
+        let request = GooseRequest::builder().set_request_builder(builder).build();
+        let metric = match user.request(request).await {
+            Ok(response) => response.request,
+            Err(error) => match *error {
+                TransactionError::RequestFailed { raw_request } => *raw_request,
+                // Waiting on the throttle when the load ended: never sent.
+                TransactionError::RequestCanceled { .. } => return Ok(()),
+                other => {
+                    self.error(index, format!("goose: {other}"));
+                    return Ok(());
+                }
+            },
+        };
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        if metric.status_code != 0 {
+            let micros = metric.response_time * 1000 + u64::from(metric.response_time_fraction_us);
+            self.metrics.with(index, |r| r.record(REQUEST, micros));
+        }
+        if !metric.success {
+            let kind = match metric.status_code {
+                0 => "transport".to_owned(),
+                status => status.to_string(),
+            };
+            self.error(index, kind);
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn lock_read(identity: &RwLock<GoogleIdentity>) -> std::sync::RwLockReadGuard<'_, GoogleIdentity> {
+    identity.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A wrapped push body carrying `seq`, as Pub/Sub sends it.
+fn body(seq: u64) -> String {
+    let data = STANDARD.encode(json!({"load": seq}).to_string());
+    let id = (8_000_000_000_u64 + seq).to_string();
+    let time = humantime_now();
+    json!({
+        "message": {
+            "data": data,
+            "attributes": {"deviceId": "pi-load"},
+            "messageId": id,
+            "message_id": id,
+            "publishTime": time,
+            "publish_time": time,
+        },
+        "subscription": "projects/fleetgate/subscriptions/push-load",
+    })
+    .to_string()
+}
+
+/// Now in RFC 3339 with milliseconds, as Pub/Sub writes `publishTime`.
+fn humantime_now() -> String {
+    use time::format_description::well_known::Rfc3339;
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(u32::from(now.millisecond()) * 1_000_000)
+        .unwrap_or(now)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The goose configuration of a load: no controllers (telnet; WebSocket is off by default),
+/// nothing printed,
+/// every user launched within the first second.
+fn configuration(host: &str, config: &LoadConfig) -> GooseConfiguration {
+    let mut goose = GooseConfiguration::default();
+    goose.host = Some(host.to_owned());
+    goose.users = Some(config.users.max(1) as usize);
+    goose.increase_rate = Some(config.users.max(1).to_string());
+    goose.run_time = Some(config.duration.as_secs().max(1).to_string());
+    goose.throttle_requests = Some(config.rate.max(1) as usize);
+    goose.timeout = Some(config.timeout.as_secs().max(1).to_string());
+    goose.no_print_metrics = true;
+    goose.no_error_summary = true;
+    goose.no_telnet = true;
+    goose.no_gzip = true;
+    goose.quiet = 1;
+    goose
+}
+
+/// Runs a push load against `target`, whose endpoint trusts `mock`'s keys.
+pub async fn run(
+    mock: &GoogleMock,
+    target: &PushTarget,
+    config: &LoadConfig,
+) -> Result<LoadOutcome, LoadError> {
+    let host = base(&target.url).ok_or_else(|| LoadError::Url {
+        url: target.url.clone(),
+    })?;
+    let shared = Arc::new(Shared {
+        identity: Arc::clone(mock.identity()),
+        url: target.url.clone(),
+        audience: target.audience().to_owned(),
+        service_account: target.service_account.clone(),
+        seq: AtomicU64::new(0),
+        sent: AtomicU64::new(0),
+        metrics: Shards::new(config.users.max(1) as usize),
+        errors: Mutex::new(BTreeMap::new()),
+    });
+    let user_shared = Arc::clone(&shared);
+    let push = Transaction::new(Arc::new(move |user| {
+        let shared = Arc::clone(&user_shared);
+        Box::pin(async move { shared.push(user).await })
+    }))
+    .set_name("push");
+    silence_goose_logger();
+    let started = Instant::now();
+    let goose = |error| LoadError::Goose {
+        error: Box::new(error),
+    };
+    GooseAttack::initialize_with_config(configuration(&host, config))
+        .map_err(goose)?
+        .register_scenario(Scenario::new("push").register_transaction(push))
+        .execute()
+        .await
+        .map_err(goose)?;
+    let elapsed = started.elapsed();
+    let requests = shared.sent.load(Ordering::Relaxed);
+    let mut metrics = shared.metrics.drain();
+    metrics.count(ERRORS, 0);
+    let errors = lock(&shared.errors).clone();
+    Ok(LoadOutcome {
+        metrics,
+        requests,
+        errors,
+        elapsed,
+    })
+}
+
+/// A `log` logger that drops everything.
+struct Silent;
+
+impl log::Log for Silent {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        false
+    }
+
+    fn log(&self, _: &log::Record<'_>) {}
+
+    fn flush(&self) {}
+}
+
+static SILENT: Silent = Silent;
+
+/// Goose installs a process-wide logger that prints its warnings (one per failed push) on
+/// stdout, where fleetgate writes results, and it cannot be set below warnings. The process
+/// keeps the first logger set, so unless the program has one already, a silent one goes first.
+fn silence_goose_logger() {
+    if log::set_logger(&SILENT).is_ok() {
+        log::set_max_level(log::LevelFilter::Off);
+    }
+}
+
+/// `scheme://host[:port]` of `url`, goose's base URL.
+fn base(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next().filter(|h| !h.is_empty())?;
+    Some(format!("{scheme}://{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_base_url_is_scheme_and_authority() {
+        assert_eq!(
+            base("http://127.0.0.1:80/push?x=1").as_deref(),
+            Some("http://127.0.0.1:80")
+        );
+        assert_eq!(
+            base("https://example.com").as_deref(),
+            Some("https://example.com")
+        );
+        assert_eq!(base("example.com/push"), None);
+        assert_eq!(base("http:///push"), None);
+    }
+
+    #[test]
+    fn goose_runs_quietly_without_controllers() {
+        let config = LoadConfig {
+            rate: 0,
+            duration: Duration::from_millis(300),
+            users: 4,
+            timeout: Duration::from_secs(10),
+        };
+        let goose = configuration("http://127.0.0.1:1", &config);
+        assert!(goose.no_telnet && !goose.websocket && goose.no_print_metrics);
+        assert_eq!(goose.throttle_requests, Some(1), "at least one push per second");
+        assert_eq!(goose.run_time.as_deref(), Some("1"), "at least one second");
+        assert_eq!(goose.users, Some(4));
+    }
+}

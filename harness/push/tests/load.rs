@@ -1,0 +1,85 @@
+//! Push load with goose against the reference verifier: every push carries a fresh valid token
+//! and is accepted, the verifier's delivery count equals the pushes sent, and every answered
+//! push has a latency sample; against a verifier expecting another service account every push
+//! is an error, counted by status.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly
+
+mod common;
+
+use std::time::Duration;
+
+use common::{SERVICE_ACCOUNT, Setup};
+use fleetgate_push::load::{self, LoadConfig};
+use fleetgate_push::verifier::{self, VerifierConfig};
+use fleetgate_push::{PushTarget, Verdict};
+
+fn config() -> LoadConfig {
+    LoadConfig {
+        rate: 40,
+        duration: Duration::from_secs(1),
+        users: 2,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_push_of_a_load_is_accepted_and_recorded() {
+    let mut setup = Setup::start(3600).await;
+    let target = PushTarget::new(setup.verifier.url(), SERVICE_ACCOUNT);
+    let outcome = load::run(&setup.mock, &target, &config()).await.unwrap();
+    assert!(outcome.requests > 0, "goose sent pushes");
+    assert_eq!(outcome.errors, Default::default(), "{:?}", outcome.errors);
+    let latency = outcome.metrics.histogram(load::REQUEST).unwrap();
+    assert_eq!(latency.len(), outcome.requests, "one latency sample per push");
+    assert_eq!(outcome.metrics.counter(load::ERRORS), 0);
+    let mut accepted = 0;
+    let mut sequence = Vec::new();
+    while let Ok(delivery) = setup.deliveries.try_recv() {
+        assert_eq!(delivery.verdict, Verdict::Accepted);
+        let data = delivery.message.unwrap().data;
+        let value: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        sequence.push(value["load"].as_u64().unwrap());
+        accepted += 1;
+    }
+    assert_eq!(accepted, outcome.requests, "the verifier saw every push once");
+    sequence.sort_unstable();
+    sequence.dedup();
+    assert_eq!(
+        sequence.len() as u64,
+        outcome.requests,
+        "each push carried its own sequence number"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_pushes_are_errors_by_status() {
+    let setup = Setup::start(3600).await;
+    let (other, _deliveries) = verifier::start(VerifierConfig::new(
+        setup.mock.jwks_url(),
+        "someone-else@demo-project.iam.gserviceaccount.com",
+    ))
+    .await
+    .unwrap();
+    let target = PushTarget::new(other.url(), SERVICE_ACCOUNT);
+    let outcome = load::run(&setup.mock, &target, &config()).await.unwrap();
+    assert!(outcome.requests > 0);
+    assert_eq!(outcome.errors.keys().collect::<Vec<_>>(), ["403"]);
+    assert_eq!(outcome.error_count(), outcome.requests);
+    assert_eq!(outcome.metrics.counter(load::ERRORS), outcome.requests);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_is_not_there_gives_transport_errors() {
+    let setup = Setup::start(3600).await;
+    let url = setup.verifier.url();
+    setup.verifier.shutdown().await.unwrap();
+    let target = PushTarget::new(url, SERVICE_ACCOUNT);
+    let outcome = load::run(&setup.mock, &target, &config()).await.unwrap();
+    assert!(outcome.requests > 0);
+    assert_eq!(outcome.errors.get("transport"), Some(&outcome.requests));
+    assert!(
+        outcome.metrics.histogram(load::REQUEST).is_none(),
+        "no answer, no latency"
+    );
+}
