@@ -10,6 +10,7 @@
 //! # Layout
 //!
 //! - [`catalogue`]: the conformance cases this build can run.
+//! - `conformance`: the bridge cases (PROTOCOL.md §1–§4), their probe client and executor.
 //! - [`environment`]: starts Pub/Sub, the embedded bridge and the scenario's devices.
 //! - [`events`]: the run events.
 //! - [`push_tokens`]: push tokens minted by the identity crate's Google mock.
@@ -18,6 +19,7 @@
 
 mod cases;
 pub mod catalogue;
+mod conformance;
 pub mod environment;
 pub mod events;
 pub mod forwarders;
@@ -30,3 +32,6 @@ pub use fleetgate_bridge::events as bridge_events;
 /// Key pools and key kinds, for `fleetgate keys`.
 pub use fleetgate_identity::{Alg, KeySpec, pool};
 pub use run::{Baseline, RunError, RunOptions, run};
+/// Test-only switches of the embedded bridge's safety checks (the conformance self-check).
+#[doc(hidden)]
+pub use fleetgate_bridge::safety;

@@ -38,6 +38,10 @@ pub struct RunOptions {
     pub scenario_dir: PathBuf,
     /// Told `(cohort, keys done, keys total)` while cohort keys are generated.
     pub key_progress: KeyProgress,
+    /// The embedded bridge's safety checks; all on unless a test switches one off (the
+    /// conformance self-check).
+    #[doc(hidden)]
+    pub safety: fleetgate_bridge::safety::SafetyChecks,
 }
 
 /// Why a run produced no report.
@@ -98,10 +102,16 @@ async fn execute(
             out_dir: options.out_dir.clone(),
             scenario_dir: options.scenario_dir.clone(),
             key_progress: options.key_progress.clone(),
+            safety: options.safety.clone(),
         },
     )
     .await?;
-    let case_results = cases::run(&CaseContext { scenario, env: &env }, watch).await;
+    let context = CaseContext {
+        scenario,
+        env: &env,
+        scenario_dir: &options.scenario_dir,
+    };
+    let case_results = cases::run(&context, watch).await;
     let phases: Vec<PhaseResult> = scenario
         .phases
         .iter()
@@ -206,6 +216,7 @@ mod tests {
             out_dir: dir.path().to_path_buf(),
             scenario_dir: dir.path().to_path_buf(),
             key_progress: Arc::new(|_, _, _| {}),
+            safety: Default::default(),
         }
     }
 

@@ -43,13 +43,14 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
         out_dir,
         scenario_dir,
         key_progress: crate::output::key_progress(),
+        safety: Default::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run(scenario, &options))
 }
 
 async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Result<u8> {
-    let mut env = match environment::start(scenario, options).await {
+    let env = match environment::start(scenario, options).await {
         Ok(env) => env,
         Err(EnvironmentError::Input(message)) => {
             error(&message);
@@ -71,10 +72,15 @@ async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Resul
                 err(&faults::describe(fault))
             })
         });
+    let events = env.bridge.as_ref().map(|b| std::sync::Arc::clone(&b.events));
+    let mut events = match &events {
+        Some(events) => Some(events.lock().await),
+        None => None,
+    };
     loop {
         let event = async {
-            match env.bridge.as_mut() {
-                Some(bridge) => bridge.events.recv().await,
+            match events.as_mut() {
+                Some(events) => events.recv().await,
                 None => std::future::pending().await,
             }
         };
@@ -84,6 +90,7 @@ async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Resul
         }
     }
     err("fleetgate: stopping");
+    drop(events);
     if let Some(schedule) = schedule {
         schedule.abort();
     }

@@ -13,8 +13,9 @@ pub(crate) struct CaseContext<'a> {
     /// The scenario.
     pub scenario: &'a Scenario,
     /// The started environment.
-    #[expect(dead_code, reason = "the bridge and push executors (issues 7 and 8) use it")]
     pub env: &'a Environment,
+    /// The scenario file's folder: relative paths in the scenario start here.
+    pub scenario_dir: &'a std::path::Path,
 }
 
 /// Runs the selected cases in catalogue order and tells `watch` of each verdict.
@@ -29,6 +30,11 @@ pub(crate) async fn run(ctx: &CaseContext<'_>, watch: &mut dyn FnMut(&RunEvent))
     for family in [Family::Bridge, Family::Push] {
         let cases: Vec<CaseInfo> = selected.iter().filter(|c| c.family == family).copied().collect();
         if cases.is_empty() {
+            continue;
+        }
+        if family == Family::Bridge {
+            let bridge: Vec<_> = cases.iter().filter_map(|c| crate::conformance::catalogue::find(c.id)).collect();
+            results.extend(crate::conformance::run(ctx, &bridge, watch).await);
             continue;
         }
         let family_results = not_run(&cases, "this build has no executor for this case family yet");
