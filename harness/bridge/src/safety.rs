@@ -11,8 +11,6 @@ pub enum SafetyCheck {
     Jwt(Refusal),
     /// Client ids must name this bridge's project, region and registry.
     ClientIdRegistry,
-    /// CONNECT must carry a username.
-    UsernameRequired,
     /// Blocked devices may not connect.
     BlockedDevices,
     /// A second connection of a device closes the first.
@@ -58,7 +56,6 @@ impl SafetyCheck {
         Self::Jwt(Refusal::ExpBeforeIat),
         Self::Jwt(Refusal::LifetimeTooLong),
         Self::ClientIdRegistry,
-        Self::UsernameRequired,
         Self::BlockedDevices,
         Self::OneConnectionPerDevice,
         Self::TopicOwnership,
@@ -79,7 +76,6 @@ impl SafetyCheck {
         let id = match self {
             Self::Jwt(refusal) => return format!("jwt.{}", refusal.id()),
             Self::ClientIdRegistry => "client-id-registry",
-            Self::UsernameRequired => "username-required",
             Self::BlockedDevices => "blocked-devices",
             Self::OneConnectionPerDevice => "one-connection-per-device",
             Self::TopicOwnership => "topic-ownership",

@@ -38,11 +38,11 @@ pub fn cases() -> Vec<CaseInfo> {
     bridge.chain(push).collect()
 }
 
-/// The embedded bridge's safety check whose absence a bridge case detects (test-only: the
+/// The embedded bridge's safety checks whose absence a bridge case detects (test-only: the
 /// conformance self-check switches each off in turn).
 #[doc(hidden)]
-pub fn safety_check(id: &str) -> Option<fleetgate_bridge::safety::SafetyCheck> {
-    crate::conformance::catalogue::find(id).and_then(|case| case.safety())
+pub fn safety_checks(id: &str) -> Vec<fleetgate_bridge::safety::SafetyCheck> {
+    crate::conformance::catalogue::find(id).map_or_else(Vec::new, |case| case.safety())
 }
 
 /// The ids of [`cases`], for the scenario compiler.

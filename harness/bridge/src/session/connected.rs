@@ -142,11 +142,13 @@ impl Live {
             }
             return gateway::attach_or_detach(self, addressed.topic, pkid, &publish.payload, now, profile, registry);
         }
-        let Some(num_id) = self.num_id(addressed.device).or_else(|| self.unowned(addressed.device, profile)) else {
-            if self.info.gateway {
-                return gateway::not_attached(self, addressed.device, pkid);
-            }
-            return not_allowed();
+        let num_id = match self.num_id(addressed.device) {
+            Some(num_id) => num_id,
+            None if self.info.gateway => return gateway::not_attached(self, addressed.device, pkid),
+            None => match self.unowned(addressed.device, profile) {
+                Some(num_id) => num_id,
+                None => return not_allowed(),
+            },
         };
         let device = addressed.device.to_owned();
         match addressed.topic {

@@ -81,8 +81,20 @@ pub(crate) struct BridgeCase {
 }
 
 impl BridgeCase {
-    /// The safety check of the embedded bridge whose absence this case detects.
-    pub(crate) fn safety(&self) -> Option<SafetyCheck> {
+    /// The safety checks of the embedded bridge whose absence this case detects.
+    pub(crate) fn safety(&self) -> Vec<SafetyCheck> {
+        let mut checks: Vec<SafetyCheck> = self.primary_safety().into_iter().collect();
+        match self.check {
+            // It also presents the expired token again.
+            Check::Lifecycle(LifecycleCheck::RefreshByReconnect) => checks.push(SafetyCheck::Jwt(Refusal::Expired)),
+            // Only the newest is redelivered: without redelivery nothing is.
+            Check::Config(ConfigCheck::RedeliverNewest) => checks.push(SafetyCheck::ConfigRedelivery),
+            _ => {}
+        }
+        checks
+    }
+
+    fn primary_safety(&self) -> Option<SafetyCheck> {
         match self.check {
             Check::Token(m) => m.expected(&Profile::google().jwt).and_then(jwt_switch),
             Check::Clock(c) => c.safety(),
