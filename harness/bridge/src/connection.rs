@@ -96,7 +96,9 @@ pub(crate) async fn serve<S>(
                 }
                 Action::Forward(telemetry) => {
                     let mut pkid = telemetry.pkid;
-                    if let Some(early) = pkid.filter(|_| !shared.profile.enforces(SafetyCheck::PubackAfterPubsub)) {
+                    if let Some(early) =
+                        pkid.filter(|_| !shared.profile.enforces(SafetyCheck::PubackAfterPubsub))
+                    {
                         // The rule switched off: acknowledge before Pub/Sub has the message.
                         let ack = Packet::PubAck(rumqttc::mqttbytes::v4::PubAck::new(early));
                         closing |= ack.write(&mut output, usize::MAX).is_err();

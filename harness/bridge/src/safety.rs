@@ -103,9 +103,7 @@ pub struct SafetyChecks {
 impl SafetyChecks {
     /// Every check on, but `check`.
     pub fn without(check: SafetyCheck) -> Self {
-        Self {
-            off: vec![check],
-        }
+        Self { off: vec![check] }
     }
 
     /// Whether `check` is enforced.

@@ -29,9 +29,9 @@ mod run;
 pub use events::RunEvent;
 /// The embedded bridge's events, for whoever watches a served environment.
 pub use fleetgate_bridge::events as bridge_events;
-/// Key pools and key kinds, for `fleetgate keys`.
-pub use fleetgate_identity::{Alg, KeySpec, pool};
-pub use run::{Baseline, RunError, RunOptions, run};
 /// Test-only switches of the embedded bridge's safety checks (the conformance self-check).
 #[doc(hidden)]
 pub use fleetgate_bridge::safety;
+/// Key pools and key kinds, for `fleetgate keys`.
+pub use fleetgate_identity::{Alg, KeySpec, pool};
+pub use run::{Baseline, RunError, RunOptions, run};

@@ -126,13 +126,19 @@ impl CaseSettings {
         Self::pick(&self.expect, id).copied()
     }
 
-    /// The parameters of `id`: each unset one is taken from a less specific pattern.
+    /// The parameters of `id`: each one from the most specific pattern that sets it.
     pub fn params(&self, id: &str) -> CaseParams {
-        let timeout = self.params.iter().rev().find(|(p, v)| v.timeout.is_some() && (p == id || crate::glob::matches(p, id)));
-        let wait = self.params.iter().rev().find(|(p, v)| v.wait.is_some() && (p == id || crate::glob::matches(p, id)));
+        let set = |field: fn(&CaseParams) -> Option<Duration>| {
+            let with: Vec<(String, Duration)> = self
+                .params
+                .iter()
+                .filter_map(|(p, v)| field(v).map(|d| (p.clone(), d)))
+                .collect();
+            Self::pick(&with, id).copied()
+        };
         CaseParams {
-            timeout: timeout.and_then(|(_, v)| v.timeout),
-            wait: wait.and_then(|(_, v)| v.wait),
+            timeout: set(|p| p.timeout),
+            wait: set(|p| p.wait),
         }
     }
 }

@@ -140,7 +140,15 @@ impl Live {
             if !self.info.gateway || addressed.device != self.device {
                 return not_allowed();
             }
-            return gateway::attach_or_detach(self, addressed.topic, pkid, &publish.payload, now, profile, registry);
+            return gateway::attach_or_detach(
+                self,
+                addressed.topic,
+                pkid,
+                &publish.payload,
+                now,
+                profile,
+                registry,
+            );
         }
         let num_id = match self.num_id(addressed.device) {
             Some(num_id) => num_id,
@@ -225,8 +233,11 @@ impl Live {
             } else {
                 QoS::AtLeastOnce
             };
-            let addressed = topics::parse_subscribe(&filter.path)
-                .filter(|a| self.num_id(a.device).or_else(|| self.unowned(a.device, profile)).is_some());
+            let addressed = topics::parse_subscribe(&filter.path).filter(|a| {
+                self.num_id(a.device)
+                    .or_else(|| self.unowned(a.device, profile))
+                    .is_some()
+            });
             let code = match addressed {
                 Some(a) if a.topic == DeviceTopic::Config => {
                     self.deliveries
@@ -297,7 +308,11 @@ impl Live {
     /// safety check that enforces it and the cause it closes with.
     fn timers(&self, profile: &Profile) -> [(UnixMillis, SafetyCheck, Cause); 3] {
         [
-            (self.expiry(profile), SafetyCheck::ExpiryDisconnect, Cause::TokenExpired),
+            (
+                self.expiry(profile),
+                SafetyCheck::ExpiryDisconnect,
+                Cause::TokenExpired,
+            ),
             (
                 self.last_seen + millis(profile.idle_limit),
                 SafetyCheck::IdleLimit,

@@ -33,7 +33,10 @@ pub(crate) async fn run(ctx: &CaseContext<'_>, watch: &mut dyn FnMut(&RunEvent))
             continue;
         }
         if family == Family::Bridge {
-            let bridge: Vec<_> = cases.iter().filter_map(|c| crate::conformance::catalogue::find(c.id)).collect();
+            let bridge: Vec<_> = cases
+                .iter()
+                .filter_map(|c| crate::conformance::catalogue::find(c.id))
+                .collect();
             results.extend(crate::conformance::run(ctx, &bridge, watch).await);
             continue;
         }

@@ -86,7 +86,9 @@ impl BridgeCase {
         let mut checks: Vec<SafetyCheck> = self.primary_safety().into_iter().collect();
         match self.check {
             // It also presents the expired token again.
-            Check::Lifecycle(LifecycleCheck::RefreshByReconnect) => checks.push(SafetyCheck::Jwt(Refusal::Expired)),
+            Check::Lifecycle(LifecycleCheck::RefreshByReconnect) => {
+                checks.push(SafetyCheck::Jwt(Refusal::Expired))
+            }
             // Only the newest is redelivered: without redelivery nothing is.
             Check::Config(ConfigCheck::RedeliverNewest) => checks.push(SafetyCheck::ConfigRedelivery),
             _ => {}
@@ -149,7 +151,9 @@ impl BridgeCase {
         matches!(
             self.check,
             Check::Lifecycle(_)
-                | Check::Config(ConfigCheck::RedeliverNewest | ConfigCheck::Qos1UntilPuback | ConfigCheck::Qos0Once)
+                | Check::Config(
+                    ConfigCheck::RedeliverNewest | ConfigCheck::Qos1UntilPuback | ConfigCheck::Qos0Once
+                )
                 | Check::Pipeline(PipelineCheck::PubackAfterPubsub)
         )
     }
@@ -189,39 +193,53 @@ fn case(id: String, section: &str, rule: &str, check: Check) -> BridgeCase {
 pub(crate) fn all() -> &'static [BridgeCase] {
     static CASES: OnceLock<Vec<BridgeCase>> = OnceLock::new();
     CASES.get_or_init(|| {
-        let mut cases = Vec::new();
-        for mutation in TokenMutation::ALL.iter().copied() {
-            let id = format!("{}.{}", token_group(mutation), mutation.id());
-            cases.push(case(id, "§2", mutation.rule(), Check::Token(mutation)));
-        }
-        for c in ClockToken::ALL.iter().copied() {
-            cases.push(case(format!("clock.{}", c.id()), "§2, §8.1", c.rule(), Check::Clock(c)));
-        }
-        for v in KEY_FORMAT_VARIANTS {
-            cases.push(case(format!("key-format.{}", v.id), "§2", v.rule, Check::KeyFormat(v)));
-        }
-        for c in CredentialCheck::ALL.iter().copied() {
-            cases.push(case(format!("credentials.{}", c.id()), "§2", c.rule(), Check::Credentials(c)));
-        }
-        for c in ConnectCheck::ALL.iter().copied() {
-            cases.push(case(format!("connect.{}", c.id()), "§1", c.rule(), Check::Connect(c)));
-        }
-        for c in LifecycleCheck::ALL.iter().copied() {
-            cases.push(case(format!("lifecycle.{}", c.id()), "§1, §4", c.rule(), Check::Lifecycle(c)));
-        }
-        for c in TopicCheck::ALL.iter().copied() {
-            cases.push(case(format!("{}.{}", c.group(), c.id()), "§3", c.rule(), Check::Topic(c)));
-        }
-        for c in ConfigCheck::ALL.iter().copied() {
-            cases.push(case(format!("{}.{}", c.group(), c.id()), "§3", c.rule(), Check::Config(c)));
-        }
-        for c in GatewayCheck::ALL.iter().copied() {
-            cases.push(case(format!("gateway.{}", c.id()), "§3", c.rule(), Check::Gateway(c)));
-        }
-        for c in PipelineCheck::ALL.iter().copied() {
-            cases.push(case(format!("pipeline.{}", c.id()), "§3", c.rule(), Check::Pipeline(c)));
-        }
-        cases
+        let tokens = TokenMutation::ALL.iter().map(|&m| {
+            let id = format!("{}.{}", token_group(m), m.id());
+            (id, "§2", m.rule(), Check::Token(m))
+        });
+        let clocks = ClockToken::ALL
+            .iter()
+            .map(|&c| (format!("clock.{}", c.id()), "§2, §8.1", c.rule(), Check::Clock(c)));
+        let formats = KEY_FORMAT_VARIANTS
+            .iter()
+            .map(|v| (format!("key-format.{}", v.id), "§2", v.rule, Check::KeyFormat(v)));
+        let credentials = CredentialCheck::ALL.iter().map(|&c| {
+            let id = format!("credentials.{}", c.id());
+            (id, "§2", c.rule(), Check::Credentials(c))
+        });
+        let connects = ConnectCheck::ALL
+            .iter()
+            .map(|&c| (format!("connect.{}", c.id()), "§1", c.rule(), Check::Connect(c)));
+        let lifecycles = LifecycleCheck::ALL.iter().map(|&c| {
+            let id = format!("lifecycle.{}", c.id());
+            (id, "§1, §4", c.rule(), Check::Lifecycle(c))
+        });
+        let topics = TopicCheck::ALL.iter().map(|&c| {
+            let id = format!("{}.{}", c.group(), c.id());
+            (id, "§3", c.rule(), Check::Topic(c))
+        });
+        let configs = ConfigCheck::ALL.iter().map(|&c| {
+            let id = format!("{}.{}", c.group(), c.id());
+            (id, "§3", c.rule(), Check::Config(c))
+        });
+        let gateways = GatewayCheck::ALL
+            .iter()
+            .map(|&c| (format!("gateway.{}", c.id()), "§3", c.rule(), Check::Gateway(c)));
+        let pipelines = PipelineCheck::ALL
+            .iter()
+            .map(|&c| (format!("pipeline.{}", c.id()), "§3", c.rule(), Check::Pipeline(c)));
+        tokens
+            .chain(clocks)
+            .chain(formats)
+            .chain(credentials)
+            .chain(connects)
+            .chain(lifecycles)
+            .chain(topics)
+            .chain(configs)
+            .chain(gateways)
+            .chain(pipelines)
+            .map(|(id, section, rule, check)| case(id, section, rule, check))
+            .collect()
     })
 }
 

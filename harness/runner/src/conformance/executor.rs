@@ -69,10 +69,25 @@ fn target(ctx: &CaseContext<'_>, events: &Arc<EventLog>) -> Result<Target, Strin
             let profile = Profile::named(bridge.profile).unwrap_or_else(Profile::google);
             Ok(Target::new(endpoint, profile, path, Some(embedded), Vec::new()))
         }
-        (BridgeTarget::External { host, port, ca, profile, tls, devices }, _) => {
+        (
+            BridgeTarget::External {
+                host,
+                port,
+                ca,
+                profile,
+                tls,
+                devices,
+            },
+            _,
+        ) => {
             let tls_config = match (tls, ca) {
                 (false, _) => None,
-                (true, None) => return Err("[target.bridge] needs `ca`, the PEM CA file the bridge's certificate chains to".into()),
+                (true, None) => {
+                    return Err(
+                        "[target.bridge] needs `ca`, the PEM CA file the bridge's certificate chains to"
+                            .into(),
+                    );
+                }
                 (true, Some(ca)) => {
                     let file = ctx.scenario_dir.join(ca);
                     let pem = std::fs::read_to_string(&file)
@@ -83,12 +98,19 @@ fn target(ctx: &CaseContext<'_>, events: &Arc<EventLog>) -> Result<Target, Strin
             let mut external = Vec::new();
             for device in devices {
                 let file = ctx.scenario_dir.join(&device.key);
-                let key = fleetgate_identity::DeviceKey::load(&file).map_err(|e| {
-                    format!("device `{}` of [target.bridge]: {e}", device.id)
-                })?;
-                external.push(ExternalDevice { id: device.id.clone(), key: Arc::new(key) });
+                let key = fleetgate_identity::DeviceKey::load(&file)
+                    .map_err(|e| format!("device `{}` of [target.bridge]: {e}", device.id))?;
+                external.push(ExternalDevice {
+                    id: device.id.clone(),
+                    key: Arc::new(key),
+                });
             }
-            let endpoint = Endpoint { host: host.clone(), port: *port, tls: tls_config, timeout };
+            let endpoint = Endpoint {
+                host: host.clone(),
+                port: *port,
+                tls: tls_config,
+                timeout,
+            };
             Ok(Target::new(endpoint, profile_of(*profile), path, None, external))
         }
         (BridgeTarget::Embedded, None) => Err("the embedded bridge did not start".into()),
@@ -112,9 +134,15 @@ pub(crate) async fn run(
     });
     let target = match target(ctx, &events) {
         Ok(target) => target,
-        Err(reason) => return finish(cases, watch, |case| skipped(case, format!("could not run: {reason}"), Verdict::Failed)),
+        Err(reason) => {
+            return finish(cases, watch, |case| {
+                skipped(case, format!("could not run: {reason}"), Verdict::Failed)
+            });
+        }
     };
-    let pubsub = Pubsub::start(&ctx.env.pubsub.address, &ctx.env.pubsub.topics).await.ok();
+    let pubsub = Pubsub::start(&ctx.env.pubsub.address, &ctx.env.pubsub.topics)
+        .await
+        .ok();
     let checks_ctx = Ctx {
         endpoint: target.endpoint.clone(),
         target: &target,
@@ -180,7 +208,11 @@ async fn one(ctx: &CaseContext<'_>, checks_ctx: &Ctx<'_>, case: &BridgeCase) -> 
     let (mut expected, detail) = case.expected(&checks_ctx.target.profile);
     match ctx.scenario.case_settings.expectation(&case.id) {
         Some(CaseExpectation::Skip) => {
-            return skipped(case, "skipped: the scenario's [cases.expect] says skip".into(), Verdict::Skipped);
+            return skipped(
+                case,
+                "skipped: the scenario's [cases.expect] says skip".into(),
+                Verdict::Skipped,
+            );
         }
         Some(CaseExpectation::Accept) => expected = Outcome::Accept,
         Some(CaseExpectation::Refuse) => expected = Outcome::Refuse,
@@ -197,7 +229,11 @@ async fn one(ctx: &CaseContext<'_>, checks_ctx: &Ctx<'_>, case: &BridgeCase) -> 
     let observed = checks::run(case.check, &case_ctx).await;
     let duration_secs = started.elapsed().as_secs_f64();
     let (verdict, message, mut evidence) = match observed {
-        Err(problem) => (Verdict::Failed, Some(format!("could not run: {problem}")), BTreeMap::new()),
+        Err(problem) => (
+            Verdict::Failed,
+            Some(format!("could not run: {problem}")),
+            BTreeMap::new(),
+        ),
         Ok(seen) => match judge(expected, &detail, &seen) {
             Ok(()) => (Verdict::Passed, None, seen.evidence),
             Err(why) => (Verdict::Failed, Some(why), seen.evidence),

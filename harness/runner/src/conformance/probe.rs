@@ -64,7 +64,8 @@ pub(crate) fn client_tls(ca_pem: &str, origin: &str) -> Result<Arc<ClientConfig>
     use tokio_rustls::rustls::pki_types::pem::PemObject;
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        let cert = cert.map_err(|e| ProbeError::Tls(format!("{origin}: {e}; expected PEM CERTIFICATE blocks")))?;
+        let cert =
+            cert.map_err(|e| ProbeError::Tls(format!("{origin}: {e}; expected PEM CERTIFICATE blocks")))?;
         roots
             .add(cert)
             .map_err(|e| ProbeError::Tls(format!("{origin}: {e}")))?;
@@ -159,7 +160,10 @@ impl Probe {
 
     /// Opens a connection and sends CONNECT; returns the probe and the CONNACK code, or `None`
     /// for the code when the bridge closed without a CONNACK.
-    pub(crate) async fn connect(endpoint: &Endpoint, params: &ConnectParams) -> Result<(Self, Option<u8>), ProbeError> {
+    pub(crate) async fn connect(
+        endpoint: &Endpoint,
+        params: &ConnectParams,
+    ) -> Result<(Self, Option<u8>), ProbeError> {
         let mut probe = Self::open(endpoint).await?;
         let mut connect = Connect::new(params.client_id.clone());
         connect.keep_alive = 60;
@@ -190,7 +194,10 @@ impl Probe {
         };
         timed(self.timeout, write)
             .await?
-            .map_err(|source| ProbeError::Io { what: "write", source })
+            .map_err(|source| ProbeError::Io {
+                what: "write",
+                source,
+            })
     }
 
     /// The next packet, or `None` when the bridge closed the connection.
@@ -210,7 +217,10 @@ impl Probe {
 
     /// Reads until a packet `want` accepts (returned) or the close (`None`); the packets passed
     /// over are kept in [`Probe::seen`].
-    pub(crate) async fn until(&mut self, want: impl Fn(&Packet) -> bool) -> Result<Option<Packet>, ProbeError> {
+    pub(crate) async fn until(
+        &mut self,
+        want: impl Fn(&Packet) -> bool,
+    ) -> Result<Option<Packet>, ProbeError> {
         while let Some(packet) = self.next().await? {
             if want(&packet) {
                 return Ok(Some(packet));

@@ -187,9 +187,10 @@ impl Target {
         let embedded = self.embedded.as_ref()?;
         embedded
             .events
-            .find(self.endpoint.timeout, |e| {
-                matches!(e, Event::ConnectAttempt(a) if a.client_id == client_id)
-            })
+            .find(
+                self.endpoint.timeout,
+                |e| matches!(e, Event::ConnectAttempt(a) if a.client_id == client_id),
+            )
             .await
             .map(|r| r.event)
     }
@@ -199,9 +200,10 @@ impl Target {
         let embedded = self.embedded.as_ref()?;
         embedded
             .events
-            .find(self.endpoint.timeout, |e| {
-                matches!(e, Event::Disconnected { device: d, .. } if d == device)
-            })
+            .find(
+                self.endpoint.timeout,
+                |e| matches!(e, Event::Disconnected { device: d, .. } if d == device),
+            )
             .await
             .and_then(|r| match r.event {
                 Event::Disconnected { cause, .. } => Some(cause.id().to_owned()),

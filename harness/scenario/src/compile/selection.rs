@@ -216,9 +216,6 @@ pub(super) fn case_settings(fields: Option<&Fields>, catalogue: &[&str], cx: &mu
 }
 
 fn check_key(item: &Item, span: std::ops::Range<usize>, pattern: &str, catalogue: &[&str], cx: &mut Cx) {
-    let keyed = Item {
-        span,
-        ..item.clone()
-    };
+    let keyed = Item { span, ..item.clone() };
     check_pattern(&keyed, pattern, catalogue, cx);
 }

@@ -190,10 +190,9 @@ pub(super) async fn credentials(which: CredentialCheck, ctx: &Ctx<'_>) -> Result
     let (credentials, signer) = match which {
         CredentialCheck::Expired => (vec![es256(&keys[0], Some(now - 60))], 0),
         CredentialCheck::NotYetExpired => (vec![es256(&keys[0], Some(now + 3600))], 0),
-        CredentialCheck::OtherKeyAfterExpiry => (
-            vec![es256(&keys[0], Some(now - 60)), es256(&keys[1], None)],
-            1,
-        ),
+        CredentialCheck::OtherKeyAfterExpiry => {
+            (vec![es256(&keys[0], Some(now - 60)), es256(&keys[1], None)], 1)
+        }
         CredentialCheck::AnyOfThree | CredentialCheck::LimitThree => {
             (keys[..3].iter().map(|k| es256(k, None)).collect(), 2)
         }
@@ -204,10 +203,12 @@ pub(super) async fn credentials(which: CredentialCheck, ctx: &Ctx<'_>) -> Result
         .create(&id, credentials, false, now)
         .map_err(|e| format!("cannot register {id}: {}", explain(&e)))?;
     if which == CredentialCheck::LimitThree {
-        return Ok(match embedded.store.add_credential(&id, es256(&keys[3], None), now) {
-            Ok(()) => Observation::accepted().with("fourth_credential", "accepted"),
-            Err(e) => Observation::refused(None, Some(refusal_id(&e))).with("fourth_credential", e),
-        });
+        return Ok(
+            match embedded.store.add_credential(&id, es256(&keys[3], None), now) {
+                Ok(()) => Observation::accepted().with("fourth_credential", "accepted"),
+                Err(e) => Observation::refused(None, Some(refusal_id(&e))).with("fourth_credential", e),
+            },
+        );
     }
     Ok(connect_as(ctx, &id, token(ctx, &keys[signer])?)
         .await?
@@ -249,18 +250,26 @@ pub(super) async fn connect(which: ConnectCheck, ctx: &Ctx<'_>) -> Result<Observ
 async fn one_connection(ctx: &Ctx<'_>, params: &ConnectParams, device: &str) -> Result<Observation, String> {
     let (older, first) = attempt(ctx, params).await?;
     let Some(mut older) = older else {
-        return Ok(Observation::broken("the first connection was refused").with("first_connack", first.evidence.get("connack").cloned().unwrap_or_default()));
+        return Ok(Observation::broken("the first connection was refused").with(
+            "first_connack",
+            first.evidence.get("connack").cloned().unwrap_or_default(),
+        ));
     };
     let (newer, second) = attempt(ctx, params).await?;
     let Some(mut newer) = newer else {
-        return Ok(Observation::broken("the second connection was refused")
-            .with("second_connack", second.evidence.get("connack").cloned().unwrap_or_default()));
+        return Ok(Observation::broken("the second connection was refused").with(
+            "second_connack",
+            second.evidence.get("connack").cloned().unwrap_or_default(),
+        ));
     };
     let closed = older.closed().await.map_err(|e| e.to_string())?;
     let newer_alive = newer.ping().await.map_err(|e| e.to_string())?;
     if !closed {
         return Ok(Observation::accepted()
-            .with("older_connection", "still answers PINGREQ after the second CONNACK")
+            .with(
+                "older_connection",
+                "still answers PINGREQ after the second CONNACK",
+            )
             .with("newer_connection_alive", newer_alive));
     }
     let cause = ctx.target.disconnect_cause(device).await;

@@ -25,13 +25,18 @@ fn ms(d: Duration) -> i64 {
 fn move_to(embedded: &Embedded, at: i64) {
     let by = at - embedded.bridge.now();
     if by > 0 {
-        embedded.bridge.clock().advance(Duration::from_millis(u64::try_from(by).unwrap_or(0)));
+        embedded
+            .bridge
+            .clock()
+            .advance(Duration::from_millis(u64::try_from(by).unwrap_or(0)));
     }
 }
 
 pub(super) async fn run(which: LifecycleCheck, ctx: &Ctx<'_>) -> Result<Observation, String> {
     match which {
-        LifecycleCheck::DisconnectAtExpPlusSkew | LifecycleCheck::RefreshByReconnect => expiry(which, ctx).await,
+        LifecycleCheck::DisconnectAtExpPlusSkew | LifecycleCheck::RefreshByReconnect => {
+            expiry(which, ctx).await
+        }
         LifecycleCheck::IdleLimit => idle(ctx).await,
         LifecycleCheck::MaxConnection => max_connection(ctx).await,
     }
@@ -68,23 +73,34 @@ async fn expiry(which: LifecycleCheck, ctx: &Ctx<'_>) -> Result<Observation, Str
             }
             move_to(embedded, closes + ms(profile.expiry_grace) + 1000);
             if !probe.closed().await.map_err(err)? {
-                return Ok(Observation::accepted()
-                    .with("connection", format!("still open {}s after exp + skew", grace + 1)));
+                return Ok(Observation::accepted().with(
+                    "connection",
+                    format!("still open {}s after exp + skew", grace + 1),
+                ));
             }
             let cause = target.disconnect_cause(&device.id).await;
             Observation::refused(None, cause.clone())
                 .with("disconnect_cause", cause.unwrap_or_default())
-                .with("clock_moved", "to exp + skew − 2 s (open), then exp + skew + grace + 1 s (closed)")
+                .with(
+                    "clock_moved",
+                    "to exp + skew − 2 s (open), then exp + skew + grace + 1 s (closed)",
+                )
         }
         None => {
             let limit = ctx.wait + profile.expiry_grace + ctx.endpoint.timeout;
             let closed = probe.wait_close(limit).await.map_err(err)?;
             let at = target.now();
             if !closed {
-                return Ok(Observation::accepted().with("connection", format!("still open {}s after exp + skew", at - exp - skew)));
+                return Ok(Observation::accepted().with(
+                    "connection",
+                    format!("still open {}s after exp + skew", at - exp - skew),
+                ));
             }
             if at * 1000 < closes - 1000 {
-                return Ok(Observation::broken(format!("closed {}s before exp + skew", exp + skew - at)));
+                return Ok(Observation::broken(format!(
+                    "closed {}s before exp + skew",
+                    exp + skew - at
+                )));
             }
             Observation::refused(None, None).with("closed_after_exp_plus_skew_s", at - exp - skew)
         }
@@ -98,7 +114,12 @@ async fn expiry(which: LifecycleCheck, ctx: &Ctx<'_>) -> Result<Observation, Str
 }
 
 /// After the expiry disconnect: the old token is refused, a new one accepted.
-async fn refresh(ctx: &Ctx<'_>, device: &ProbeDevice, old: String, seen: Observation) -> Result<Observation, String> {
+async fn refresh(
+    ctx: &Ctx<'_>,
+    device: &ProbeDevice,
+    old: String,
+    seen: Observation,
+) -> Result<Observation, String> {
     let client_id = ctx.target.client_id(&device.id);
     let (again, _) = attempt(ctx, &ConnectParams::new(client_id.clone(), old)).await?;
     if again.is_some() {
@@ -108,7 +129,9 @@ async fn refresh(ctx: &Ctx<'_>, device: &ProbeDevice, old: String, seen: Observa
     let token = mint(&device.key, &fresh).map_err(err)?;
     let (renewed, _) = attempt(ctx, &ConnectParams::new(client_id, token)).await?;
     if renewed.is_none() {
-        return Ok(Observation::broken("a fresh JWT was refused after the expiry disconnect"));
+        return Ok(Observation::broken(
+            "a fresh JWT was refused after the expiry disconnect",
+        ));
     }
     Ok(seen
         .with("old_jwt_after_expiry", "refused")
@@ -129,7 +152,12 @@ async fn day_long(ctx: &Ctx<'_>) -> Result<(ProbeDevice, Probe), String> {
 }
 
 /// Waits for the close the moved clock must cause, then reads its cause.
-async fn closed_by_clock(ctx: &Ctx<'_>, probe: &mut Probe, device: &str, what: &str) -> Result<Observation, String> {
+async fn closed_by_clock(
+    ctx: &Ctx<'_>,
+    probe: &mut Probe,
+    device: &str,
+    what: &str,
+) -> Result<Observation, String> {
     if !probe.wait_close(ctx.endpoint.timeout).await.map_err(err)? {
         return Ok(Observation::accepted().with("connection", format!("still open past the {what}")));
     }
@@ -149,7 +177,10 @@ async fn idle(ctx: &Ctx<'_>) -> Result<Observation, String> {
     Ok(closed_by_clock(ctx, &mut probe, &device.id, "idle limit")
         .await?
         .with("idle_limit_s", limit / 1000)
-        .with("clock_moved", "idle limit − 1 s (ping answered), then idle limit + 1 s without traffic"))
+        .with(
+            "clock_moved",
+            "idle limit − 1 s (ping answered), then idle limit + 1 s without traffic",
+        ))
 }
 
 async fn max_connection(ctx: &Ctx<'_>) -> Result<Observation, String> {
@@ -163,17 +194,23 @@ async fn max_connection(ctx: &Ctx<'_>) -> Result<Observation, String> {
     while embedded.bridge.now() + step < end - 2000 {
         move_to(embedded, embedded.bridge.now() + step);
         if !probe.ping().await.map_err(err)? {
-            return Ok(Observation::broken("closed before the connection time limit, while busy"));
+            return Ok(Observation::broken(
+                "closed before the connection time limit, while busy",
+            ));
         }
         pings += 1;
     }
     move_to(embedded, end - 2000);
     if !probe.ping().await.map_err(err)? {
-        return Ok(Observation::broken("closed before the connection time limit, while busy"));
+        return Ok(Observation::broken(
+            "closed before the connection time limit, while busy",
+        ));
     }
     move_to(embedded, end + 2000);
-    Ok(closed_by_clock(ctx, &mut probe, &device.id, "connection time limit")
-        .await?
-        .with("max_connection_s", ms(profile.max_connection) / 1000)
-        .with("pings_while_clock_moved", pings))
+    Ok(
+        closed_by_clock(ctx, &mut probe, &device.id, "connection time limit")
+            .await?
+            .with("max_connection_s", ms(profile.max_connection) / 1000)
+            .with("pings_while_clock_moved", pings),
+    )
 }

@@ -2,11 +2,13 @@
 //! returns an [`Observation`]; the executor judges it against the case's expected outcome.
 //!
 //! - `connect`: tokens, clocks, key formats, credentials and the CONNECT rules.
-//! - `session`: topics, QoS, config, commands and gateways on an open connection.
+//! - `session`: topics, QoS and gateways on an open connection.
+//! - `delivery`: config and commands.
 //! - `lifecycle`: disconnects at expiry, idle limit and connection age (the moved clock).
 //! - `pipeline`: what reaches Pub/Sub, and the PUBACK's timing.
 
 mod connect;
+mod delivery;
 mod lifecycle;
 mod pipeline;
 mod session;
@@ -182,7 +184,9 @@ impl TopicCheck {
         match self {
             Self::OtherDeviceEvents | Self::OutsideContract => refuse(None, "topic-not-allowed"),
             Self::PublishQos2 => refuse(None, "publish-qos2"),
-            Self::SubscribeOtherConfig | Self::SubscribeWildcard | Self::CommandsFilter => refuse(None, "suback-0x80"),
+            Self::SubscribeOtherConfig | Self::SubscribeWildcard | Self::CommandsFilter => {
+                refuse(None, "suback-0x80")
+            }
             _ => accept(),
         }
     }
@@ -277,7 +281,7 @@ pub(crate) async fn run(check: Check, ctx: &Ctx<'_>) -> Result<Observation, Stri
         Check::Connect(c) => connect::connect(c, ctx).await,
         Check::Lifecycle(c) => lifecycle::run(c, ctx).await,
         Check::Topic(c) => session::topic(c, ctx).await,
-        Check::Config(c) => session::config(c, ctx).await,
+        Check::Config(c) => delivery::run(c, ctx).await,
         Check::Gateway(c) => session::gateway(c, ctx).await,
         Check::Pipeline(c) => pipeline::run(c, ctx).await,
     }

@@ -45,14 +45,20 @@ pub(crate) struct Pubsub {
 impl Pubsub {
     /// Creates `<topic>-conformance` subscriptions on the emulator at `address` and reads them.
     pub(crate) async fn start(address: &str, topics: &[String]) -> Result<Self, String> {
-        let admin = ExternalPubsub::connect(address).await.map_err(|e| e.to_string())?;
+        let admin = ExternalPubsub::connect(address)
+            .await
+            .map_err(|e| e.to_string())?;
         let seen = Arc::new(Seen::default());
         let mut consumers = Vec::new();
         for topic in topics {
             let subscription = format!("{}-conformance", topic.replace("/topics/", "/subscriptions/"));
             admin.ensure(topic, &subscription).await?;
             let observer = Collect(Arc::clone(&seen));
-            consumers.push(Consumer::start(Source::External(address.to_owned()), subscription, observer));
+            consumers.push(Consumer::start(
+                Source::External(address.to_owned()),
+                subscription,
+                observer,
+            ));
         }
         Ok(Self { seen, consumers })
     }
@@ -101,7 +107,10 @@ pub(super) async fn run(which: PipelineCheck, ctx: &Ctx<'_>) -> Result<Observati
     let mut probe = open(ctx, &device).await?;
     let payload = format!("conformance {} {} {}", which.id(), device.id, target.now());
     let (topic, qos) = match which {
-        PipelineCheck::SubfolderAttribute => (format!("/devices/{}/events/probe-sub", device.id), QoS::AtLeastOnce),
+        PipelineCheck::SubfolderAttribute => (
+            format!("/devices/{}/events/probe-sub", device.id),
+            QoS::AtLeastOnce,
+        ),
         PipelineCheck::Qos0Forwarded => (format!("/devices/{}/events", device.id), QoS::AtMostOnce),
         _ => (format!("/devices/{}/events", device.id), QoS::AtLeastOnce),
     };
@@ -126,13 +135,23 @@ pub(super) async fn run(which: PipelineCheck, ctx: &Ctx<'_>) -> Result<Observati
         target.embedded()?.bridge.faults().stall_forwarding(false);
     }
     if early? {
-        return Ok(Observation::broken("PUBACK arrived while forwarding to Pub/Sub was stalled"));
+        return Ok(Observation::broken(
+            "PUBACK arrived while forwarding to Pub/Sub was stalled",
+        ));
     }
-    if qos == QoS::AtLeastOnce && probe.until(|p| matches!(p, Packet::PubAck(_))).await.map_err(err)?.is_none() {
+    if qos == QoS::AtLeastOnce
+        && probe
+            .until(|p| matches!(p, Packet::PubAck(_)))
+            .await
+            .map_err(err)?
+            .is_none()
+    {
         return Ok(Observation::broken("no PUBACK: the bridge closed the connection"));
     }
     let Some(found) = pubsub.find(payload.as_bytes(), ctx.endpoint.timeout).await else {
-        return Ok(Observation::broken("the acknowledged message did not reach Pub/Sub"));
+        return Ok(Observation::broken(
+            "the acknowledged message did not reach Pub/Sub",
+        ));
     };
     let attributes: BTreeMap<String, String> = found.attributes.clone().into_iter().collect();
     let mut seen = match which {
@@ -147,7 +166,10 @@ pub(super) async fn run(which: PipelineCheck, ctx: &Ctx<'_>) -> Result<Observati
     seen.note("pubsub_message_id", &found.message_id);
     seen.note("pubsub_attributes", format!("{attributes:?}"));
     if stalled {
-        seen.note("puback", "withheld while forwarding was stalled, sent once Pub/Sub had the message");
+        seen.note(
+            "puback",
+            "withheld while forwarding was stalled, sent once Pub/Sub had the message",
+        );
     }
     Ok(seen)
 }
@@ -169,7 +191,10 @@ fn attribute_problem(ctx: &Ctx<'_>, device: &str, attributes: &BTreeMap<String, 
         && let Some(record) = embedded.store.get(device)
         && record.num_id.to_string() != num_id
     {
-        return Some(format!("deviceNumId {num_id} is not the registry's {}", record.num_id));
+        return Some(format!(
+            "deviceNumId {num_id} is not the registry's {}",
+            record.num_id
+        ));
     }
     expected.insert("deviceNumId".to_owned(), num_id);
     if ctx.target.profile.subfolder_attribute == SubfolderAttribute::Empty {
