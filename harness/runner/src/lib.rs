@@ -3,9 +3,10 @@
 //! [`ReportData`](fleetgate_report::ReportData). Everything that happens is also sent as a
 //! [`RunEvent`] to whoever watches (the CLI's progress output).
 //!
-//! This build runs the plan as far as components exist: the case catalogue is empty until the
-//! conformance cases land, and load phases are reported as skipped until the virtual fleet
-//! lands; gates are evaluated against whatever was measured (a gate with no data fails).
+//! This build runs the plan as far as components exist: the bridge conformance cases run
+//! against the embedded or an external bridge, push cases are reported skipped until their
+//! executor lands, and load phases are reported as skipped until the virtual fleet lands; gates
+//! are evaluated against whatever was measured (a gate with no data fails).
 //!
 //! # Layout
 //!
