@@ -238,9 +238,10 @@ impl Probe {
         Ok(self.until(|p| matches!(p, Packet::PingResp)).await?.is_some())
     }
 
-    /// Whether the bridge has closed the connection: after anything the bridge acts on in
-    /// order (a packet it refuses, a moved clock, a newer connection), a few ping round trips
-    /// either meet the close or prove the connection open.
+    /// Whether the bridge has closed the connection, after a packet it acts on in order (a
+    /// refused publish): a few ping round trips either meet the close or prove the connection
+    /// open. A close caused by something else (a moved clock, a newer connection) is awaited
+    /// with [`Probe::wait_close`].
     pub(crate) async fn closed(&mut self) -> Result<bool, ProbeError> {
         for _ in 0..PING_ROUNDS {
             if !self.ping().await? {

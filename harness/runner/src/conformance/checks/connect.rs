@@ -262,7 +262,11 @@ async fn one_connection(ctx: &Ctx<'_>, params: &ConnectParams, device: &str) -> 
             second.evidence.get("connack").cloned().unwrap_or_default(),
         ));
     };
-    let closed = older.closed().await.map_err(|e| e.to_string())?;
+    // The newer connection tells the older one through the bridge: wait for the close.
+    let closed = older
+        .wait_close(ctx.endpoint.timeout)
+        .await
+        .map_err(|e| e.to_string())?;
     let newer_alive = newer.ping().await.map_err(|e| e.to_string())?;
     if !closed {
         return Ok(Observation::accepted()

@@ -72,7 +72,8 @@ async fn expiry(which: LifecycleCheck, ctx: &Ctx<'_>) -> Result<Observation, Str
                 return Ok(Observation::broken("closed before exp + skew").with("exp", exp));
             }
             move_to(embedded, closes + ms(profile.expiry_grace) + 1000);
-            if !probe.closed().await.map_err(err)? {
+            // The clock reaches the connection as an event of its own: wait for the close.
+            if !probe.wait_close(ctx.endpoint.timeout).await.map_err(err)? {
                 return Ok(Observation::accepted().with(
                     "connection",
                     format!("still open {}s after exp + skew", grace + 1),
