@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 use crate::events::{Cause, Event};
 use crate::faults::Faulty;
 use crate::forward::telemetry_message;
+use crate::safety::SafetyCheck;
 use crate::server::{Control, Shared};
 use crate::session::{Action, Session};
 
@@ -94,7 +95,15 @@ pub(crate) async fn serve<S>(
                     }
                 }
                 Action::Forward(telemetry) => {
-                    let pkid = telemetry.pkid;
+                    let mut pkid = telemetry.pkid;
+                    if let Some(early) =
+                        pkid.filter(|_| !shared.profile.enforces(SafetyCheck::PubackAfterPubsub))
+                    {
+                        // The rule switched off: acknowledge before Pub/Sub has the message.
+                        let ack = Packet::PubAck(rumqttc::mqttbytes::v4::PubAck::new(early));
+                        closing |= ack.write(&mut output, usize::MAX).is_err();
+                        pkid = None;
+                    }
                     let routed = telemetry_message(
                         &telemetry,
                         &shared.registry.routing(),

@@ -24,6 +24,8 @@
 //! - [`topics`]: the device topic grammar and access rules.
 //! - [`profile`]: `google` and `clearblade` answers and limits.
 //! - [`events`]: connection attempts and disconnects, with claims, verdicts and causes.
+//! - `safety`: test-only switches that turn one enforced rule off, for the conformance
+//!   self-check.
 
 pub mod admin;
 pub mod clock;
@@ -34,6 +36,8 @@ pub mod forward;
 pub mod http_bridge;
 pub mod profile;
 pub mod registry;
+#[doc(hidden)]
+pub mod safety;
 pub mod server;
 pub mod session;
 pub mod tls;

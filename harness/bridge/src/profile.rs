@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use fleetgate_identity::rules::BridgeSettings;
 
+use crate::safety::{SafetyCheck, SafetyChecks};
+
 /// What to do with a CONNECT that asks for a persistent session (clean session = 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PersistentSession {
@@ -55,6 +57,9 @@ pub struct Profile {
     pub max_messages_per_second: u32,
     /// How often an unacknowledged QoS 1 config is sent again.
     pub config_redelivery: Duration,
+    /// Checks switched off for the conformance self-check; all on in every profile.
+    #[doc(hidden)]
+    pub safety: SafetyChecks,
 }
 
 impl Profile {
@@ -75,6 +80,7 @@ impl Profile {
             min_state_interval: Duration::from_secs(1),
             max_messages_per_second: 100,
             config_redelivery: Duration::from_secs(10),
+            safety: SafetyChecks::default(),
         }
     }
 
@@ -87,6 +93,19 @@ impl Profile {
             jwt: BridgeSettings::clearblade(),
             ..Self::google()
         }
+    }
+
+    /// This profile with `safety` in force (test-only: see [`SafetyChecks`]).
+    #[doc(hidden)]
+    pub fn with_safety(mut self, safety: SafetyChecks) -> Self {
+        self.jwt.relaxed = safety.relaxed_jwt_rules();
+        self.safety = safety;
+        self
+    }
+
+    /// Whether `check` is enforced.
+    pub(crate) fn enforces(&self, check: SafetyCheck) -> bool {
+        self.safety.on(check)
     }
 
     /// The skew allowed around `exp`.

@@ -14,6 +14,7 @@ use fleetgate_identity::credentials::{
 use fleetgate_identity::rules::{self, BridgeSettings};
 
 use crate::forward::Routing;
+use crate::safety::{SafetyCheck, SafetyChecks};
 use crate::server::DeviceRegistry;
 use crate::session::{AuthVerdict, ConfigVersion, DeviceInfo, Registry, UnixMillis};
 
@@ -91,6 +92,7 @@ pub enum RegistryError {
 /// The registry, shared by the bridge, the HTTP bridge and the admin API.
 pub struct Store {
     settings: RegistrySettings,
+    max_credentials: usize,
     inner: RwLock<Inner>,
 }
 
@@ -106,12 +108,22 @@ impl Store {
     pub fn new(routing: Routing, settings: RegistrySettings) -> Self {
         Self {
             settings,
+            max_credentials: MAX_CREDENTIALS,
             inner: RwLock::new(Inner {
                 routing,
                 devices: BTreeMap::new(),
                 next_num_id: 2_700_000_000_000_000,
             }),
         }
+    }
+
+    /// This registry with `safety` in force (test-only: see [`SafetyChecks`]).
+    #[doc(hidden)]
+    pub fn with_safety(mut self, safety: &SafetyChecks) -> Self {
+        if !safety.on(SafetyCheck::CredentialLimit) {
+            self.max_credentials = usize::MAX;
+        }
+        self
     }
 
     fn read<T>(&self, f: impl FnOnce(&Inner) -> T) -> T {
@@ -157,7 +169,7 @@ impl Store {
                 "`{id}` is not a valid device id: 3 to 255 characters, a letter, then letters, digits or - . _ + ~ %, not starting with \"goog\""
             )));
         }
-        if credentials.len() > MAX_CREDENTIALS {
+        if credentials.len() > self.max_credentials {
             return Err(RegistryError::Invalid(format!(
                 "a device holds at most {MAX_CREDENTIALS} credentials"
             )));
@@ -220,7 +232,7 @@ impl Store {
         let index = self.get(id).map_or(0, |r| r.credentials.len());
         let credential = self.register(id, index, credential, now)?;
         self.update(id, |record| {
-            if record.credentials.len() >= MAX_CREDENTIALS {
+            if record.credentials.len() >= self.max_credentials {
                 return Err(RegistryError::Invalid(format!(
                     "device `{id}` already holds {MAX_CREDENTIALS} credentials"
                 )));

@@ -18,6 +18,7 @@ use crate::events::{Cause, Event, Recorded};
 use crate::faults::Faults;
 use crate::forward::{Forwarder, Routing};
 use crate::profile::Profile;
+use crate::safety::SafetyCheck;
 use crate::session::{CommandError, ConfigVersion, Registry, RegistryPath, UnixMillis};
 
 /// How long to pause after a failed accept (for example when descriptors run out).
@@ -92,7 +93,8 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(device.to_owned(), Live { connection, control });
-        if let Some(older) = older.filter(|o| o.connection != connection) {
+        let one_connection = self.profile.enforces(SafetyCheck::OneConnectionPerDevice);
+        if let Some(older) = older.filter(|o| o.connection != connection && one_connection) {
             let _ = older.control.try_send(Control::Close(Cause::Replaced));
         }
     }
@@ -178,6 +180,11 @@ impl Bridge {
     /// The bridge's clock, in Unix milliseconds.
     pub fn now(&self) -> UnixMillis {
         self.shared.clock.now()
+    }
+
+    /// The bridge's clock (conformance cases move it).
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.shared.clock
     }
 
     /// The devices connected now.

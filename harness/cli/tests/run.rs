@@ -200,3 +200,61 @@ fn without_out_reports_go_to_a_new_timestamped_folder_under_reports() {
     assert_eq!(stamp.len(), "20261123T195848Z".len(), "{stamp}");
     assert!(stamp.ends_with('Z') && stamp.as_bytes()[8] == b'T', "{stamp}");
 }
+
+#[test]
+fn the_conformance_gate_passes_and_a_failing_case_exits_1_with_its_evidence_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("gate");
+    let args = [
+        "run",
+        "scenarios/conformance.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let (code, stdout, stderr) = common::text(&common::fleetgate(&args));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let junit = read(&out, "junit.xml");
+    assert!(junit.contains("<testcase name=\"auth.aud-mismatch\""), "{junit}");
+    assert!(
+        junit.contains("<testcase name=\"pipeline.puback-after-pubsub\""),
+        "{junit}"
+    );
+
+    // A scenario that expects the bridge to accept a token for another project.
+    let file = tmp.path().join("strict.toml");
+    let text = "[scenario]\nname = \"strict\"\n[cases]\ninclude = [\"auth.aud-*\", \"auth.valid\"]\n[cases.expect]\n\"auth.aud-mismatch\" = \"accept\"\n";
+    std::fs::write(&file, text).unwrap();
+    let out = tmp.path().join("strict");
+    let args = ["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let (code, stdout, stderr) = common::text(&common::fleetgate(&args));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let summary = read(&out, "summary.md");
+    let failures = summary.find("## Failures").unwrap();
+    let failure = &summary[failures..];
+    assert!(
+        failure.contains(
+            "case `auth.aud-mismatch`: expected accept, but the bridge refused (CONNACK 5, `aud-mismatch`)"
+        ),
+        "{summary}"
+    );
+    assert!(failure.contains("bridge_reason: `aud-mismatch`"), "{summary}");
+    assert!(
+        failures < summary.find("## Cases").unwrap(),
+        "failures come first"
+    );
+    let report: serde_json::Value = serde_json::from_str(&read(&out, "report.json")).unwrap();
+    let verdicts: Vec<(&str, &str)> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), c["verdict"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("auth.valid", "passed"),
+            ("auth.aud-mismatch", "failed"),
+            ("auth.aud-array", "passed")
+        ]
+    );
+}

@@ -25,14 +25,24 @@ pub struct CaseInfo {
 
 /// Every case, in the order reports list them: bridge cases, then push cases.
 pub fn cases() -> Vec<CaseInfo> {
-    PushCase::ALL
-        .iter()
-        .map(|case| CaseInfo {
-            id: case.id(),
-            rule: case.rule(),
-            family: Family::Push,
-        })
-        .collect()
+    let bridge = crate::conformance::catalogue::all().iter().map(|case| CaseInfo {
+        id: case.id.as_str(),
+        rule: case.rule.as_str(),
+        family: Family::Bridge,
+    });
+    let push = PushCase::ALL.iter().map(|case| CaseInfo {
+        id: case.id(),
+        rule: case.rule(),
+        family: Family::Push,
+    });
+    bridge.chain(push).collect()
+}
+
+/// The embedded bridge's safety checks whose absence a bridge case detects (test-only: the
+/// conformance self-check switches each off in turn).
+#[doc(hidden)]
+pub fn safety_checks(id: &str) -> Vec<fleetgate_bridge::safety::SafetyCheck> {
+    crate::conformance::catalogue::find(id).map_or_else(Vec::new, |case| case.safety())
 }
 
 /// The ids of [`cases`], for the scenario compiler.

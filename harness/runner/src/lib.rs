@@ -3,13 +3,15 @@
 //! [`ReportData`](fleetgate_report::ReportData). Everything that happens is also sent as a
 //! [`RunEvent`] to whoever watches (the CLI's progress output).
 //!
-//! This build runs the plan as far as components exist: the case catalogue is empty until the
-//! conformance cases land, and load phases are reported as skipped until the virtual fleet
-//! lands; gates are evaluated against whatever was measured (a gate with no data fails).
+//! This build runs the plan as far as components exist: the bridge conformance cases run
+//! against the embedded or an external bridge, push cases are reported skipped until their
+//! executor lands, and load phases are reported as skipped until the virtual fleet lands; gates
+//! are evaluated against whatever was measured (a gate with no data fails).
 //!
 //! # Layout
 //!
 //! - [`catalogue`]: the conformance cases this build can run.
+//! - `conformance`: the bridge cases (PROTOCOL.md §1–§4), their probe client and executor.
 //! - [`environment`]: starts Pub/Sub, the embedded bridge and the scenario's devices.
 //! - [`events`]: the run events.
 //! - [`push_tokens`]: push tokens minted by the identity crate's Google mock.
@@ -19,6 +21,7 @@
 
 mod cases;
 pub mod catalogue;
+mod conformance;
 pub mod environment;
 pub mod events;
 pub mod forwarders;
@@ -30,6 +33,9 @@ mod run;
 pub use events::RunEvent;
 /// The embedded bridge's events, for whoever watches a served environment.
 pub use fleetgate_bridge::events as bridge_events;
+/// Test-only switches of the embedded bridge's safety checks (the conformance self-check).
+#[doc(hidden)]
+pub use fleetgate_bridge::safety;
 /// A progress reading of the virtual fleet.
 pub use fleetgate_fleet::engine::Progress;
 /// Key pools and key kinds, for `fleetgate keys`.

@@ -38,6 +38,10 @@ pub struct RunOptions {
     pub scenario_dir: PathBuf,
     /// Told `(cohort, keys done, keys total)` while cohort keys are generated.
     pub key_progress: KeyProgress,
+    /// The embedded bridge's safety checks; all on unless a test switches one off (the
+    /// conformance self-check).
+    #[doc(hidden)]
+    pub safety: fleetgate_bridge::safety::SafetyChecks,
 }
 
 /// Why a run produced no report.
@@ -87,13 +91,14 @@ async fn execute(
         phases: scenario.phases.len(),
         gates: scenario.gates.len(),
     });
-    let mut env = environment::start(
+    let env = environment::start(
         scenario,
         &EnvironmentOptions {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             out_dir: options.out_dir.clone(),
             scenario_dir: options.scenario_dir.clone(),
             key_progress: options.key_progress.clone(),
+            safety: options.safety.clone(),
         },
     )
     .await?;
@@ -107,9 +112,14 @@ async fn execute(
             openid_configuration,
         });
     }
-    let case_results = cases::run(&CaseContext { scenario, env: &env }, watch).await;
+    let context = CaseContext {
+        scenario,
+        env: &env,
+        scenario_dir: &options.scenario_dir,
+    };
+    let case_results = cases::run(&context, watch).await;
     let push_load = crate::push_load::run(scenario, &env, watch).await;
-    let load = load::run(scenario, &mut env, &options.out_dir, &options.scenario_dir, watch).await;
+    let load = load::run(scenario, &env, &options.out_dir, &options.scenario_dir, watch).await;
     let phases = load.phases;
     for phase in &phases {
         watch(&RunEvent::PhaseFinished(phase.clone()));
@@ -209,6 +219,7 @@ mod tests {
             out_dir: dir.path().to_path_buf(),
             scenario_dir: dir.path().to_path_buf(),
             key_progress: Arc::new(|_, _, _| {}),
+            safety: Default::default(),
         }
     }
 

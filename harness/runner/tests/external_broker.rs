@@ -111,6 +111,7 @@ hold = "60s"
         out_dir: dir.path().join("out"),
         scenario_dir: dir.path().to_path_buf(),
         key_progress: Arc::new(|_, _, _| {}),
+        safety: Default::default(),
     };
     let report = run(&scenario, &options, &mut |_| {}).unwrap();
     let value = |key: &str| report.measurements[key].value;

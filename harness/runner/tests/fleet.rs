@@ -24,6 +24,7 @@ fn run_scenario(body: &str) -> (ReportData, Vec<RunEvent>, tempfile::TempDir) {
         out_dir: dir.path().to_path_buf(),
         scenario_dir: dir.path().to_path_buf(),
         key_progress: Arc::new(|_, _, _| {}),
+        safety: Default::default(),
     };
     let mut events = Vec::new();
     let report = run(&scenario, &options, &mut |e| events.push(e.clone())).unwrap();

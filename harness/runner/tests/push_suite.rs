@@ -32,6 +32,7 @@ fn options(dir: &tempfile::TempDir) -> RunOptions {
         out_dir: dir.path().to_path_buf(),
         scenario_dir: dir.path().to_path_buf(),
         key_progress: Arc::new(|_, _, _| {}),
+        safety: Default::default(),
     }
 }
 
@@ -191,6 +192,7 @@ subscribe = true
         out_dir: dir.path().to_path_buf(),
         scenario_dir: dir.path().to_path_buf(),
         key_progress: Arc::new(|_, _, _| {}),
+        safety: Default::default(),
     };
     let mut env = environment::start(&scenario, &options).await.unwrap();
     let push = env.push.as_mut().unwrap();

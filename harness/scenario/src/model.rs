@@ -32,6 +32,8 @@ pub struct Scenario {
     pub cohorts: Vec<Cohort>,
     /// Ids of the conformance cases selected, in catalogue order.
     pub cases: Vec<String>,
+    /// Per-case parameters and expected-outcome overrides (`[cases.params]`, `[cases.expect]`).
+    pub case_settings: CaseSettings,
     /// The load phases, in order.
     pub phases: Vec<Phase>,
     /// The gates, in file order; a gate with both bounds gives max, then min.
@@ -94,7 +96,79 @@ pub enum BridgeTarget {
         profile: Profile,
         /// Whether to use TLS.
         tls: bool,
+        /// Devices registered on it that the conformance cases may use.
+        devices: Vec<ExternalBridgeDevice>,
     },
+}
+
+/// A device registered on an external bridge, with its private key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExternalBridgeDevice {
+    /// Device id.
+    pub id: String,
+    /// Private key PEM file, as written (relative to the scenario file).
+    pub key: String,
+}
+
+/// The outcome a scenario expects of a case instead of the profile's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaseExpectation {
+    /// The bridge accepts (or the behaviour holds).
+    Accept,
+    /// The bridge refuses.
+    Refuse,
+    /// The case is not run.
+    Skip,
+}
+
+/// Parameters of the cases an id or glob selects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaseParams {
+    /// How long a probe waits for any one answer.
+    pub timeout: Option<Duration>,
+    /// How long expiry cases wait on an external bridge.
+    pub wait: Option<Duration>,
+}
+
+/// `[cases.params]` and `[cases.expect]`, in file order; for a case, an exact id wins over a
+/// glob, and among globs the last one written wins.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CaseSettings {
+    /// `pattern → parameters`.
+    pub params: Vec<(String, CaseParams)>,
+    /// `pattern → expected outcome`.
+    pub expect: Vec<(String, CaseExpectation)>,
+}
+
+impl CaseSettings {
+    fn pick<'a, T>(entries: &'a [(String, T)], id: &str) -> Option<&'a T> {
+        entries
+            .iter()
+            .find(|(p, _)| p == id)
+            .or_else(|| entries.iter().rev().find(|(p, _)| crate::glob::matches(p, id)))
+            .map(|(_, v)| v)
+    }
+
+    /// The expectation the scenario sets for `id`, if any.
+    pub fn expectation(&self, id: &str) -> Option<CaseExpectation> {
+        Self::pick(&self.expect, id).copied()
+    }
+
+    /// The parameters of `id`: each one from the most specific pattern that sets it.
+    pub fn params(&self, id: &str) -> CaseParams {
+        let set = |field: fn(&CaseParams) -> Option<Duration>| {
+            let with: Vec<(String, Duration)> = self
+                .params
+                .iter()
+                .filter_map(|(p, v)| field(v).map(|d| (p.clone(), d)))
+                .collect();
+            Self::pick(&with, id).copied()
+        };
+        CaseParams {
+            timeout: set(|p| p.timeout),
+            wait: set(|p| p.wait),
+        }
+    }
 }
 
 /// A bridge profile: which answers to expect where the protocol leaves them open.

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use fleetgate_scenario::model::{
-    Algorithm, Bound, BridgeTarget, KeyFormat, Profile, PubsubTarget, PushTarget, Route, Schedule,
+    Algorithm, Bound, BridgeTarget, CaseExpectation, CaseParams, ExternalBridgeDevice, KeyFormat, Profile,
+    PubsubTarget, PushTarget, Route, Schedule,
 };
 use fleetgate_scenario::{Severity, SourceFile, compile};
 
@@ -24,7 +25,7 @@ seed = 42
 description = "every key"
 
 [target]
-bridge = { host = "bridge.local", port = 8883, ca = "fixtures/tls/ca.pem", profile = "clearblade" }
+bridge = { host = "bridge.local", port = 8883, ca = "fixtures/tls/ca.pem", profile = "clearblade", devices = [{ id = "conf-1", key = "keys/conf-1.pem" }] }
 pubsub = { emulator = "127.0.0.1:8085" }
 push_endpoint = { url = "http://127.0.0.1:8080/push", audience = "https://example.com" }
 
@@ -71,6 +72,13 @@ device_id = "ec-{index}"
 [cases]
 include = ["auth.*", "clock.iat-future"]
 exclude = ["auth.alg-none"]
+expect = { "auth.*" = "refuse", "auth.aud-mismatch" = "skip" }
+
+[cases.params."auth.*"]
+timeout = "2s"
+
+[cases.params."auth.aud-mismatch"]
+wait = "30s"
 
 [[phase]]
 name = "ramp-and-hold"
@@ -101,7 +109,11 @@ fn every_key_of_the_format_reaches_the_model() {
             port: 8883,
             ca: Some("fixtures/tls/ca.pem".into()),
             profile: Profile::ClearBlade,
-            tls: true
+            tls: true,
+            devices: vec![ExternalBridgeDevice {
+                id: "conf-1".into(),
+                key: "keys/conf-1.pem".into()
+            }],
         }
     );
     assert_eq!(s.target.pubsub, PubsubTarget::Emulator("127.0.0.1:8085".into()));
@@ -168,6 +180,25 @@ fn every_key_of_the_format_reaches_the_model() {
     assert!(ec.telemetry.is_none() && ec.connect_rate.is_none());
 
     assert_eq!(s.cases, ["auth.aud-mismatch", "clock.iat-future"]);
+    let settings = &s.case_settings;
+    assert_eq!(
+        settings.expectation("auth.aud-mismatch"),
+        Some(CaseExpectation::Skip),
+        "an exact id wins"
+    );
+    assert_eq!(
+        settings.expectation("auth.alg-none"),
+        Some(CaseExpectation::Refuse)
+    );
+    assert_eq!(settings.expectation("clock.iat-future"), None);
+    assert_eq!(
+        settings.params("auth.aud-mismatch"),
+        CaseParams {
+            timeout: Some(Duration::from_secs(2)),
+            wait: Some(Duration::from_secs(30))
+        },
+        "each parameter from the most specific pattern that sets it"
+    );
     assert_eq!(s.phases[0].hold, Duration::from_secs(60));
     assert_eq!(s.phases[0].ramp_down, Duration::from_secs(2));
 

@@ -6,6 +6,7 @@ use super::connected::Live;
 use super::{Action, Registry, RegistryPath, UnixMillis};
 use crate::events::{Cause, ConnectAttempt, Event, Verdict};
 use crate::profile::{PersistentSession, Profile};
+use crate::safety::SafetyCheck;
 
 const BAD_CLIENT_ID: u8 = 2;
 
@@ -34,7 +35,12 @@ pub(super) fn connect(
             Action::Close(Cause::Protocol(format!("CONNECT refused: {reason}"))),
         ]
     };
-    let Some(device) = device_of(&connect.client_id, path) else {
+    let named = if profile.enforces(SafetyCheck::ClientIdRegistry) {
+        device_of(&connect.client_id, path)
+    } else {
+        any_registry_device(&connect.client_id)
+    };
+    let Some(device) = named else {
         let reason = if connect.client_id.starts_with("projects/") {
             "other-registry"
         } else {
@@ -58,7 +64,7 @@ pub(super) fn connect(
             "unknown-device",
         ));
     };
-    if info.blocked {
+    if info.blocked && profile.enforces(SafetyCheck::BlockedDevices) {
         return Err(refuse(
             Some(device),
             None,
@@ -115,6 +121,12 @@ pub(crate) fn device_of<'a>(client_id: &'a str, path: &RegistryPath) -> Option<&
         .strip_prefix(path.registry.as_str())?
         .strip_prefix("/devices/")?;
     (!device.is_empty() && !device.contains('/')).then_some(device)
+}
+
+/// The device id of a client id of any registry (the registry check switched off).
+fn any_registry_device(client_id: &str) -> Option<&str> {
+    let (_, device) = client_id.strip_prefix("projects/")?.rsplit_once("/devices/")?;
+    (!device.is_empty()).then_some(device)
 }
 
 fn return_code(code: u8) -> ConnectReturnCode {

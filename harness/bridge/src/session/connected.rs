@@ -11,6 +11,7 @@ use super::delivery::{CommandError, Delivery};
 use super::{Action, ConfigVersion, DeviceInfo, Registry, Telemetry, UnixMillis, gateway, packet_name};
 use crate::events::Cause;
 use crate::profile::Profile;
+use crate::safety::SafetyCheck;
 use crate::topics::{self, DeviceTopic};
 
 /// State of an authenticated connection.
@@ -80,7 +81,7 @@ impl Live {
                 }
                 self.publish(publish, now, profile, registry)
             }
-            Packet::Subscribe(subscribe) => self.subscribe(subscribe, now, registry),
+            Packet::Subscribe(subscribe) => self.subscribe(subscribe, now, profile, registry),
             Packet::Unsubscribe(unsubscribe) => {
                 for filter in &unsubscribe.topics {
                     if let Some(addressed) = topics::parse_subscribe(filter) {
@@ -119,13 +120,16 @@ impl Live {
 
     fn publish(
         &mut self,
-        publish: Publish,
+        mut publish: Publish,
         now: UnixMillis,
         profile: &Profile,
         registry: &dyn Registry,
     ) -> Vec<Action> {
         if publish.qos == QoS::ExactlyOnce {
-            return vec![Action::Close(Cause::PublishQos2)];
+            if profile.enforces(SafetyCheck::PublishQos2) {
+                return vec![Action::Close(Cause::PublishQos2)];
+            }
+            publish.qos = QoS::AtLeastOnce;
         }
         let not_allowed = || vec![Action::Close(Cause::TopicNotAllowed(publish.topic.clone()))];
         let Some(addressed) = topics::parse_publish(&publish.topic) else {
@@ -136,13 +140,23 @@ impl Live {
             if !self.info.gateway || addressed.device != self.device {
                 return not_allowed();
             }
-            return gateway::attach_or_detach(self, addressed.topic, pkid, &publish.payload, now, registry);
+            return gateway::attach_or_detach(
+                self,
+                addressed.topic,
+                pkid,
+                &publish.payload,
+                now,
+                profile,
+                registry,
+            );
         }
-        let Some(num_id) = self.num_id(addressed.device) else {
-            if self.info.gateway {
-                return gateway::not_attached(self, addressed.device, pkid);
-            }
-            return not_allowed();
+        let num_id = match self.num_id(addressed.device) {
+            Some(num_id) => num_id,
+            None if self.info.gateway => return gateway::not_attached(self, addressed.device, pkid),
+            None => match self.unowned(addressed.device, profile) {
+                Some(num_id) => num_id,
+                None => return not_allowed(),
+            },
         };
         let device = addressed.device.to_owned();
         match addressed.topic {
@@ -196,16 +210,34 @@ impl Live {
         actions
     }
 
-    fn subscribe(&mut self, subscribe: Subscribe, now: UnixMillis, registry: &dyn Registry) -> Vec<Action> {
+    /// With topic ownership switched off, another device's topics are used as if they were
+    /// this connection's own.
+    fn unowned(&self, _device: &str, profile: &Profile) -> Option<u64> {
+        (!profile.enforces(SafetyCheck::TopicOwnership)).then_some(self.info.num_id)
+    }
+
+    fn subscribe(
+        &mut self,
+        subscribe: Subscribe,
+        now: UnixMillis,
+        profile: &Profile,
+        registry: &dyn Registry,
+    ) -> Vec<Action> {
         let mut codes = Vec::with_capacity(subscribe.filters.len());
         let mut configs = Vec::new();
         for filter in &subscribe.filters {
             let granted = if filter.qos == QoS::AtMostOnce {
                 QoS::AtMostOnce
+            } else if !profile.enforces(SafetyCheck::SubscribeQosCap) {
+                filter.qos
             } else {
                 QoS::AtLeastOnce
             };
-            let addressed = topics::parse_subscribe(&filter.path).filter(|a| self.num_id(a.device).is_some());
+            let addressed = topics::parse_subscribe(&filter.path).filter(|a| {
+                self.num_id(a.device)
+                    .or_else(|| self.unowned(a.device, profile))
+                    .is_some()
+            });
             let code = match addressed {
                 Some(a) if a.topic == DeviceTopic::Config => {
                     self.deliveries
@@ -233,16 +265,23 @@ impl Live {
         let mut actions = vec![Action::Send(Packet::SubAck(SubAck::new(subscribe.pkid, codes)))];
         for device in configs {
             if let Some(config) = registry.latest_config(&device) {
-                actions.extend(self.config(&device, config, now));
+                actions.extend(self.config(&device, config, now, profile));
             }
         }
         actions
     }
 
-    pub(super) fn config(&mut self, device: &str, config: ConfigVersion, now: UnixMillis) -> Vec<Action> {
+    pub(super) fn config(
+        &mut self,
+        device: &str,
+        config: ConfigVersion,
+        now: UnixMillis,
+        profile: &Profile,
+    ) -> Vec<Action> {
         let mut next = PkidSource(&mut self.next_pkid);
+        let newest_only = profile.enforces(SafetyCheck::ConfigNewestOnly);
         match self.deliveries.get_mut(device) {
-            Some(delivery) => delivery.config(device, config, now, &mut || next.next()),
+            Some(delivery) => delivery.config(device, config, now, newest_only, &mut || next.next()),
             None => Vec::new(),
         }
     }
@@ -265,30 +304,60 @@ impl Live {
         self.exp + millis(profile.skew()) + millis(profile.expiry_grace)
     }
 
+    /// The connection's timers: token expiry, idle limit and connection age, each with the
+    /// safety check that enforces it and the cause it closes with.
+    fn timers(&self, profile: &Profile) -> [(UnixMillis, SafetyCheck, Cause); 3] {
+        [
+            (
+                self.expiry(profile),
+                SafetyCheck::ExpiryDisconnect,
+                Cause::TokenExpired,
+            ),
+            (
+                self.last_seen + millis(profile.idle_limit),
+                SafetyCheck::IdleLimit,
+                Cause::Idle,
+            ),
+            (
+                self.connected + millis(profile.max_connection),
+                SafetyCheck::MaxConnectionTime,
+                Cause::MaxConnectionTime,
+            ),
+        ]
+    }
+
+    /// The redelivery interval, when redelivery is enforced.
+    fn redelivery(profile: &Profile) -> Option<i64> {
+        profile
+            .enforces(SafetyCheck::ConfigRedelivery)
+            .then(|| millis(profile.config_redelivery))
+    }
+
     pub(super) fn next_deadline(&self, profile: &Profile) -> UnixMillis {
-        let every = millis(profile.config_redelivery);
+        let timers = self
+            .timers(profile)
+            .into_iter()
+            .filter(|(_, check, _)| profile.enforces(*check))
+            .map(|(at, _, _)| at)
+            .fold(i64::MAX / 4, i64::min);
+        let Some(every) = Self::redelivery(profile) else {
+            return timers;
+        };
         self.deliveries
             .values()
             .filter_map(|d| d.redelivery_due(every))
-            .fold(
-                self.expiry(profile)
-                    .min(self.last_seen + millis(profile.idle_limit))
-                    .min(self.connected + millis(profile.max_connection)),
-                i64::min,
-            )
+            .fold(timers, i64::min)
     }
 
     pub(super) fn tick(&mut self, now: UnixMillis, profile: &Profile) -> Vec<Action> {
-        if now >= self.expiry(profile) {
-            return vec![Action::Close(Cause::TokenExpired)];
+        for (at, check, cause) in self.timers(profile) {
+            if now >= at && profile.enforces(check) {
+                return vec![Action::Close(cause)];
+            }
         }
-        if now >= self.last_seen + millis(profile.idle_limit) {
-            return vec![Action::Close(Cause::Idle)];
-        }
-        if now >= self.connected + millis(profile.max_connection) {
-            return vec![Action::Close(Cause::MaxConnectionTime)];
-        }
-        let every = millis(profile.config_redelivery);
+        let Some(every) = Self::redelivery(profile) else {
+            return Vec::new();
+        };
         self.deliveries
             .iter_mut()
             .flat_map(|(device, d)| d.redeliver(device, now, every))

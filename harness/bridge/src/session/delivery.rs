@@ -49,6 +49,7 @@ impl Delivery {
         device: &str,
         config: ConfigVersion,
         now: UnixMillis,
+        newest_only: bool,
         pkid: &mut dyn FnMut() -> u16,
     ) -> Vec<Action> {
         let Some(qos) = self.config_qos else {
@@ -61,11 +62,14 @@ impl Delivery {
         let mut publish = Publish::new(topics::config_topic(device), qos, config.data.to_vec());
         if qos == QoS::AtLeastOnce {
             publish.pkid = pkid();
-            self.pending = Some(PendingConfig {
-                pkid: publish.pkid,
-                config,
-                sent: now,
-            });
+            // Without the newest-only rule, an older unacknowledged version stays pending.
+            if newest_only || self.pending.is_none() {
+                self.pending = Some(PendingConfig {
+                    pkid: publish.pkid,
+                    config,
+                    sent: now,
+                });
+            }
         }
         vec![Action::Send(Packet::Publish(publish))]
     }

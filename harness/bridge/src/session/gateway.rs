@@ -7,6 +7,8 @@ use serde_json::json;
 
 use super::connected::Live;
 use super::{Action, Registry, UnixMillis};
+use crate::profile::Profile;
+use crate::safety::SafetyCheck;
 use crate::topics::{self, DeviceTopic};
 
 /// Handles a publish to `/devices/{gw}/attach` or `/detach`. The request is acknowledged; its
@@ -17,6 +19,7 @@ pub(super) fn attach_or_detach(
     pkid: Option<u16>,
     payload: &[u8],
     now: UnixMillis,
+    profile: &Profile,
     registry: &dyn Registry,
 ) -> Vec<Action> {
     let request: serde_json::Value = serde_json::from_slice(payload).unwrap_or_default();
@@ -52,7 +55,7 @@ pub(super) fn attach_or_detach(
         ));
         return actions;
     };
-    if !registry.is_bound(&live.device, &device) {
+    if !registry.is_bound(&live.device, &device) && profile.enforces(SafetyCheck::GatewayBinding) {
         actions.extend(error(
             live,
             &device,

@@ -214,7 +214,7 @@ impl Session {
     /// A new configuration version for a device this session speaks for.
     pub fn config(&mut self, device: &str, config: ConfigVersion, now: UnixMillis) -> Vec<Action> {
         match &mut self.state {
-            State::Connected(live) => live.config(device, config, now),
+            State::Connected(live) => live.config(device, config, now, &self.profile),
             _ => Vec::new(),
         }
     }

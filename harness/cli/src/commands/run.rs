@@ -52,6 +52,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
         out_dir: out_dir.clone(),
         scenario_dir: args.file.parent().map(Path::to_path_buf).unwrap_or_default(),
         key_progress: crate::output::key_progress(),
+        safety: Default::default(),
     };
     let mut live = LiveLine::new();
     let mut watch = |event: &RunEvent| progress(event, &mut live);

@@ -48,6 +48,7 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
         out_dir,
         scenario_dir,
         key_progress: crate::output::key_progress(),
+        safety: Default::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run(scenario, &options))
@@ -77,10 +78,15 @@ async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Resul
             })
         });
     let mut deliveries = env.push.as_mut().and_then(|p| p.deliveries.take());
+    let events = env.bridge.as_ref().map(|b| std::sync::Arc::clone(&b.events));
+    let mut events = match &events {
+        Some(events) => Some(events.lock().await),
+        None => None,
+    };
     loop {
         let event = async {
-            match env.bridge.as_mut() {
-                Some(bridge) => bridge.events.recv().await,
+            match events.as_mut() {
+                Some(events) => events.recv().await,
                 None => std::future::pending().await,
             }
         };
@@ -91,6 +97,7 @@ async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Resul
         }
     }
     err("fleetgate: stopping");
+    drop(events);
     if let Some(schedule) = schedule {
         schedule.abort();
     }

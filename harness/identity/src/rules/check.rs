@@ -53,7 +53,9 @@ pub fn check(
 
 fn header(header: &Map<String, Value>, settings: &BridgeSettings) -> Result<Alg, Refusal> {
     let alg = match header.get("alg").and_then(Value::as_str) {
-        Some(a) if a.eq_ignore_ascii_case("none") => return Err(Refusal::AlgNone),
+        Some(a) if a.eq_ignore_ascii_case("none") && settings.enforces(Refusal::AlgNone) => {
+            return Err(Refusal::AlgNone);
+        }
         Some("RS256") => Alg::Rs256,
         Some("ES256") => Alg::Es256,
         _ => return Err(Refusal::AlgUnsupported),
@@ -78,7 +80,8 @@ fn signature(
     if of_alg().next().is_none() {
         return Err(Refusal::AlgMismatch);
     }
-    let usable = || of_alg().filter(|(_, c)| c.usable_at(now));
+    let in_force = settings.enforces(Refusal::CredentialExpired);
+    let usable = || of_alg().filter(move |(_, c)| !in_force || c.usable_at(now));
     if usable().next().is_none() {
         return Err(Refusal::CredentialExpired);
     }
@@ -90,18 +93,29 @@ fn signature(
     if candidates.peek().is_none() {
         return Err(Refusal::RsaTooSmall);
     }
-    if alg == Alg::Es256 && d.signature.len() != 64 {
+    if alg == Alg::Es256 && d.signature.len() != 64 && settings.enforces(Refusal::Es256SignatureForm) {
         return Err(Refusal::Es256SignatureForm);
     }
+    let verifies = |c: &RegisteredCredential| {
+        !settings.enforces(Refusal::BadSignature) || c.key.verify(d.signing_input.as_bytes(), &d.signature)
+    };
     candidates
-        .find(|(_, c)| c.key.verify(d.signing_input.as_bytes(), &d.signature))
+        .find(|(_, c)| verifies(c))
         .map(|(i, _)| i)
         .ok_or(Refusal::BadSignature)
 }
 
-fn integer(claims: &Map<String, Value>, name: &str, missing: Refusal) -> Result<i64, Refusal> {
+/// An integer claim; a missing one is refused, or taken as `otherwise` when that rule is off.
+fn integer(
+    claims: &Map<String, Value>,
+    name: &str,
+    missing: Refusal,
+    otherwise: i64,
+    settings: &BridgeSettings,
+) -> Result<i64, Refusal> {
     match claims.get(name) {
-        None => Err(missing),
+        None if settings.enforces(missing) => Err(missing),
+        None => Ok(otherwise),
         Some(v) => v.as_i64().ok_or(Refusal::ClaimNotInteger),
     }
 }
@@ -112,26 +126,28 @@ fn claim_rules(
     settings: &BridgeSettings,
     now: i64,
 ) -> Result<i64, Refusal> {
-    match claims.get("aud") {
-        None => return Err(Refusal::MissingAud),
-        Some(Value::String(aud)) if aud == audience => {}
-        Some(Value::String(_)) => return Err(Refusal::AudMismatch),
-        Some(_) => return Err(Refusal::AudNotString),
+    let aud = match claims.get("aud") {
+        None => Err(Refusal::MissingAud),
+        Some(Value::String(aud)) if aud == audience => Ok(()),
+        Some(Value::String(_)) => Err(Refusal::AudMismatch),
+        Some(_) => Err(Refusal::AudNotString),
+    };
+    let refuse = |broken: bool, refusal: Refusal| {
+        if broken && settings.enforces(refusal) {
+            Err(refusal)
+        } else {
+            Ok(())
+        }
+    };
+    if let Err(refusal) = aud {
+        refuse(true, refusal)?;
     }
-    let iat = integer(claims, "iat", Refusal::MissingIat)?;
-    let exp = integer(claims, "exp", Refusal::MissingExp)?;
-    if iat > now + settings.skew_secs {
-        return Err(Refusal::IatInFuture);
-    }
-    if exp < now - settings.skew_secs {
-        return Err(Refusal::Expired);
-    }
-    if exp < iat {
-        return Err(Refusal::ExpBeforeIat);
-    }
-    if exp - iat > settings.max_lifetime_secs() {
-        return Err(Refusal::LifetimeTooLong);
-    }
+    let iat = integer(claims, "iat", Refusal::MissingIat, now, settings)?;
+    let exp = integer(claims, "exp", Refusal::MissingExp, iat + 3600, settings)?;
+    refuse(iat > now + settings.skew_secs, Refusal::IatInFuture)?;
+    refuse(exp < now - settings.skew_secs, Refusal::Expired)?;
+    refuse(exp < iat, Refusal::ExpBeforeIat)?;
+    refuse(exp - iat > settings.max_lifetime_secs(), Refusal::LifetimeTooLong)?;
     let known = |k: &str| matches!(k, "iat" | "exp" | "aud" | "nbf");
     if settings.extra_claims == ExtraClaims::Refuse && claims.keys().any(|k| !known(k)) {
         return Err(Refusal::ExtraClaims);

@@ -237,3 +237,36 @@ fn minted_tokens_carry_extra_claims_and_the_standard_header() {
         Err(Refusal::ExtraClaims)
     );
 }
+
+#[test]
+fn a_relaxed_rule_lets_its_mutations_through_and_no_others() {
+    let key = DeviceKey::generate(KeySpec::P256).unwrap();
+    let other_key = DeviceKey::generate(KeySpec::P256).unwrap();
+    let credentials = [register(&key, None, 2048)];
+    let ctx = MutationContext {
+        key: &key,
+        other_key: &other_key,
+        audience: PROJECT,
+        now: NOW,
+        skew_secs: 600,
+    };
+    for relaxed in [
+        Refusal::AudMismatch,
+        Refusal::BadSignature,
+        Refusal::Expired,
+        Refusal::IatInFuture,
+        Refusal::MissingIat,
+    ] {
+        let settings = BridgeSettings {
+            relaxed: vec![relaxed],
+            ..BridgeSettings::google()
+        };
+        for m in TokenMutation::ALL {
+            let token = m.build(&ctx).unwrap();
+            let got = check(&token, PROJECT, &credentials, &settings, NOW).result.err();
+            let strict = m.expected(&BridgeSettings::google());
+            let want = if strict == Some(relaxed) { None } else { strict };
+            assert_eq!(got, want, "{} with {} relaxed", m.id(), relaxed.id());
+        }
+    }
+}

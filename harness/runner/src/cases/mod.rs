@@ -16,6 +16,8 @@ pub(crate) struct CaseContext<'a> {
     pub scenario: &'a Scenario,
     /// The started environment.
     pub env: &'a Environment,
+    /// The scenario file's folder: relative paths in the scenario start here.
+    pub scenario_dir: &'a std::path::Path,
 }
 
 /// Runs the selected cases in catalogue order and tells `watch` of each verdict.
@@ -32,10 +34,15 @@ pub(crate) async fn run(ctx: &CaseContext<'_>, watch: &mut dyn FnMut(&RunEvent))
         if cases.is_empty() {
             continue;
         }
-        let family_results = match family {
-            Family::Push => push::run(ctx, &cases).await,
-            Family::Bridge => not_run(&cases, "this build has no executor for this case family yet"),
-        };
+        if family == Family::Bridge {
+            let bridge: Vec<_> = cases
+                .iter()
+                .filter_map(|c| crate::conformance::catalogue::find(c.id))
+                .collect();
+            results.extend(crate::conformance::run(ctx, &bridge, watch).await);
+            continue;
+        }
+        let family_results = push::run(ctx, &cases).await;
         for result in &family_results {
             watch(&RunEvent::CaseFinished(result.clone()));
         }

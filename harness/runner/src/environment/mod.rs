@@ -20,6 +20,7 @@ use fleetgate_bridge::forward::Routing;
 use fleetgate_bridge::http_bridge::{self, HttpBridge};
 use fleetgate_bridge::profile::Profile;
 use fleetgate_bridge::registry::{RegistrySettings, Store};
+use fleetgate_bridge::safety::SafetyChecks;
 use fleetgate_bridge::session::RegistryPath;
 use fleetgate_bridge::tls::TlsMaterial;
 use fleetgate_bridge::tls_listener::TlsListener;
@@ -45,6 +46,9 @@ pub struct EnvironmentOptions {
     /// Told `(cohort, keys done, keys total)` while cohort keys are generated (RSA keys cost
     /// tens of milliseconds each).
     pub key_progress: KeyProgress,
+    /// The embedded bridge's safety checks; all on unless a test switches one off.
+    #[doc(hidden)]
+    pub safety: SafetyChecks,
 }
 
 /// A key-generation progress callback.
@@ -73,8 +77,8 @@ pub struct BridgeEnv {
     pub admin: SocketAddr,
     /// The HTTP device bridge's address (HTTPS).
     pub http: SocketAddr,
-    /// Connection events.
-    pub events: mpsc::UnboundedReceiver<Recorded>,
+    /// Connection events (one reader at a time: `serve` or the conformance cases).
+    pub events: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Recorded>>>,
     /// The profile in force.
     pub profile: &'static str,
 }
@@ -205,7 +209,8 @@ async fn start_bridge(
     let profile = match scenario.bridge.profile {
         ScenarioProfile::Google => Profile::google(),
         ScenarioProfile::ClearBlade => Profile::clearblade(),
-    };
+    }
+    .with_safety(options.safety.clone());
     let tls = match &scenario.bridge.files {
         None => TlsMaterial::generate().map_err(|e| EnvironmentError::Start(e.to_string()))?,
         Some(files) => {
@@ -237,7 +242,7 @@ async fn start_bridge(
         jwt: profile.jwt.clone(),
         registry_cas,
     };
-    let store = Arc::new(Store::new(routing, settings));
+    let store = Arc::new(Store::new(routing, settings).with_safety(&options.safety));
     let devices = devices::register(scenario, options, Some(&store))?;
     let path = RegistryPath {
         project: project.id.clone(),
@@ -288,7 +293,7 @@ async fn start_bridge(
         ca_file,
         admin: admin_addr,
         http: http_addr,
-        events,
+        events: Arc::new(tokio::sync::Mutex::new(events)),
         profile: profile_name,
     };
     Ok((env, devices))

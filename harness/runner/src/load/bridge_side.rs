@@ -6,6 +6,11 @@ use fleetgate_metrics::Recorder;
 use fleetgate_metrics::names::refusal_counter;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+/// Forgets the events recorded so far (those of the conformance cases, which ran before).
+pub(super) fn discard(events: &mut UnboundedReceiver<Recorded>) {
+    while events.try_recv().is_ok() {}
+}
+
 /// Counts every event recorded so far: `refusals.<reason>`, `disconnects.<cause>`,
 /// `bridge.dropped` (connections dropped before a CONNECT verdict).
 pub(super) fn count(events: &mut UnboundedReceiver<Recorded>, metrics: &mut Recorder) {

@@ -49,7 +49,7 @@ pub(crate) struct LoadResult {
 /// interval log to `<out_dir>/metrics.hlog`.
 pub(crate) async fn run(
     scenario: &Scenario,
-    env: &mut Environment,
+    env: &Environment,
     out_dir: &Path,
     scenario_dir: &Path,
     watch: &mut dyn FnMut(&RunEvent),
@@ -62,6 +62,9 @@ pub(crate) async fn run(
         Err(message) => return failed(scenario, &message),
     };
     let plan = plan::fleet(scenario, env);
+    if let Some(bridge) = env.bridge.as_ref() {
+        bridge_side::discard(&mut *bridge.events.lock().await);
+    }
     // An external bridge cannot reach the embedded emulator: nothing downstream to watch.
     let watched = !matches!(
         (&scenario.target.bridge, &scenario.target.pubsub),
@@ -124,8 +127,8 @@ pub(crate) async fn run(
         let lost = down.lost(fleet.devices.iter().map(|d| (d.id.as_str(), &d.acked)));
         (down, Deliveries { acked, lost })
     });
-    if let Some(bridge) = env.bridge.as_mut() {
-        bridge_side::count(&mut bridge.events, &mut metrics);
+    if let Some(bridge) = env.bridge.as_ref() {
+        bridge_side::count(&mut *bridge.events.lock().await, &mut metrics);
     }
     let loaded = fleet.phases.last().map_or(Duration::ZERO, |p| p.end);
     let measurements = measure::measurements(&metrics, deliveries, loaded);

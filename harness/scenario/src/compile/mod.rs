@@ -86,6 +86,7 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
     let cohorts = cohort::cohorts(fields.array("cohort"), cx);
     let phases = cohort::phases(fields.array("phase"), declares_cohorts, cx);
     let selected = selection::cases(fields.table("cases"), cases, cx);
+    let case_settings = selection::case_settings(fields.table("cases"), cases, cx);
     let gates = selection::gates(fields.get("gates"), cx);
     let push = push::push(fields.table("push").unwrap_or(&empty), &project, &target, cx);
     let declares_devices = fields.get("device").is_some();
@@ -113,6 +114,7 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
         faults,
         cohorts,
         cases: selected,
+        case_settings,
         phases,
         gates,
         push: push?,

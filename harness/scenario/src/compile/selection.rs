@@ -4,7 +4,7 @@ use fleetgate_metrics::GateKey;
 use fleetgate_metrics::names::gate_key_help;
 
 use crate::glob;
-use crate::model::{Bound, Gate};
+use crate::model::{Bound, CaseExpectation, CaseParams, CaseSettings, Gate};
 use crate::read::{Fields, Item, Threshold, Val, edit_distance};
 
 use super::Cx;
@@ -179,4 +179,43 @@ fn written(threshold: Threshold) -> String {
         Threshold::Percent(p) => format!("\"{p}%\""),
         Threshold::Rate(r) => format!("\"{r}\""),
     }
+}
+
+/// Compiles `[cases.expect]` and `[cases.params]`: every key must select a case.
+pub(super) fn case_settings(fields: Option<&Fields>, catalogue: &[&str], cx: &mut Cx) -> CaseSettings {
+    let mut settings = CaseSettings::default();
+    let Some(fields) = fields else { return settings };
+    let entries = |key: &str| match fields.get(key) {
+        Some(Item {
+            val: Val::Map(entries),
+            ..
+        }) => entries.clone(),
+        _ => Vec::new(),
+    };
+    for (pattern, span, item) in entries("expect") {
+        check_key(&item, span, &pattern, catalogue, cx);
+        let expectation = match &item.val {
+            Val::Str(s) if s == "accept" => CaseExpectation::Accept,
+            Val::Str(s) if s == "refuse" => CaseExpectation::Refuse,
+            Val::Str(s) if s == "skip" => CaseExpectation::Skip,
+            _ => continue,
+        };
+        settings.expect.push((pattern, expectation));
+    }
+    for (pattern, span, item) in entries("params") {
+        check_key(&item, span, &pattern, catalogue, cx);
+        if let Val::Table(t) = &item.val {
+            let params = CaseParams {
+                timeout: t.duration("timeout"),
+                wait: t.duration("wait"),
+            };
+            settings.params.push((pattern, params));
+        }
+    }
+    settings
+}
+
+fn check_key(item: &Item, span: std::ops::Range<usize>, pattern: &str, catalogue: &[&str], cx: &mut Cx) {
+    let keyed = Item { span, ..item.clone() };
+    check_pattern(&keyed, pattern, catalogue, cx);
 }

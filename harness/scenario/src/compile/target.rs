@@ -1,6 +1,6 @@
 //! `[target]` and `[project]`.
 
-use crate::model::{BridgeTarget, Profile, Project, PubsubTarget, PushTarget, Target};
+use crate::model::{BridgeTarget, ExternalBridgeDevice, Profile, Project, PubsubTarget, PushTarget, Target};
 use crate::read::{Fields, Val};
 use crate::template::{IOT_ID_HELP, is_iot_id};
 
@@ -27,6 +27,17 @@ pub(super) fn target(fields: &Fields, cx: &mut Cx) -> Option<Target> {
                     _ => Profile::Google,
                 },
                 tls: t.bool("tls").unwrap_or(true),
+                devices: t
+                    .array("devices")
+                    .iter()
+                    .filter_map(|item| match &item.val {
+                        Val::Table(d) => Some(ExternalBridgeDevice {
+                            id: d.str("id")?.to_owned(),
+                            key: d.str("key")?.to_owned(),
+                        }),
+                        _ => None,
+                    })
+                    .collect(),
             }
         }
         Some(_) => return None,

@@ -186,6 +186,25 @@ pub static EXTERNAL_BRIDGE: TableSpec = TableSpec {
             "Which provider's answers to expect where the protocol leaves them open.",
         ),
         opt("tls", Kind::Bool, "true", "Connect with TLS (false: plain TCP)."),
+        maybe(
+            "devices",
+            Kind::Array(&Kind::Table(&EXTERNAL_BRIDGE_DEVICE)),
+            "Devices registered on the bridge that conformance cases may connect as (cases needing one device use the first, two the first two).",
+        ),
+    ],
+};
+
+/// `devices = [{ … }]` of an external bridge.
+pub static EXTERNAL_BRIDGE_DEVICE: TableSpec = TableSpec {
+    title: "[target.bridge.devices]",
+    doc: "A device registered on the external bridge, with the private key its JWTs are signed with.",
+    keys: &[
+        key("id", Kind::Str, "Device id, as registered."),
+        key(
+            "key",
+            Kind::Str,
+            "Private key PEM file (PKCS#8, or PKCS#1/SEC1), relative to the scenario file.",
+        ),
     ],
 };
 
@@ -595,6 +614,45 @@ pub static CASES: TableSpec = TableSpec {
             Kind::Array(&Kind::Str),
             "[]",
             "Case ids or globs to leave out of what include selected.",
+        ),
+        maybe(
+            "expect",
+            Kind::Map {
+                keys: "a case id or glob",
+                value: &Kind::Enum(CASE_EXPECTATIONS),
+            },
+            "Expected outcomes that replace the profile's, for deliberate differences of a bridge: \"accept\", \"refuse\" or \"skip\".",
+        ),
+        maybe(
+            "params",
+            Kind::Map {
+                keys: "a case id or glob",
+                value: &Kind::Table(&CASE_PARAMS),
+            },
+            "Parameters of the cases an id or glob selects.",
+        ),
+    ],
+};
+
+/// Expected outcomes a scenario may set for a case.
+pub const CASE_EXPECTATIONS: &[&str] = &["accept", "refuse", "skip"];
+
+/// `[cases.params."…"]`.
+pub static CASE_PARAMS: TableSpec = TableSpec {
+    title: "[cases.params]",
+    doc: "Parameters of the conformance cases an id or glob selects.",
+    keys: &[
+        opt(
+            "timeout",
+            Kind::Duration,
+            "\"5s\"",
+            "How long a probe waits for any one answer of the bridge.",
+        ),
+        opt(
+            "wait",
+            Kind::Duration,
+            "\"10s\"",
+            "External bridges: how long after connecting an expiry case's token reaches exp + skew.",
         ),
     ],
 };
