@@ -140,6 +140,26 @@ pub const METRICS: &[Metric] = &[
     ),
     counter("state.updates", Better::Higher, "device state messages sent"),
     counter(
+        "messages.pushed",
+        Better::Higher,
+        "acknowledged messages the push endpoint accepted",
+    ),
+    counter(
+        "messages.push_lost",
+        Better::Lower,
+        "acknowledged messages the push endpoint never accepted",
+    ),
+    counter(
+        "messages.push_duplicated",
+        Better::Lower,
+        "messages pushed again after the endpoint had accepted them",
+    ),
+    counter(
+        "push.refused",
+        Better::Lower,
+        "pipeline pushes the embedded verifier refused (Pub/Sub retries them)",
+    ),
+    counter(
         "connects.refused",
         Better::Lower,
         "connection attempts the bridge refused",

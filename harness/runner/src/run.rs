@@ -91,7 +91,7 @@ async fn execute(
         phases: scenario.phases.len(),
         gates: scenario.gates.len(),
     });
-    let env = environment::start(
+    let mut env = environment::start(
         scenario,
         &EnvironmentOptions {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -119,7 +119,7 @@ async fn execute(
     };
     let case_results = cases::run(&context, watch).await;
     let push_load = crate::push_load::run(scenario, &env, watch).await;
-    let load = load::run(scenario, &env, &options.out_dir, &options.scenario_dir, watch).await;
+    let load = load::run(scenario, &mut env, &options.out_dir, &options.scenario_dir, watch).await;
     let phases = load.phases;
     for phase in &phases {
         watch(&RunEvent::PhaseFinished(phase.clone()));

@@ -144,3 +144,29 @@ hold = "2s"
         report.notes
     );
 }
+
+#[test]
+fn the_push_hop_delivers_every_acknowledged_message_to_the_verifier_with_its_latency() {
+    let (report, _, _dir) = run_scenario(
+        r#"
+[push]
+service_account = "pusher@fleet-test.iam.gserviceaccount.com"
+subscribe = true
+[[cohort]]
+name = "pis"
+devices = 5
+device_id = "pi-{index}"
+telemetry = { every = "200ms" }
+[[phase]]
+name = "steady"
+hold = "2s"
+"#,
+    );
+    let acked = value(&report, "messages.acked");
+    assert!(acked >= 5.0 * 9.0, "{acked}");
+    assert_eq!(value(&report, "messages.pushed"), acked);
+    assert_eq!(value(&report, "messages.push_lost"), 0.0);
+    assert_eq!(value(&report, "pipeline.push.count"), acked);
+    assert_eq!(value(&report, "messages.delivered"), acked);
+    assert!(!report.measurements.contains_key("push.refused"));
+}

@@ -1,15 +1,21 @@
-//! Watching what reaches Pub/Sub: every telemetry subscription is consumed while the fleet
-//! runs, each payload's stamp is tallied (delivered, duplicated, reordered) and its intended
-//! send time gives `pipeline.pubsub`.
+//! Watching what arrives downstream while the fleet runs: every telemetry subscription of
+//! Pub/Sub (`pipeline.pubsub`) and, with `[push] subscribe`, the pushes the embedded verifier
+//! accepts (`pipeline.push`). Each payload's stamp is tallied (delivered, duplicated,
+//! reordered) and its intended send time gives the latency.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use fleetgate_fleet::engine::FleetRun;
 use fleetgate_fleet::payload;
 use fleetgate_fleet::tally::Downstream;
 use fleetgate_metrics::Recorder;
 use fleetgate_pubsub::consumer::{Consumer, Delivery, DeliveryObserver, Source};
+use fleetgate_push::verifier::{Deliveries, Verdict};
 use fleetgate_scenario::Scenario;
+use fleetgate_scenario::model::{BridgeTarget, PubsubTarget};
+
+use crate::environment::Environment;
 
 /// What one downstream saw, shared between its consumers and the runner.
 #[derive(Clone, Debug, Default)]
@@ -80,6 +86,40 @@ impl PubsubWatch {
     }
 }
 
+/// Watches the pushes the embedded verifier accepts, from the authenticated push subscription
+/// on the telemetry topic: `pipeline.push` and the push hop's tally. Refused pushes are
+/// counted (`push.refused`); Pub/Sub retries them.
+pub(super) struct PushWatch {
+    task: tokio::task::JoinHandle<()>,
+    /// What arrived.
+    pub(super) seen: Seen,
+}
+
+impl PushWatch {
+    /// Starts reading `deliveries`, after forgetting what arrived before (the push cases').
+    pub(super) fn start(mut deliveries: Deliveries) -> Self {
+        while deliveries.try_recv().is_ok() {}
+        let seen = Seen::default();
+        let sink = seen.clone();
+        let task = tokio::spawn(async move {
+            while let Some(delivery) = deliveries.recv().await {
+                match (&delivery.verdict, &delivery.message) {
+                    (Verdict::Accepted, Some(message)) => {
+                        sink.record(&message.data, delivery.received_at, "pipeline.push");
+                    }
+                    _ => sink.lock().1.count("push.refused", 1),
+                }
+            }
+        });
+        Self { task, seen }
+    }
+
+    /// Stops reading.
+    pub(super) fn stop(self) {
+        self.task.abort();
+    }
+}
+
 /// Waits until `seen` holds `expected` distinct messages, or nothing new arrived for `quiet`,
 /// or `limit` passed; returns how long it waited.
 pub(super) async fn settle(seen: &Seen, expected: u64, quiet: Duration, limit: Duration) -> Duration {
@@ -96,5 +136,97 @@ pub(super) async fn settle(seen: &Seen, expected: u64, quiet: Duration, limit: D
         if seen.lock().0.distinct() >= expected || now - last.1 >= quiet || now - started >= limit {
             return now - started;
         }
+    }
+}
+
+/// How long the runner waits for stragglers downstream once the fleet stopped: until nothing
+/// arrived for `QUIET`, at most `SETTLE_LIMIT`.
+const QUIET: Duration = Duration::from_secs(5);
+const SETTLE_LIMIT: Duration = Duration::from_secs(60);
+
+/// One downstream's tally and the fleet's count of acknowledged messages.
+pub(super) struct Tally {
+    /// What arrived.
+    pub(super) seen: Downstream,
+    /// Acknowledged messages never seen here.
+    pub(super) lost: u64,
+    /// Acknowledged messages (QoS 0: sent).
+    pub(super) acked: u64,
+}
+
+/// What the downstreams saw.
+#[derive(Default)]
+pub(super) struct Tallies {
+    /// The Pub/Sub subscriptions.
+    pub(super) pubsub: Option<Tally>,
+    /// The push endpoint.
+    pub(super) push: Option<Tally>,
+}
+
+/// Every downstream watched during a load.
+pub(super) struct Downstreams {
+    pubsub: Option<PubsubWatch>,
+    push: Option<PushWatch>,
+}
+
+impl Downstreams {
+    /// Starts watching what the scenario can see: Pub/Sub unless the bridge is external and
+    /// Pub/Sub embedded (nothing could reach it), pushes when the environment subscribed the
+    /// verifier.
+    pub(super) fn start(scenario: &Scenario, env: &mut Environment) -> Self {
+        let reachable = !matches!(
+            (&scenario.target.bridge, &scenario.target.pubsub),
+            (BridgeTarget::External { .. }, PubsubTarget::Embedded)
+        );
+        let pubsub = reachable.then(|| PubsubWatch::start(scenario, &env.pubsub.source()));
+        let push = env
+            .push
+            .as_mut()
+            .filter(|p| p.subscription.is_some())
+            .and_then(|p| p.deliveries.take())
+            .filter(|_| reachable)
+            .map(PushWatch::start);
+        Self { pubsub, push }
+    }
+
+    /// Waits for stragglers, stops watching, merges the latencies into `metrics` and tallies
+    /// each downstream against what `fleet` had acknowledged.
+    pub(super) async fn finish(
+        self,
+        fleet: &FleetRun,
+        metrics: &mut Recorder,
+        notes: &mut Vec<String>,
+    ) -> Tallies {
+        let acked: u64 = fleet.devices.iter().map(|d| d.acked.len()).sum();
+        let tally = |seen: &Seen, metrics: &mut Recorder| {
+            let (seen, latencies) = std::mem::take(&mut *seen.lock());
+            metrics.merge(&latencies);
+            let lost = seen.lost(fleet.devices.iter().map(|d| (d.id.as_str(), &d.acked)));
+            Tally { seen, lost, acked }
+        };
+        let mut tallies = Tallies::default();
+        match self.pubsub {
+            Some(watch) => {
+                settle(&watch.seen, acked, QUIET, SETTLE_LIMIT).await;
+                let seen = watch.seen.clone();
+                notes.extend(watch.stop().await);
+                tallies.pubsub = Some(tally(&seen, metrics));
+            }
+            None => notes.push(
+                "the bridge under test is external and Pub/Sub embedded, so nothing downstream was watched: no delivery or loss counts".to_owned(),
+            ),
+        }
+        if let Some(watch) = self.push {
+            settle(&watch.seen, acked, QUIET, SETTLE_LIMIT).await;
+            let seen = watch.seen.clone();
+            watch.stop();
+            tallies.push = Some(tally(&seen, metrics));
+        }
+        if let Some(foreign) = tallies.pubsub.as_ref().map(|t| t.seen.foreign).filter(|n| *n > 0) {
+            notes.push(format!(
+                "{foreign} messages in the telemetry subscriptions carried no fleetgate stamp"
+            ));
+        }
+        tallies
     }
 }

@@ -3,40 +3,40 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use fleetgate_fleet::tally::Downstream;
 use fleetgate_metrics::names::REFUSALS_PREFIX;
 use fleetgate_metrics::{Better, GateKey, Recorder, Unit, flatten};
 use fleetgate_report::Measurement;
 
-/// The delivery counts of one run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Deliveries {
-    /// Telemetry messages acknowledged (QoS 1) or sent (QoS 0).
-    pub acked: u64,
-    /// Of those, how many were never seen downstream.
-    pub lost: u64,
-}
+use super::downstream::Tallies;
 
 /// Every measurement: the recorder's histograms and counters, the downstream counts, and the
 /// derived ratios and throughput over `loaded` (the time the phases ran).
 pub(super) fn measurements(
     recorder: &Recorder,
-    downstream: Option<(&Downstream, Deliveries)>,
+    tallies: &Tallies,
     loaded: Duration,
 ) -> BTreeMap<String, Measurement> {
     let mut values = flatten(recorder);
-    if let Some((down, deliveries)) = downstream {
-        values.insert(
-            "messages.delivered".into(),
-            (deliveries.acked - deliveries.lost) as f64,
-        );
-        values.insert("messages.lost".into(), deliveries.lost as f64);
-        values.insert("messages.duplicated".into(), down.duplicated as f64);
-        values.insert("messages.reordered".into(), down.reordered as f64);
-        if deliveries.acked > 0 {
-            let ratio = (deliveries.acked - deliveries.lost) as f64 / deliveries.acked as f64;
-            values.insert("pipeline.delivered_ratio".into(), ratio);
+    if let Some(tally) = &tallies.pubsub {
+        let delivered = tally.acked.saturating_sub(tally.lost);
+        values.insert("messages.delivered".into(), delivered as f64);
+        values.insert("messages.lost".into(), tally.lost as f64);
+        values.insert("messages.duplicated".into(), tally.seen.duplicated as f64);
+        values.insert("messages.reordered".into(), tally.seen.reordered as f64);
+        if tally.acked > 0 {
+            values.insert(
+                "pipeline.delivered_ratio".into(),
+                delivered as f64 / tally.acked as f64,
+            );
         }
+    }
+    if let Some(tally) = &tallies.push {
+        values.insert(
+            "messages.pushed".into(),
+            tally.acked.saturating_sub(tally.lost) as f64,
+        );
+        values.insert("messages.push_lost".into(), tally.lost as f64);
+        values.insert("messages.push_duplicated".into(), tally.seen.duplicated as f64);
     }
     let accepted = recorder.counter("connects.accepted");
     let attempts = accepted + recorder.counter("connects.refused");
@@ -75,6 +75,9 @@ fn describe(key: &str) -> (Unit, Better) {
 #[cfg(test)]
 mod tests {
     use fleetgate_fleet::payload::Stamp;
+    use fleetgate_fleet::tally::Downstream;
+
+    use super::super::downstream::Tally;
 
     use super::*;
 
@@ -94,8 +97,15 @@ mod tests {
                 intended_us: 0,
             }));
         }
-        let deliveries = Deliveries { acked: 10, lost: 8 };
-        let m = measurements(&recorder, Some((&down, deliveries)), Duration::from_secs(5));
+        let tallies = Tallies {
+            pubsub: Some(Tally {
+                seen: down,
+                lost: 8,
+                acked: 10,
+            }),
+            push: None,
+        };
+        let m = measurements(&recorder, &tallies, Duration::from_secs(5));
         assert_eq!(m["publish.puback.p99"].unit, Unit::Micros);
         assert!((m["publish.puback.p99"].value - 2_000.0).abs() < 5.0);
         assert_eq!(m["messages.lost"].value, 8.0);

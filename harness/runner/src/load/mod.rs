@@ -20,17 +20,10 @@ use fleetgate_metrics::names::REFUSALS_PREFIX;
 use fleetgate_metrics::{IntervalLog, MetricSet};
 use fleetgate_report::{Measurement, PhaseResult, Verdict};
 use fleetgate_scenario::Scenario;
-use fleetgate_scenario::model::{BridgeTarget, PubsubTarget};
 
 use crate::environment::{Environment, faults};
 use crate::events::RunEvent;
-use downstream::{PubsubWatch, settle};
-use measure::Deliveries;
-
-/// How long the runner waits for stragglers downstream once the fleet stopped: until nothing
-/// arrived for `QUIET`, at most `SETTLE_LIMIT`.
-const QUIET: Duration = Duration::from_secs(5);
-const SETTLE_LIMIT: Duration = Duration::from_secs(60);
+use downstream::Downstreams;
 
 /// What the load phases produced.
 #[derive(Debug, Default)]
@@ -49,7 +42,7 @@ pub(crate) struct LoadResult {
 /// interval log to `<out_dir>/metrics.hlog`.
 pub(crate) async fn run(
     scenario: &Scenario,
-    env: &Environment,
+    env: &mut Environment,
     out_dir: &Path,
     scenario_dir: &Path,
     watch: &mut dyn FnMut(&RunEvent),
@@ -65,12 +58,7 @@ pub(crate) async fn run(
     if let Some(bridge) = env.bridge.as_ref() {
         bridge_side::discard(&mut *bridge.events.lock().await);
     }
-    // An external bridge cannot reach the embedded emulator: nothing downstream to watch.
-    let watched = !matches!(
-        (&scenario.target.bridge, &scenario.target.pubsub),
-        (BridgeTarget::External { .. }, PubsubTarget::Embedded)
-    );
-    let watcher = watched.then(|| PubsubWatch::start(scenario, &env.pubsub.source()));
+    let downstreams = Downstreams::start(scenario, env);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 4);
     let shared = Arc::new(Shared::new(target, workers));
     let log_path = out_dir.join("metrics.hlog");
@@ -105,38 +93,13 @@ pub(crate) async fn run(
         &mut *applied.lock().unwrap_or_else(PoisonError::into_inner),
     ));
     notes.extend(capacity_notes(&fleet));
-    let acked: u64 = fleet.devices.iter().map(|d| d.acked.len()).sum();
     let mut metrics = fleet.metrics.clone();
-    let downstream = match watcher {
-        Some(watcher) => {
-            settle(&watcher.seen, acked, QUIET, SETTLE_LIMIT).await;
-            let seen = watcher.seen.clone();
-            notes.extend(watcher.stop().await);
-            let (downstream, pipeline) = std::mem::take(&mut *seen.lock());
-            metrics.merge(&pipeline);
-            Some(downstream)
-        }
-        None => {
-            notes.push(
-                "the bridge under test is external and Pub/Sub embedded, so nothing downstream was watched: no delivery or loss counts".to_owned(),
-            );
-            None
-        }
-    };
-    let deliveries = downstream.as_ref().map(|down| {
-        let lost = down.lost(fleet.devices.iter().map(|d| (d.id.as_str(), &d.acked)));
-        (down, Deliveries { acked, lost })
-    });
+    let seen = downstreams.finish(&fleet, &mut metrics, &mut notes).await;
     if let Some(bridge) = env.bridge.as_ref() {
         bridge_side::count(&mut *bridge.events.lock().await, &mut metrics);
     }
     let loaded = fleet.phases.last().map_or(Duration::ZERO, |p| p.end);
-    let measurements = measure::measurements(&metrics, deliveries, loaded);
-    if let Some(foreign) = downstream.as_ref().map(|d| d.foreign).filter(|n| *n > 0) {
-        notes.push(format!(
-            "{foreign} messages in the telemetry subscriptions carried no fleetgate stamp"
-        ));
-    }
+    let measurements = measure::measurements(&metrics, &seen, loaded);
     LoadResult {
         phases: phases(&fleet),
         measurements,
