@@ -114,17 +114,26 @@ pub async fn run_device(
         client: &client,
         passwords: &passwords,
         inputs: &inputs_tx,
+        topics: Topics::new(&identity.id, &spec),
         online: false,
     };
     let mut actions = Vec::new();
+    // One timer per device, moved to each next deadline (an hour on when there is none).
+    let timer = tokio::time::sleep_until(shared.epoch);
+    tokio::pin!(timer);
     while !device.is_done() {
-        let deadline = device.next_deadline();
+        let deadline = device
+            .next_deadline()
+            .map_or_else(|| Instant::now() + IDLE, |at| shared.epoch + at);
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
         tokio::select! {
             input = inputs.recv() => match input {
                 Some(input) => device.handle(shared.now(), input, &mut actions),
                 None => break,
             },
-            () = sleep_until(&shared, deadline) => device.tick(shared.now(), &mut actions),
+            () = &mut timer => device.tick(shared.now(), &mut actions),
         }
         for action in actions.drain(..) {
             session.execute(action);
@@ -139,12 +148,8 @@ pub async fn run_device(
     }
 }
 
-async fn sleep_until(shared: &Shared, deadline: Option<Duration>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(shared.epoch + at).await,
-        None => std::future::pending().await,
-    }
-}
+/// How far the timer of a device with nothing scheduled is set.
+const IDLE: Duration = Duration::from_secs(3600);
 
 fn options(target: &Target, id: &str) -> MqttOptions {
     let mut options = MqttOptions::new(
@@ -174,7 +179,27 @@ struct Session<'a> {
     client: &'a AsyncClient,
     passwords: &'a mpsc::UnboundedSender<String>,
     inputs: &'a mpsc::UnboundedSender<Input>,
+    topics: Topics,
     online: bool,
+}
+
+/// A device's publish topics, rendered once.
+struct Topics {
+    events: String,
+    state: String,
+}
+
+impl Topics {
+    fn new(id: &str, spec: &DeviceSpec) -> Self {
+        let subfolder = spec.telemetry.as_ref().and_then(|t| t.subfolder.as_deref());
+        Self {
+            events: match subfolder {
+                Some(sub) => format!("/devices/{id}/events/{sub}"),
+                None => format!("/devices/{id}/events"),
+            },
+            state: format!("/devices/{id}/state"),
+        }
+    }
 }
 
 impl Session<'_> {
@@ -225,26 +250,20 @@ impl Session<'_> {
 
     fn publish(&mut self, message: Message) {
         let id = &self.identity.id;
+        let topics = &self.topics;
         let stamp = Stamp {
             device: id.clone(),
             seq: message.seq,
             intended_us: self.shared.epoch_unix_us + message.intended.as_micros() as u64,
         };
         let (topic, bytes) = match (message.kind, &self.spec.telemetry, &self.spec.state) {
-            (MessageKind::Telemetry, Some(telemetry), _) => {
-                let topic = match &telemetry.subfolder {
-                    Some(sub) => format!("/devices/{id}/events/{sub}"),
-                    None => format!("/devices/{id}/events"),
-                };
-                (
-                    topic,
-                    payload::encode(telemetry.kind, &stamp, telemetry.payload_bytes),
-                )
-            }
-            (MessageKind::State, _, Some(state)) => (
-                format!("/devices/{id}/state"),
-                payload::state(message.seq, state.bytes),
+            (MessageKind::Telemetry, Some(telemetry), _) => (
+                topics.events.clone(),
+                payload::encode(telemetry.kind, &stamp, telemetry.payload_bytes),
             ),
+            (MessageKind::State, _, Some(state)) => {
+                (topics.state.clone(), payload::state(message.seq, state.bytes))
+            }
             _ => return,
         };
         let qos = if message.qos == 0 {
