@@ -9,6 +9,22 @@ use fleetgate_report::Measurement;
 
 use super::downstream::Tallies;
 
+/// Counters every fleet run reports, as 0 when nothing was counted, so that gates such as
+/// `messages.dropped_by_device = { max = 0 }` have data.
+const FLEET_COUNTERS: &[&str] = &[
+    "messages.sent",
+    "messages.acked",
+    "messages.unacked",
+    "messages.publish_failed",
+    "messages.dropped_by_device",
+    "connects.accepted",
+    "connects.refused",
+    "connections.lost",
+    "reconnects",
+    "token.refreshes",
+    "client.errors",
+];
+
 /// Every measurement: the recorder's histograms and counters, the downstream counts, and the
 /// derived ratios and throughput over `loaded` (the time the phases ran).
 pub(super) fn measurements(
@@ -17,6 +33,9 @@ pub(super) fn measurements(
     loaded: Duration,
 ) -> BTreeMap<String, Measurement> {
     let mut values = flatten(recorder);
+    for counter in FLEET_COUNTERS {
+        values.entry((*counter).to_owned()).or_insert(0.0);
+    }
     if let Some(tally) = &tallies.pubsub {
         let delivered = tally.acked.saturating_sub(tally.lost);
         values.insert("messages.delivered".into(), delivered as f64);
@@ -116,5 +135,9 @@ mod tests {
         assert_eq!(m["publish.throughput"].value, 2.0);
         assert_eq!(m["refusals.connack-5"].better, Better::Lower);
         assert_eq!(m["publish.puback.count"].better, Better::Higher);
+        assert_eq!(
+            m["messages.dropped_by_device"].value, 0.0,
+            "counted as zero, not absent"
+        );
     }
 }
