@@ -170,3 +170,35 @@ hold = "2s"
     assert_eq!(value(&report, "messages.delivered"), acked);
     assert!(!report.measurements.contains_key("push.refused"));
 }
+
+#[test]
+fn devices_over_the_rate_limit_are_disconnected_and_reconnect_without_losing_an_acknowledged_message() {
+    let (report, _, _dir) = run_scenario(
+        r#"
+[[cohort]]
+name = "pis"
+devices = 5
+device_id = "pi-{index}"
+backoff = { min = "50ms", max = "200ms" }
+telemetry = { every = "4ms", payload_bytes = 80, payload = "binary" }
+[[phase]]
+name = "steady"
+hold = "2s"
+"#,
+    );
+    assert!(
+        value(&report, "disconnects.rate-limited") >= 5.0,
+        "{:?}",
+        report.measurements
+    );
+    assert!(value(&report, "connections.lost") >= 5.0);
+    assert!(
+        value(&report, "messages.publish_failed") > 0.0,
+        "unacknowledged publishes were resent"
+    );
+    assert_eq!(value(&report, "messages.lost"), 0.0);
+    assert_eq!(
+        value(&report, "messages.delivered"),
+        value(&report, "messages.acked")
+    );
+}

@@ -1,7 +1,7 @@
 //! The event-loop task: connects when handed a password, turns rumqttc's events into device
 //! [`Input`]s, and after a connection ends waits for the next password.
 
-use rumqttc::{ConnectReturnCode, ConnectionError, Event, EventLoop, Outgoing, Packet};
+use rumqttc::{ConnectReturnCode, ConnectionError, Event, EventLoop, MqttState, Outgoing, Packet};
 use tokio::sync::mpsc;
 
 use crate::device::Input;
@@ -14,9 +14,12 @@ pub(super) async fn pump(
 ) {
     while let Some(password) = passwords.recv().await {
         // Whatever the device handed the client before its last connection ended, it has
-        // requeued itself: the client must not send it again.
+        // requeued itself: the client must not send it again. That includes a publish held
+        // back by a packet-id collision, which the client's state would otherwise send (and
+        // report) on the new connection: the state starts afresh.
         eventloop.clean();
         eventloop.pending.clear();
+        eventloop.state = MqttState::new(eventloop.mqtt_options.inflight(), false);
         eventloop.mqtt_options.set_credentials("unused", password);
         loop {
             let input = match eventloop.poll().await {
