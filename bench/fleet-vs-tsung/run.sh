@@ -13,7 +13,7 @@
 # Knobs (environment): ROUNDS (3), DEVICES (100), MESSAGES (10000), PAYLOAD (100), TLS (true),
 # EVERY (fleetgate's telemetry interval per device, "1us": every message is due at once, so the
 # fleet runs as fast as it can, like tsung's loop without think time), GENERATORS ("fleet tsung"),
-# CARGO_TARGET_DIR (/work/target-bench), KEEP (1: keep the temp dir).
+# CARGO_TARGET_DIR (./target), KEEP (1: keep the temp dir).
 #
 # Everything binds 127.0.0.1; every process it starts runs under `timeout` and is stopped on exit.
 set -euo pipefail
@@ -27,7 +27,7 @@ PAYLOAD=${PAYLOAD:-100}
 TLS=${TLS:-true}
 EVERY=${EVERY:-1us}
 GENERATORS=${GENERATORS:-fleet tsung}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-bench}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 expected=$((DEVICES * MESSAGES))
 limit=1200 # seconds any one generator may take
 
