@@ -219,6 +219,7 @@ fn the_conformance_gate_passes_and_a_failing_case_exits_1_with_its_evidence_firs
         junit.contains("<testcase name=\"pipeline.puback-after-pubsub\""),
         "{junit}"
     );
+    assert!(junit.contains("<testcase name=\"push.wrong-aud\""), "{junit}");
 
     // A scenario that expects the bridge to accept a token for another project.
     let file = tmp.path().join("strict.toml");
