@@ -116,12 +116,9 @@ hold = "60s"
     let report = run(&scenario, &options, &mut |_| {}).unwrap();
     let value = |key: &str| report.measurements[key].value;
     assert_eq!(value("connects.accepted"), 4.0);
-    assert_eq!(value("messages.sent"), 40.0, "the count ends the run");
+    // Without the count, 4 devices at 50 msgs/s over a 60 s hold would send about 12,000.
+    assert_eq!(value("messages.sent"), 40.0, "the count ends the sending");
     assert_eq!(value("messages.acked"), 40.0);
-    assert!(
-        report.run.duration_secs < 60.0,
-        "the run ended with the count, not the hold"
-    );
     assert!(
         !report.measurements.contains_key("messages.lost"),
         "nothing downstream was watched"

@@ -1,7 +1,7 @@
 //! The event-loop task: connects when handed a password, turns rumqttc's events into device
 //! [`Input`]s, and after a connection ends waits for the next password.
 
-use rumqttc::{ConnectReturnCode, ConnectionError, Event, EventLoop, MqttState, Outgoing, Packet};
+use rumqttc::{ConnectionError, Event, EventLoop, MqttState, Outgoing, Packet};
 use tokio::sync::mpsc;
 
 use crate::device::Input;
@@ -27,7 +27,8 @@ pub(super) async fn pump(
                     Some(input) => input,
                     None => continue,
                 },
-                Err(ConnectionError::ConnectionRefused(code)) => Input::Refused(return_code(code)),
+                // The enum's discriminants are the wire codes (Success = 0 … NotAuthorized = 5).
+                Err(ConnectionError::ConnectionRefused(code)) => Input::Refused(code as u8),
                 Err(_) => Input::Down,
             };
             let ended = matches!(input, Input::Down | Input::Refused(_));
@@ -59,16 +60,5 @@ fn translate(event: &Event) -> Option<Input> {
         Event::Outgoing(Outgoing::AwaitAck(pkid)) => Some(Input::AwaitAck(*pkid)),
         Event::Outgoing(Outgoing::Disconnect) => Some(Input::Down),
         _ => None,
-    }
-}
-
-fn return_code(code: ConnectReturnCode) -> u8 {
-    match code {
-        ConnectReturnCode::Success => 0,
-        ConnectReturnCode::RefusedProtocolVersion => 1,
-        ConnectReturnCode::BadClientId => 2,
-        ConnectReturnCode::ServiceUnavailable => 3,
-        ConnectReturnCode::BadUserNamePassword => 4,
-        ConnectReturnCode::NotAuthorized => 5,
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rumqttc::mqttbytes::v4::{ConnAck, Connect, ConnectReturnCode, Packet};
+use rumqttc::mqttbytes::v4::{ConnAck, Connect, Packet};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -115,16 +115,9 @@ pub(crate) struct Probe {
     pub(crate) seen: Vec<Packet>,
 }
 
-/// The CONNACK return code as a number.
+/// The CONNACK return code as a number: the enum's discriminants are the wire codes.
 fn connack_code(ack: &ConnAck) -> u8 {
-    match ack.code {
-        ConnectReturnCode::Success => 0,
-        ConnectReturnCode::RefusedProtocolVersion => 1,
-        ConnectReturnCode::BadClientId => 2,
-        ConnectReturnCode::ServiceUnavailable => 3,
-        ConnectReturnCode::BadUserNamePassword => 4,
-        ConnectReturnCode::NotAuthorized => 5,
-    }
+    ack.code as u8
 }
 
 impl Probe {
