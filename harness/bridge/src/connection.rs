@@ -56,7 +56,7 @@ pub(crate) async fn serve<S>(
                     break;
                 }
                 Ok(0) => session.close(Cause::ClientDisconnect),
-                Ok(_) => decode(&mut input, &mut session, &shared),
+                Ok(_) => decode(&mut input, &mut session, &shared, peer),
                 Err(e) => session.close(Cause::Io(e.to_string())),
             },
             Some(message) = control.recv() => match message {
@@ -72,7 +72,13 @@ pub(crate) async fn serve<S>(
                     actions
                 }
             },
-            Some((pkid, result)) = forwards.next(), if !forwards.is_empty() => session.forwarded(pkid, result),
+            Some((pkid, result)) = forwards.next(), if !forwards.is_empty() => {
+                if let Some(device) = observed(&session, &shared) {
+                    let accepted = result.is_ok();
+                    shared.record(peer, Event::Forwarded { device, accepted });
+                }
+                session.forwarded(pkid, result)
+            }
             () = tokio::time::sleep(shared.clock.until(deadline)) => session.tick(shared.clock.now()),
             Ok(()) = moved.changed() => session.tick(shared.clock.now()),
             _ = stop.changed() => session.close(Cause::Shutdown),
@@ -87,12 +93,35 @@ pub(crate) async fn serve<S>(
             break;
         }
         let mut closing = false;
+        let traced = observed(&session, &shared);
         for action in actions {
             match action {
                 Action::Send(packet) => {
                     if packet.write(&mut output, usize::MAX).is_err() {
                         closing = true;
                     }
+                    if let Some(device) = &traced {
+                        let (device, inbound) = (device.clone(), false);
+                        shared.record(
+                            peer,
+                            Event::Packet {
+                                device,
+                                inbound,
+                                packet,
+                            },
+                        );
+                    }
+                }
+                Action::Forward(telemetry)
+                    if telemetry.pkid.is_some()
+                        && shared.faults.take_drop_before_puback(&telemetry.device) =>
+                {
+                    let cause = Cause::Admin(format!(
+                        "connection dropped instead of acknowledging packet {} (injected fault)",
+                        telemetry.pkid.unwrap_or_default()
+                    ));
+                    record_events(&shared, peer, session.close(cause));
+                    closing = true;
                 }
                 Action::Forward(telemetry) => {
                     let mut pkid = telemetry.pkid;
@@ -179,12 +208,32 @@ pub(crate) async fn serve<S>(
     }
 }
 
-/// Decodes every whole packet in `input` and hands it to the session.
-fn decode(input: &mut BytesMut, session: &mut Session, shared: &Shared) -> Vec<Action> {
+/// The device of the session when its packets are traced.
+fn observed(session: &Session, shared: &Shared) -> Option<String> {
+    session
+        .device()
+        .filter(|device| shared.observe.covers(device))
+        .map(str::to_owned)
+}
+
+/// Decodes every whole packet in `input` and hands it to the session; an observed device's
+/// packets are recorded first, so that a packet the session closes on is in the trace.
+fn decode(input: &mut BytesMut, session: &mut Session, shared: &Shared, peer: SocketAddr) -> Vec<Action> {
     let mut actions = Vec::new();
     while !session.is_closed() {
         match Packet::read(input, shared.max_packet) {
             Ok(packet) => {
+                if let Some(device) = observed(session, shared) {
+                    let packet = packet.clone();
+                    shared.record(
+                        peer,
+                        Event::Packet {
+                            device,
+                            inbound: true,
+                            packet,
+                        },
+                    );
+                }
                 let registry = Faulty {
                     registry: shared.registry.as_ref(),
                     faults: &shared.faults,
