@@ -15,7 +15,7 @@ use rumqttc::mqttbytes::v4::Packet;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
-use crate::events::{Cause, Event};
+use crate::events::{Cause, Event, Verdict};
 use crate::faults::Faulty;
 use crate::forward::telemetry_message;
 use crate::safety::SafetyCheck;
@@ -47,11 +47,13 @@ pub(crate) async fn serve<S>(
     let connect_by = shared.clock.now() + i64::try_from(CONNECT_TIMEOUT.as_millis()).unwrap_or(10_000);
     let mut claimed: Vec<String> = Vec::new();
     let mut answered = false;
+    // The CONNECT was left unanswered (an injected fault): its end is recorded as a drop.
+    let mut withheld = false;
     loop {
         let deadline = session.next_deadline().unwrap_or(connect_by);
         let actions = tokio::select! {
             read = reader.read_buf(&mut input) => match read {
-                Ok(0) if claimed.is_empty() => {
+                Ok(0) if claimed.is_empty() && !withheld => {
                     shared.record(peer, Event::Dropped { reason: "closed before CONNECT".into() });
                     break;
                 }
@@ -169,16 +171,16 @@ pub(crate) async fn serve<S>(
                 }
                 Action::Event(event) => {
                     answered |= matches!(event, Event::ConnectAttempt(_));
+                    withheld |= matches!(&event, Event::ConnectAttempt(a) if a.verdict == Verdict::Withheld);
                     shared.record(peer, event);
                 }
                 Action::Close(cause) => {
-                    if !answered {
-                        shared.record(
-                            peer,
-                            Event::Dropped {
-                                reason: cause.to_string(),
-                            },
-                        );
+                    if !answered || withheld {
+                        let reason = match withheld {
+                            true => format!("ended while its CONNACK was withheld: {cause}"),
+                            false => cause.to_string(),
+                        };
+                        shared.record(peer, Event::Dropped { reason });
                     }
                     closing = true;
                 }
