@@ -58,7 +58,7 @@ pub(crate) async fn serve<S>(
                     break;
                 }
                 Ok(0) => session.close(Cause::ClientDisconnect),
-                Ok(_) => decode(&mut input, &mut session, &shared, peer),
+                Ok(_) => decode(&mut input, &mut session, &shared),
                 Err(e) => session.close(Cause::Io(e.to_string())),
             },
             Some(message) = control.recv() => match message {
@@ -218,23 +218,21 @@ fn observed(session: &Session, shared: &Shared) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Decodes every whole packet in `input` and hands it to the session; an observed device's
-/// packets are recorded first, so that a packet the session closes on is in the trace.
-fn decode(input: &mut BytesMut, session: &mut Session, shared: &Shared, peer: SocketAddr) -> Vec<Action> {
+/// Decodes every whole packet in `input` and hands it to the session. An observed device's
+/// packet goes into the actions as an event before the session's answer to it, so that events
+/// are recorded in the order they happened and a packet the session closes on is in the trace.
+fn decode(input: &mut BytesMut, session: &mut Session, shared: &Shared) -> Vec<Action> {
     let mut actions = Vec::new();
     while !session.is_closed() {
         match Packet::read(input, shared.max_packet) {
             Ok(packet) => {
                 if let Some(device) = observed(session, shared) {
                     let packet = packet.clone();
-                    shared.record(
-                        peer,
-                        Event::Packet {
-                            device,
-                            inbound: true,
-                            packet,
-                        },
-                    );
+                    actions.push(Action::Event(Event::Packet {
+                        device,
+                        inbound: true,
+                        packet,
+                    }));
                 }
                 let registry = Faulty {
                     registry: shared.registry.as_ref(),

@@ -64,12 +64,57 @@ const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 /// The host name of [`BadCertificate::WrongHost`].
 pub const WRONG_HOST: &str = "wrong-host.fleetgate.invalid";
 
+/// The common name of the CA fleetgate generates.
+const CA_NAME: &str = "fleetgate bridge CA";
+
 fn new_ca(name: &str) -> Result<CertifiedIssuer<'static, KeyPair>, TlsError> {
+    ca_with_key(name, KeyPair::generate()?)
+}
+
+fn ca_with_key(name: &str, key: KeyPair) -> Result<CertifiedIssuer<'static, KeyPair>, TlsError> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     ca_params.distinguished_name.push(DnType::CommonName, name);
-    Ok(CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?)
+    Ok(CertifiedIssuer::self_signed(ca_params, key)?)
+}
+
+fn file_error(path: &Path, problem: String, expected: &'static str) -> TlsError {
+    TlsError::File {
+        path: path.to_owned(),
+        problem,
+        expected,
+    }
+}
+
+/// The CA kept in `dir` (`ca.pem`, `ca.key`) by an earlier run, or a new one written there
+/// (the key readable by its owner only): devices are given `ca.pem` once.
+fn kept_ca(dir: &Path) -> Result<(CertifiedIssuer<'static, KeyPair>, String), TlsError> {
+    let (pem_path, key_path) = (dir.join("ca.pem"), dir.join("ca.key"));
+    if pem_path.exists() && key_path.exists() {
+        let expected = "the CA files a previous run wrote (ca.pem, ca.key)";
+        let key_pem =
+            std::fs::read_to_string(&key_path).map_err(|e| file_error(&key_path, e.to_string(), expected))?;
+        let key = KeyPair::from_pem(&key_pem).map_err(|e| file_error(&key_path, e.to_string(), expected))?;
+        let ca_pem =
+            std::fs::read_to_string(&pem_path).map_err(|e| file_error(&pem_path, e.to_string(), expected))?;
+        return Ok((ca_with_key(CA_NAME, key)?, ca_pem));
+    }
+    let key = KeyPair::generate()?;
+    let key_pem = key.serialize_pem();
+    let ca = ca_with_key(CA_NAME, key)?;
+    let writable = "a folder fleetgate can write";
+    std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e.to_string(), writable))?;
+    std::fs::write(&pem_path, ca.pem()).map_err(|e| file_error(&pem_path, e.to_string(), writable))?;
+    std::fs::write(&key_path, key_pem).map_err(|e| file_error(&key_path, e.to_string(), writable))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| file_error(&key_path, e.to_string(), writable))?;
+    }
+    let pem = ca.pem();
+    Ok((ca, pem))
 }
 
 /// A server certificate for `names` signed by `ca`, expired a day ago when `expired`.
@@ -104,18 +149,35 @@ impl TlsMaterial {
     /// A new CA and a server certificate signed by it for the loopback names and `extra`
     /// (the host names and addresses real devices use to reach this machine).
     pub fn generate_for(extra: &[String]) -> Result<Self, TlsError> {
-        let ca = new_ca("fleetgate bridge CA")?;
+        let ca = new_ca(CA_NAME)?;
+        let pem = ca.pem();
+        Self::signed_by(ca, pem, extra)
+    }
+
+    /// Like [`TlsMaterial::generate_for`], with the CA kept in `dir` across runs: read from
+    /// `ca.pem` and `ca.key` when a previous run wrote them, else generated and written there.
+    pub fn with_kept_ca(dir: &Path, extra: &[String]) -> Result<Self, TlsError> {
+        let (ca, pem) = kept_ca(dir)?;
+        Self::signed_by(ca, pem, extra)
+    }
+
+    /// A server certificate for the loopback names and `extra`, signed by `ca`; the chain
+    /// served is the certificate alone (devices hold the CA).
+    fn signed_by(
+        ca: CertifiedIssuer<'static, KeyPair>,
+        ca_pem: String,
+        extra: &[String],
+    ) -> Result<Self, TlsError> {
         let mut names: Vec<String> = LOOPBACK_NAMES.iter().map(|n| (*n).to_owned()).collect();
-        names.extend(
-            extra
-                .iter()
-                .filter(|n| !names.contains(n))
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
-        let (chain, key) = server_cert(names.clone(), &ca, false)?;
+        for name in extra {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        let (mut chain, key) = server_cert(names.clone(), &ca, false)?;
+        chain.truncate(1);
         Ok(Self {
-            ca_pem: ca.pem(),
+            ca_pem,
             chain,
             key,
             names,

@@ -59,6 +59,10 @@ pub(crate) struct RunArgs {
     /// server certificate (repeatable).
     #[arg(long = "server-name", value_name = "NAME")]
     pub(crate) server_names: Vec<String>,
+    /// Keep the generated CA in DIR (ca.pem, ca.key) and reuse it on later runs, so that real
+    /// devices are given ca.pem once.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) ca_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +79,10 @@ pub(crate) struct QualifyArgs {
     /// server certificate (repeatable).
     #[arg(long = "server-name", value_name = "NAME")]
     pub(crate) server_names: Vec<String>,
+    /// Keep the generated CA in DIR (ca.pem, ca.key) and reuse it on later runs, so that real
+    /// devices are given ca.pem once.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) ca_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +125,10 @@ pub(crate) struct ServeArgs {
     /// server certificate (repeatable).
     #[arg(long = "server-name", value_name = "NAME", conflicts_with = "verifier_only")]
     pub(crate) server_names: Vec<String>,
+    /// Keep the generated CA in DIR (ca.pem, ca.key) and reuse it on later runs, so that real
+    /// devices are given ca.pem once.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) ca_dir: Option<PathBuf>,
     /// Serve only the push side: the Google mock and the reference push verifier (no bridge,
     /// no Pub/Sub), logging each push's verdict.
     #[arg(long, conflicts_with_all = ["listen", "out"])]

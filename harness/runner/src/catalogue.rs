@@ -37,11 +37,13 @@ pub fn cases() -> Vec<CaseInfo> {
         rule: case.rule(),
         family: Family::Push,
     });
-    let device = crate::qualify::catalogue::DeviceCase::ALL.into_iter().map(|case| CaseInfo {
-        id: case.id(),
-        rule: case.rule(),
-        family: Family::Device,
-    });
+    let device = crate::qualify::catalogue::DeviceCase::ALL
+        .into_iter()
+        .map(|case| CaseInfo {
+            id: case.id(),
+            rule: case.rule(),
+            family: Family::Device,
+        });
     bridge.chain(push).chain(device).collect()
 }
 

@@ -144,10 +144,8 @@ impl Observed {
                 Some(t) if t.device == device && t.topic == DeviceTopic::State => s.state_published += 1,
                 _ => s.foreign_publishes += 1,
             },
-            (true, Packet::PubAck(ack)) => {
-                if self.configs_in_flight.remove(&ack.pkid) {
-                    s.configs_acknowledged += 1;
-                }
+            (true, Packet::PubAck(ack)) if self.configs_in_flight.remove(&ack.pkid) => {
+                s.configs_acknowledged += 1;
             }
             (false, Packet::PubAck(_)) => s.telemetry_acknowledged += 1,
             (false, Packet::Publish(publish)) => {
@@ -223,4 +221,96 @@ pub(crate) fn tally<'a>(items: impl Iterator<Item = &'a str>) -> String {
         .map(|(k, n)| format!("{k} ×{n}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use fleetgate_bridge::events::{Cause, ConnectAttempt};
+    use fleetgate_identity::jwt::PresentedClaims;
+    use rumqttc::mqttbytes::QoS;
+    use rumqttc::mqttbytes::v4::{PubAck, Publish};
+
+    use super::*;
+
+    fn recorded(at: i64, event: Event) -> Recorded {
+        Recorded {
+            at,
+            peer: std::net::SocketAddr::from(([127, 0, 0, 2], 5000)),
+            event,
+        }
+    }
+
+    fn connect(at: i64, iat: i64, token: &str) -> Recorded {
+        recorded(
+            at,
+            Event::ConnectAttempt(ConnectAttempt {
+                client_id: "c".into(),
+                device: Some("pi-1".into()),
+                claims: Some(PresentedClaims {
+                    alg: Some("ES256".into()),
+                    kid: None,
+                    iat: Some(iat),
+                    exp: Some(iat + 3600),
+                    aud: Some("demo-project".into()),
+                }),
+                server_time: at,
+                keep_alive: 60,
+                token_fingerprint: Some(token.into()),
+                verdict: Verdict::Accepted,
+            }),
+        )
+    }
+
+    fn packet(at: i64, inbound: bool, packet: Packet) -> Recorded {
+        recorded(
+            at,
+            Event::Packet {
+                device: "pi-1".into(),
+                inbound,
+                packet,
+            },
+        )
+    }
+
+    #[test]
+    fn a_devices_tokens_clock_reconnects_and_messages_are_summed_up() {
+        let mut observer = Observer::default();
+        let events = [
+            connect(1_000_000, 998, "a"),
+            packet(
+                1_000_100,
+                true,
+                Packet::Publish(Publish::new("/devices/pi-1/events", QoS::AtLeastOnce, "x")),
+            ),
+            packet(1_000_200, false, Packet::PubAck(PubAck::new(1))),
+            packet(
+                1_000_300,
+                true,
+                Packet::Publish(Publish::new("/devices/pi-2/events", QoS::AtLeastOnce, "x")),
+            ),
+            recorded(
+                1_000_400,
+                Event::Disconnected {
+                    device: "pi-1".into(),
+                    cause: Cause::TokenExpired,
+                },
+            ),
+            connect(1_002_400, 1_002, "b"),
+            connect(1_003_000, 1_002, "b"),
+        ];
+        for event in &events {
+            observer.record(event);
+        }
+        let summary = &observer.summaries(|_| true)[0];
+        assert_eq!(summary.connects_accepted, 3);
+        assert_eq!(summary.tokens, 2, "a reused token is counted once");
+        assert_eq!(summary.disconnects["token-expired"], 1);
+        let offset = summary.clock_offset_s.unwrap();
+        assert_eq!((offset.min, offset.max), (-2.0, 0.0));
+        assert_eq!(summary.reconnect_interval_s.unwrap().last, 2.0);
+        assert_eq!(summary.telemetry_published, 1);
+        assert_eq!(summary.telemetry_acknowledged, 1);
+        assert_eq!(summary.foreign_publishes, 1);
+        assert!(observer.summaries(|id| id != "pi-1").is_empty());
+    }
 }

@@ -48,6 +48,8 @@ pub struct RunOptions {
     pub listen: SocketAddr,
     /// Names real devices use to reach this machine, for the server certificate.
     pub server_names: Vec<String>,
+    /// Where the generated CA is kept across runs.
+    pub ca_dir: Option<PathBuf>,
 }
 
 /// Why a run produced no report.
@@ -103,6 +105,7 @@ async fn execute(
             safety: options.safety.clone(),
             observe: Observe::Only(crate::observe::real_devices(scenario)),
             server_names: options.server_names.clone(),
+            ca_dir: options.ca_dir.clone(),
             ..EnvironmentOptions::new(
                 options.listen,
                 options.out_dir.clone(),
@@ -232,8 +235,9 @@ mod tests {
             scenario_dir: dir.path().to_path_buf(),
             key_progress: Arc::new(|_, _, _| {}),
             safety: Default::default(),
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             server_names: Vec::new(),
+            ca_dir: None,
         }
     }
 

@@ -35,6 +35,7 @@ fn run_with(safety: SafetyChecks) -> ReportData {
         safety,
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         server_names: Vec::new(),
+        ca_dir: None,
     };
     run(&scenario, &options, &mut |_| {}).unwrap()
 }

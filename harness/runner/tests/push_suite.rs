@@ -35,6 +35,7 @@ fn options(dir: &tempfile::TempDir) -> RunOptions {
         safety: Default::default(),
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         server_names: Vec::new(),
+        ca_dir: None,
     }
 }
 

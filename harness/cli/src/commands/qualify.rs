@@ -28,7 +28,10 @@ pub(crate) fn qualify(args: &QualifyArgs) -> anyhow::Result<u8> {
         .as_ref()
         .filter(|_| acceptable(&compiled, false))
     else {
-        error(&format!("{} is not a runnable scenario; nothing was started", file.name));
+        error(&format!(
+            "{} is not a runnable scenario; nothing was started",
+            file.name
+        ));
         return Ok(exit_codes::INVALID);
     };
     let out_dir = match prepare_out_dir(args.out.as_deref(), &format!("{}-qualify", scenario.name)) {
@@ -40,6 +43,7 @@ pub(crate) fn qualify(args: &QualifyArgs) -> anyhow::Result<u8> {
     };
     let options = EnvironmentOptions {
         server_names: args.server_names.clone(),
+        ca_dir: args.ca_dir.clone(),
         ..EnvironmentOptions::new(
             args.listen,
             out_dir,

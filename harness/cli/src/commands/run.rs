@@ -55,6 +55,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
         safety: Default::default(),
         listen: args.listen,
         server_names: args.server_names.clone(),
+        ca_dir: args.ca_dir.clone(),
     };
     let mut live = LiveLine::new();
     let mut watch = |event: &RunEvent| progress(event, &mut live);

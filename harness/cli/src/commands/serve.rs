@@ -13,10 +13,10 @@ use fleetgate_scenario::Scenario;
 use serde_json::{Value, json};
 
 use crate::args::ServeArgs;
+use crate::commands::run::write_reports;
 use crate::commands::serve_push;
 use crate::commands::validate::{acceptable, load};
 use crate::exit_codes;
-use crate::commands::run::write_reports;
 use crate::output::{error, interrupted, out, prepare_out_dir, stamped};
 use fleetgate_runner::observe::Observer;
 use fleetgate_runner::sanitize::label;
@@ -50,6 +50,7 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     let options = EnvironmentOptions {
         observe: Observe::Everyone,
         server_names: args.server_names.clone(),
+        ca_dir: args.ca_dir.clone(),
         ..EnvironmentOptions::new(args.listen, out_dir, scenario_dir, crate::output::key_progress())
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -113,7 +114,8 @@ async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Resul
         schedule.abort();
     }
     env.shutdown().await;
-    let report = fleetgate_runner::observe::report(scenario, started, observer.summaries(|_| true), Vec::new());
+    let report =
+        fleetgate_runner::observe::report(scenario, started, observer.summaries(|_| true), Vec::new());
     if let Err(message) = write_reports(&options.out_dir, &report) {
         error(&message);
         return Ok(exit_codes::ENVIRONMENT);

@@ -159,10 +159,16 @@ fn devices(out: &mut String, report: &ReportData) {
         "## Devices\n\n| device | from | connects | refused | disconnects | tokens | clock offset | reconnect wait | keep-alive | telemetry sent / acked / in Pub/Sub | state | configs sent / acked | commands |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     let counts = |map: &std::collections::BTreeMap<String, u64>| {
-        map.iter().map(|(k, n)| format!("{k} ×{n}")).collect::<Vec<_>>().join(", ")
+        map.iter()
+            .map(|(k, n)| format!("{k} ×{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let spread = |s: &Option<crate::model::Spread>| {
-        s.map_or_else(|| "-".to_owned(), |s| format!("{:.1} … {:.1} s (last {:.1})", s.min, s.max, s.last))
+        s.map_or_else(
+            || "-".to_owned(),
+            |s| format!("{:.1} … {:.1} s (last {:.1})", s.min, s.max, s.last),
+        )
     };
     for d in &report.devices {
         let _ = writeln!(
@@ -174,10 +180,12 @@ fn devices(out: &mut String, report: &ReportData) {
             escape(&counts(&d.connects_refused)),
             escape(&counts(&d.disconnects)),
             d.tokens,
-            d.token_lifetime_s.map_or_else(|| "-".to_owned(), |l| format!("{l} s lifetime")),
+            d.token_lifetime_s
+                .map_or_else(|| "-".to_owned(), |l| format!("{l} s lifetime")),
             spread(&d.clock_offset_s),
             spread(&d.reconnect_interval_s),
-            d.keep_alive_s.map_or_else(|| "-".to_owned(), |k| format!("{k} s")),
+            d.keep_alive_s
+                .map_or_else(|| "-".to_owned(), |k| format!("{k} s")),
             d.telemetry_published,
             d.telemetry_acknowledged,
             d.delivered_to_pubsub,

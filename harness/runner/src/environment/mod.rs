@@ -21,10 +21,10 @@ use fleetgate_bridge::http_bridge::{self, HttpBridge};
 use fleetgate_bridge::profile::Profile;
 use fleetgate_bridge::registry::{RegistrySettings, Store};
 use fleetgate_bridge::safety::SafetyChecks;
+pub use fleetgate_bridge::server::Observe;
 use fleetgate_bridge::session::RegistryPath;
 use fleetgate_bridge::tls::TlsMaterial;
 use fleetgate_bridge::tls_listener::TlsListener;
-pub use fleetgate_bridge::server::Observe;
 use fleetgate_bridge::{Bridge, BridgeConfig, DeviceRegistry};
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::{BridgeTarget, Profile as ScenarioProfile};
@@ -58,12 +58,20 @@ pub struct EnvironmentOptions {
     /// Host names and addresses, beyond the loopback ones, that the generated server
     /// certificate covers: the names real devices use to reach this machine.
     pub server_names: Vec<String>,
+    /// Where the generated CA is kept across runs (`ca.pem`, `ca.key`), so that real devices
+    /// are given it once; a new CA per run when `None`.
+    pub ca_dir: Option<PathBuf>,
 }
 
 impl EnvironmentOptions {
     /// Options for a run in `out_dir`, listening on `listen`: nothing observed, no
     /// qualification, every safety check on.
-    pub fn new(listen: SocketAddr, out_dir: PathBuf, scenario_dir: PathBuf, key_progress: KeyProgress) -> Self {
+    pub fn new(
+        listen: SocketAddr,
+        out_dir: PathBuf,
+        scenario_dir: PathBuf,
+        key_progress: KeyProgress,
+    ) -> Self {
         Self {
             listen,
             out_dir,
@@ -73,6 +81,7 @@ impl EnvironmentOptions {
             observe: Observe::Nobody,
             qualify: false,
             server_names: Vec::new(),
+            ca_dir: None,
         }
     }
 }
@@ -256,8 +265,12 @@ async fn start_bridge(
         profile = profile.judging_devices();
     }
     let tls = match &scenario.bridge.files {
-        None => TlsMaterial::generate_for(&server_names(options))
-            .map_err(|e| EnvironmentError::Start(e.to_string()))?,
+        None => match &options.ca_dir {
+            Some(dir) => TlsMaterial::with_kept_ca(dir, &server_names(options))
+                .map_err(|e| EnvironmentError::Input(e.to_string()))?,
+            None => TlsMaterial::generate_for(&server_names(options))
+                .map_err(|e| EnvironmentError::Start(e.to_string()))?,
+        },
         Some(files) => {
             let file = |f: &str| path(&options.scenario_dir, f);
             TlsMaterial::from_files(&file(&files.cert), &file(&files.key), &file(&files.ca))

@@ -19,7 +19,11 @@ pub(super) fn discard(events: &mut UnboundedReceiver<Recorded>, observer: &mut O
 /// Counts every event recorded so far: `refusals.<reason>`, `disconnects.<cause>`,
 /// `bridge.dropped` (connections dropped before a CONNECT verdict); real devices' events go to
 /// the observer too.
-pub(super) fn count(events: &mut UnboundedReceiver<Recorded>, metrics: &mut Recorder, observer: &mut Observer) {
+pub(super) fn count(
+    events: &mut UnboundedReceiver<Recorded>,
+    metrics: &mut Recorder,
+    observer: &mut Observer,
+) {
     while let Ok(recorded) = events.try_recv() {
         observer.record(&recorded);
         match recorded.event {

@@ -110,7 +110,10 @@ pub(super) async fn config_ack(device: &mut Device, settings: Settings) -> Findi
         }
         Some(_) => {}
     }
-    let data = Bytes::from(format!("{{\"fleetgate\":\"qualification\",\"at\":{}}}", device.shared.bridge.now()));
+    let data = Bytes::from(format!(
+        "{{\"fleetgate\":\"qualification\",\"at\":{}}}",
+        device.shared.bridge.now()
+    ));
     let config = match device.shared.store.set_config(&device.id, data, None) {
         Ok(config) => config,
         Err(e) => return Finding::failed(format!("could not store a config: {e}")),
@@ -217,7 +220,13 @@ pub(super) async fn refresh(device: &mut Device, settings: Settings) -> Finding 
     let fresh = device
         .wait_for(until, |r| {
             attempt(r).is_some_and(|a| a.verdict == Verdict::Accepted && a.token_fingerprint != old)
-                || matches!(&r.event, Event::Disconnected { cause: Cause::TokenExpired, .. })
+                || matches!(
+                    &r.event,
+                    Event::Disconnected {
+                        cause: Cause::TokenExpired,
+                        ..
+                    }
+                )
         })
         .await;
     let evidence = |f: Finding| {
@@ -261,13 +270,18 @@ pub(super) async fn long_outage(device: &mut Device, settings: Settings) -> Find
         .await;
     let until = Instant::now() + settings.outage + settings.timeout;
     let back = device
-        .wait_for(until, |r| attempt(r).is_some_and(|a| a.verdict == Verdict::Accepted))
+        .wait_for(until, |r| {
+            attempt(r).is_some_and(|a| a.verdict == Verdict::Accepted)
+        })
         .await;
     bridge.faults().take_down_for(device.ip, None);
     let refused: Vec<i64> = device
         .history
         .iter()
-        .filter(|r| r.at <= back_at && matches!(&r.event, Event::Dropped { reason } if reason.contains("listener down")))
+        .filter(|r| {
+            r.at <= back_at
+                && matches!(&r.event, Event::Dropped { reason } if reason.contains("listener down"))
+        })
         .map(|r| r.at)
         .collect();
     let longest = refused.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);

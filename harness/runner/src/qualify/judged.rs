@@ -161,11 +161,13 @@ pub(super) async fn keepalive(device: &mut Device, timeout: Duration) -> Finding
             .max()
             .unwrap_or(0)
     };
-    let until = Instant::now() + timeout.min(Duration::from_millis(u64::try_from(window).unwrap_or(0) + 10_000));
+    let until =
+        Instant::now() + timeout.min(Duration::from_millis(u64::try_from(window).unwrap_or(0) + 10_000));
     while observed(device) < window && device.next(until).await.is_some() {}
-    let closed = device.history.iter().any(|r| {
-        matches!(&r.event, Event::Disconnected { cause, .. } if cause.id() == "keep-alive")
-    });
+    let closed = device
+        .history
+        .iter()
+        .any(|r| matches!(&r.event, Event::Disconnected { cause, .. } if cause.id() == "keep-alive"));
     let gaps: Vec<i64> = connections(&device.history)
         .iter()
         .filter(|(ka, _)| *ka > 0)
@@ -174,7 +176,10 @@ pub(super) async fn keepalive(device: &mut Device, timeout: Duration) -> Finding
     let longest = gaps.iter().copied().max().unwrap_or(0);
     Finding::unless(
         !closed && longest <= window,
-        format!("the device went {:.1} s without a packet, over 1.5 × its {keep_alive} s keep-alive", longest as f64 / 1000.0),
+        format!(
+            "the device went {:.1} s without a packet, over 1.5 × its {keep_alive} s keep-alive",
+            longest as f64 / 1000.0
+        ),
     )
     .with("keep_alive_s", keep_alive)
     .with("longest_silence_s", secs(0, longest))
@@ -187,8 +192,16 @@ fn misuse(device: &str, packet: &Packet) -> Option<String> {
     match packet {
         Packet::Publish(p) if p.qos == QoS::ExactlyOnce => Some(format!("PUBLISH at QoS 2 on {}", p.topic)),
         Packet::Publish(p) => match topics::parse_publish(&p.topic) {
-            Some(t) if t.device == device && matches!(t.topic, DeviceTopic::Events { .. } | DeviceTopic::State) => None,
-            _ => Some(format!("PUBLISH on {}, not its own events or state topic", p.topic)),
+            Some(t)
+                if t.device == device
+                    && matches!(t.topic, DeviceTopic::Events { .. } | DeviceTopic::State) =>
+            {
+                None
+            }
+            _ => Some(format!(
+                "PUBLISH on {}, not its own events or state topic",
+                p.topic
+            )),
         },
         Packet::Subscribe(s) => s
             .filters
@@ -212,7 +225,9 @@ pub(super) fn topics(device: &mut Device) -> Finding {
     let mut kinds = Vec::new();
     for recorded in &device.history {
         let Event::Packet {
-            inbound: true, packet, ..
+            inbound: true,
+            packet,
+            ..
         } = &recorded.event
         else {
             continue;

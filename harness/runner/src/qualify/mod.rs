@@ -72,10 +72,17 @@ pub fn selected_cases(scenario: &Scenario) -> Vec<&'static str> {
 }
 
 fn cases_of(scenario: &Scenario) -> Vec<DeviceCase> {
-    let chosen: Vec<DeviceCase> = scenario.cases.iter().filter_map(|id| DeviceCase::find(id)).collect();
+    let chosen: Vec<DeviceCase> = scenario
+        .cases
+        .iter()
+        .filter_map(|id| DeviceCase::find(id))
+        .collect();
     match chosen.is_empty() {
         true => DeviceCase::ALL.to_vec(),
-        false => DeviceCase::ALL.into_iter().filter(|c| chosen.contains(c)).collect(),
+        false => DeviceCase::ALL
+            .into_iter()
+            .filter(|c| chosen.contains(c))
+            .collect(),
     }
 }
 
@@ -116,7 +123,11 @@ impl<'a> Qualification<'a> {
 
     /// Runs every device's cases until each has a verdict or `stop` completes, then stops
     /// the environment and returns the report.
-    pub async fn run(self, stop: impl Future<Output = ()>, watch: &mut dyn FnMut(&QualifyEvent)) -> ReportData {
+    pub async fn run(
+        self,
+        stop: impl Future<Output = ()>,
+        watch: &mut dyn FnMut(&QualifyEvent),
+    ) -> ReportData {
         let clock = Instant::now();
         let Some(bridge) = &self.env.bridge else {
             return self.report(Vec::new(), Vec::new(), false);
@@ -176,7 +187,9 @@ impl<'a> Qualification<'a> {
             );
         }
         if scenario.cases.iter().any(|id| DeviceCase::find(id).is_none()) {
-            notes.push("the scenario's bridge and push cases are run by `fleetgate run`, not by qualify".to_owned());
+            notes.push(
+                "the scenario's bridge and push cases are run by `fleetgate run`, not by qualify".to_owned(),
+            );
         }
         let mut report = crate::observe::report(scenario, self.started, devices, notes);
         report.cases = cases;
@@ -238,9 +251,9 @@ impl<'s> Coordinator<'s> {
         self.observer.record(&recorded);
         let device = match &recorded.event {
             Event::ConnectAttempt(a) => a.device.clone(),
-            Event::Disconnected { device, .. } | Event::Packet { device, .. } | Event::Forwarded { device, .. } => {
-                Some(device.clone())
-            }
+            Event::Disconnected { device, .. }
+            | Event::Packet { device, .. }
+            | Event::Forwarded { device, .. } => Some(device.clone()),
             Event::Dropped { reason } => {
                 let ip = recorded.peer.ip();
                 let mut routed = false;
@@ -297,7 +310,9 @@ impl<'s> Coordinator<'s> {
     /// A CONNECT that named no device of the scenario: one failed `device.connect` per
     /// client id, with the bridge's verdict.
     fn stranger(&mut self, recorded: &Recorded) {
-        let Event::ConnectAttempt(a) = &recorded.event else { return };
+        let Event::ConnectAttempt(a) = &recorded.event else {
+            return;
+        };
         let who = a.device.clone().unwrap_or_else(|| a.client_id.clone());
         let why = match &a.verdict {
             fleetgate_bridge::events::Verdict::Refused { connack, reason } => {
@@ -330,7 +345,10 @@ impl<'s> Coordinator<'s> {
                 let mut result = not_run(*case, &device.id, "not run: the device never connected");
                 if *case == DeviceCase::Connect {
                     result.verdict = Verdict::Failed;
-                    result.message = Some(format!("the device did not connect within {}s", timeout.as_secs()));
+                    result.message = Some(format!(
+                        "the device did not connect within {}s",
+                        timeout.as_secs()
+                    ));
                 }
                 self.finished.push(result);
             }

@@ -14,10 +14,12 @@ use crate::observe::rfc3339;
 /// The least wait after a failed connect, with 10 ms for timers.
 const MIN_WAIT_MS: i64 = 990;
 
-/// How much two waits at the same failure count must differ to show jitter: 5 % of their
-/// mean, and at least 50 ms (more than the network adds to a deterministic device's wait).
+/// How much two waits at the same failure count must differ to show jitter: 2 % of their
+/// mean, and at least 50 ms (more than loopback adds to a deterministic device's wait). A
+/// device drawing its waits from [cap/2, cap] differs by less at all of 3 failure counts with
+/// a chance of about 2 in 10,000.
 fn jittered(a: f64, b: f64) -> bool {
-    (a - b).abs() > (0.05 * (a + b) / 2.0).max(0.05)
+    (a - b).abs() > (0.02 * (a + b) / 2.0).max(0.05)
 }
 
 /// `device.tls-*`: presents `which` to the device's address, makes it reconnect, and expects
@@ -42,7 +44,9 @@ pub(super) async fn tls(device: &mut Device, which: BadCertificate, settings: Se
     let faults = shared.bridge.faults();
     faults.present_tls(device.ip, Some(bad));
     device
-        .close(Cause::Admin("qualification: reconnect to meet a bad certificate".into()))
+        .close(Cause::Admin(
+            "qualification: reconnect to meet a bad certificate".into(),
+        ))
         .await;
     let until = Instant::now() + settings.timeout;
     let answer = device
@@ -72,7 +76,10 @@ pub(super) async fn tls(device: &mut Device, which: BadCertificate, settings: Se
 }
 
 /// The attempts after a close until one is accepted: their times and verdicts.
-async fn attempts_until_accepted(device: &mut Device, timeout: Duration) -> Result<Vec<(i64, Verdict)>, Vec<(i64, Verdict)>> {
+async fn attempts_until_accepted(
+    device: &mut Device,
+    timeout: Duration,
+) -> Result<Vec<(i64, Verdict)>, Vec<(i64, Verdict)>> {
     let until = Instant::now() + timeout;
     let mut seen = Vec::new();
     while let Some(recorded) = device.wait_for(until, |r| attempt(r).is_some()).await {
@@ -116,7 +123,11 @@ pub(super) async fn backoff_refused(device: &mut Device, settings: Settings) -> 
         if let Err(why) = device.connected(settings.timeout).await {
             return Finding::skipped(why);
         }
-        device.shared.bridge.faults().refuse_next(&device.id, settings.count);
+        device
+            .shared
+            .bridge
+            .faults()
+            .refuse_next(&device.id, settings.count);
         device
             .close(Cause::Admin("qualification: refused connects follow".into()))
             .await;
@@ -138,7 +149,8 @@ pub(super) async fn backoff_refused(device: &mut Device, settings: Settings) -> 
     let mut problems: Vec<String> = rounds.iter().flat_map(|w| backoff_problems(w)).collect();
     let jitter = rounds[0].iter().zip(&rounds[1]).any(|(a, b)| jittered(*a, *b));
     if !jitter {
-        problems.push("the waits were the same in both rounds: no jitter, so a fleet retries in lockstep".into());
+        problems
+            .push("the waits were the same in both rounds: no jitter, so a fleet retries in lockstep".into());
     }
     let finding = match problems.first() {
         None => Finding::passed(),
@@ -196,7 +208,11 @@ pub(super) async fn backoff_no_connack(device: &mut Device, settings: Settings) 
     if let Err(why) = device.connected(settings.timeout).await {
         return Finding::skipped(why);
     }
-    device.shared.bridge.faults().withhold_next(&device.id, settings.count);
+    device
+        .shared
+        .bridge
+        .faults()
+        .withhold_next(&device.id, settings.count);
     device
         .close(Cause::Admin("qualification: unanswered connects follow".into()))
         .await;
@@ -205,7 +221,9 @@ pub(super) async fn backoff_no_connack(device: &mut Device, settings: Settings) 
     let mut connected = false;
     while !connected {
         let next = device
-            .wait_for(until, |r| attempt(r).is_some() || matches!(r.event, Event::Dropped { .. }))
+            .wait_for(until, |r| {
+                attempt(r).is_some() || matches!(r.event, Event::Dropped { .. })
+            })
             .await;
         match next {
             Some(recorded) => connected = seen.step(&mut state, &recorded),
@@ -259,7 +277,9 @@ pub(super) async fn fresh_token(device: &mut Device, settings: Settings) -> Find
     Finding::unless(
         !same && iat(new) >= iat(&old),
         match same {
-            true => "the device presented the same JWT again after the bridge closed it as expired".to_owned(),
+            true => {
+                "the device presented the same JWT again after the bridge closed it as expired".to_owned()
+            }
             false => "the new JWT was minted before the old one".to_owned(),
         },
     )
@@ -268,4 +288,71 @@ pub(super) async fn fresh_token(device: &mut Device, settings: Settings) -> Find
     .with("later_iat", later)
     .with("old_token", old.token_fingerprint.as_deref().unwrap_or("-"))
     .with("new_token", new.token_fingerprint.as_deref().unwrap_or("-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_under_a_second_or_that_do_not_grow_are_problems() {
+        assert!(backoff_problems(&[1.2, 2.5, 5.1]).is_empty());
+        assert!(backoff_problems(&[0.06, 0.06, 0.06])[0].contains("retried after 0.06 s"));
+        assert!(backoff_problems(&[3.4, 4.2, 4.8])[0].contains("did not grow"));
+        assert!(
+            backoff_problems(&[2.0, 1.5]).is_empty(),
+            "growth needs three waits to judge"
+        );
+    }
+
+    #[test]
+    fn jitter_is_a_difference_beyond_the_network_s() {
+        assert!(!jittered(2.000, 2.010), "10 ms is the network");
+        assert!(!jittered(8.00, 8.15), "under 2 %");
+        assert!(jittered(2.0, 2.6));
+    }
+
+    fn recorded(at: i64, event: Event) -> Recorded {
+        Recorded {
+            at,
+            peer: std::net::SocketAddr::from(([127, 0, 0, 2], 5000)),
+            event,
+        }
+    }
+
+    fn connect(at: i64, verdict: Verdict) -> Recorded {
+        recorded(
+            at,
+            Event::ConnectAttempt(fleetgate_bridge::events::ConnectAttempt {
+                client_id: "c".into(),
+                device: Some("pi-1".into()),
+                claims: None,
+                server_time: at,
+                keep_alive: 60,
+                token_fingerprint: None,
+                verdict,
+            }),
+        )
+    }
+
+    #[test]
+    fn unanswered_connects_measure_the_give_up_and_the_wait_after_it() {
+        let mut seen = NoConnack::default();
+        let mut state = Unanswered::Retrying(None);
+        let dropped = |at| {
+            recorded(
+                at,
+                Event::Dropped {
+                    reason: "ended while its CONNACK was withheld".into(),
+                },
+            )
+        };
+        assert!(!seen.step(&mut state, &connect(1_000, Verdict::Withheld)));
+        assert!(!seen.step(&mut state, &dropped(4_000)));
+        assert!(!seen.step(&mut state, &connect(5_500, Verdict::Withheld)));
+        assert!(!seen.step(&mut state, &dropped(8_500)));
+        assert!(seen.step(&mut state, &connect(11_500, Verdict::Accepted)));
+        assert_eq!(seen.gave_up_after, [3.0, 3.0]);
+        assert_eq!(seen.waits, [1.5, 3.0]);
+    }
 }

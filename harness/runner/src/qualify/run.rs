@@ -20,7 +20,12 @@ pub(super) async fn device(mut device: Device, cases: &[DeviceCase], results: &U
             true => Finding::skipped("not run: the device never connected"),
             false => one(&mut device, *case).await,
         };
-        if *case == DeviceCase::Connect && device.history.iter().all(|r| super::device::attempt(r).is_none_or(|a| a.verdict != fleetgate_bridge::events::Verdict::Accepted)) {
+        if *case == DeviceCase::Connect
+            && device.history.iter().all(|r| {
+                super::device::attempt(r)
+                    .is_none_or(|a| a.verdict != fleetgate_bridge::events::Verdict::Accepted)
+            })
+        {
             never_connected = finding.verdict == Verdict::Failed;
         }
         let result = CaseResult {
