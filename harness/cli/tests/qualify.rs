@@ -349,3 +349,96 @@ fn the_good_stand_in_passes_every_case_and_each_faulty_one_fails_exactly_its_own
     assert!(summary.contains("## Devices"), "{summary}");
     assert!(log.contains("pi-good device.long-outage passed"), "{log}");
 }
+
+#[test]
+fn a_real_device_joining_a_run_of_virtual_ones_is_reported_device_by_device() {
+    python_judges_installed();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let public_key = root().join("fixtures/pi/pi-1.pub");
+    let text = format!(
+        r#"
+[scenario]
+name = "mixed"
+
+[project]
+id = "demo-project"
+region = "us-central1"
+registry = "pi-fleet"
+
+[[cohort]]
+name = "virtual"
+devices = 20
+device_id = "v-{{index:02}}"
+telemetry = {{ every = "1s" }}
+
+[[device]]
+id = "pi-real"
+credentials = [{{ format = "ES256_PEM", file = "{}" }}]
+
+[[phase]]
+name = "steady"
+hold = "12s"
+"#,
+        public_key.display()
+    );
+    let file = dir.path().join("mixed.toml");
+    std::fs::write(&file, text).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let run = Killed(
+        Command::new(env!("CARGO_BIN_EXE_fleetgate"))
+            .args([
+                "run",
+                file.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--listen",
+                &listen,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let ca = out.join("ca.pem");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ca.exists() {
+        assert!(Instant::now() < deadline, "the run did not start its bridge");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let announced = serde_json::json!({ "bridge": { "mqtt": listen, "ca": ca.to_str().unwrap() } });
+    let device = stand_in(&announced, "pi-real", &[], 50, dir.path());
+    let mut run = run;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = run.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the run did not end");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    drop(device);
+    assert_eq!(status.code(), Some(0));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let devices = report["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 1, "only the real device is listed: {devices:?}");
+    assert_eq!(devices[0]["id"], "pi-real");
+    assert!(
+        devices[0]["telemetry_acknowledged"].as_u64().unwrap() > 0,
+        "{}",
+        devices[0]
+    );
+    assert_eq!(devices[0]["peers"], serde_json::json!(["127.0.0.50"]));
+    assert!(
+        report["measurements"]["connects.accepted"]["value"]
+            .as_f64()
+            .unwrap()
+            >= 20.0
+    );
+}

@@ -17,6 +17,9 @@ use tokio::time::Instant;
 
 use super::catalogue::{DeviceCase, Settings};
 
+/// How long a connection is left alone after CONNACK before a case closes it, in ms.
+pub(crate) const SETTLE_MS: i64 = 1000;
+
 /// What every device's cases share.
 pub(crate) struct Shared {
     /// The embedded bridge.
@@ -190,22 +193,31 @@ impl Device {
         self.open_since().and_then(|i| attempt(&self.history[i]))
     }
 
-    /// Waits until the device is connected; the reason when it does not connect in `limit`.
+    /// Waits until the device is connected and its connection has settled (been open for
+    /// [`SETTLE_MS`], so that what a device does right after CONNACK — subscribing, re-sending,
+    /// queued telemetry — is not cut off by a case that closes the connection); the reason
+    /// when that does not happen within `limit`.
     pub(crate) async fn connected(&mut self, limit: Duration) -> Result<(), String> {
-        self.drain();
-        if self.open_since().is_some() {
-            return Ok(());
-        }
         let until = Instant::now() + limit;
-        while let Some(recorded) = self.next(until).await {
-            if attempt(&recorded).is_some_and(|a| a.verdict == Verdict::Accepted) {
-                return Ok(());
+        loop {
+            self.drain();
+            let wake = match self.open_since() {
+                Some(i) => {
+                    let left = self.history[i].at + SETTLE_MS - self.shared.bridge.now();
+                    if left <= 0 {
+                        return Ok(());
+                    }
+                    (Instant::now() + Duration::from_millis(u64::try_from(left).unwrap_or(0))).min(until)
+                }
+                None => until,
+            };
+            if self.next(wake).await.is_none() && Instant::now() >= until {
+                return Err(format!(
+                    "not judged: the device was not connected, and did not connect within {}s",
+                    limit.as_secs()
+                ));
             }
         }
-        Err(format!(
-            "not judged: the device was not connected, and did not connect within {}s",
-            limit.as_secs()
-        ))
     }
 
     /// Closes the device's connection as `cause` would, and waits for the close to be recorded.
