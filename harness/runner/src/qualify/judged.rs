@@ -135,7 +135,8 @@ fn connections(history: &[Recorded]) -> Vec<(u16, Vec<i64>)> {
     out
 }
 
-/// `device.keepalive`: a keep-alive is set, below the idle limit, and kept.
+/// `device.keepalive`: a keep-alive is set, below the idle limit, and kept. `timeout` bounds
+/// the wait for a connection; the watch itself lasts up to 1.5 × keep-alive + 10 s.
 pub(super) async fn keepalive(device: &mut Device, timeout: Duration) -> Finding {
     if let Err(why) = device.connected(timeout).await {
         return Finding::skipped(why);
@@ -161,8 +162,9 @@ pub(super) async fn keepalive(device: &mut Device, timeout: Duration) -> Finding
             .max()
             .unwrap_or(0)
     };
-    let until =
-        Instant::now() + timeout.min(Duration::from_millis(u64::try_from(window).unwrap_or(0) + 10_000));
+    // Watch at least one stretch of 1.5 × keep-alive (+ 10 s), whatever the timeout: a device
+    // that never pings is seen only when that long passes without its packets.
+    let until = Instant::now() + Duration::from_millis(u64::try_from(window).unwrap_or(0) + 10_000);
     while observed(device) < window && device.next(until).await.is_some() {}
     let closed = device
         .history
