@@ -282,6 +282,8 @@ pub struct DeviceSummary {
     pub configs_acknowledged: u64,
     /// Commands sent to the device.
     pub commands_sent: u64,
+    /// QoS 1 commands the device acknowledged.
+    pub commands_acknowledged: u64,
     /// PUBLISHes on topics that are not the device's own.
     pub foreign_publishes: u64,
 }

@@ -25,7 +25,8 @@ struct Observed {
     summary: DeviceSummary,
     tokens: HashSet<String>,
     disconnected_at: Option<i64>,
-    configs_in_flight: HashSet<u16>,
+    /// Packet ids of QoS 1 configs (`true`) and commands (`false`) awaiting the device's PUBACK.
+    in_flight: HashMap<u16, bool>,
 }
 
 /// RFC 3339 UTC with milliseconds, from Unix milliseconds.
@@ -144,18 +145,20 @@ impl Observed {
                 Some(t) if t.device == device && t.topic == DeviceTopic::State => s.state_published += 1,
                 _ => s.foreign_publishes += 1,
             },
-            (true, Packet::PubAck(ack)) if self.configs_in_flight.remove(&ack.pkid) => {
-                s.configs_acknowledged += 1;
-            }
+            (true, Packet::PubAck(ack)) => match self.in_flight.remove(&ack.pkid) {
+                Some(true) => s.configs_acknowledged += 1,
+                Some(false) => s.commands_acknowledged += 1,
+                None => {}
+            },
             (false, Packet::PubAck(_)) => s.telemetry_acknowledged += 1,
             (false, Packet::Publish(publish)) => {
-                if publish.topic.ends_with("/config") {
-                    s.configs_sent += 1;
-                    if publish.qos != rumqttc::mqttbytes::QoS::AtMostOnce {
-                        self.configs_in_flight.insert(publish.pkid);
-                    }
-                } else {
-                    s.commands_sent += 1;
+                let config = publish.topic.ends_with("/config");
+                match config {
+                    true => s.configs_sent += 1,
+                    false => s.commands_sent += 1,
+                }
+                if publish.qos != rumqttc::mqttbytes::QoS::AtMostOnce {
+                    self.in_flight.insert(publish.pkid, config);
                 }
             }
             _ => {}
@@ -272,6 +275,12 @@ mod tests {
         )
     }
 
+    fn command(pkid: u16) -> Publish {
+        let mut publish = Publish::new("/devices/pi-1/commands/reboot", QoS::AtLeastOnce, "now");
+        publish.pkid = pkid;
+        publish
+    }
+
     #[test]
     fn a_devices_tokens_clock_reconnects_and_messages_are_summed_up() {
         let mut observer = Observer::default();
@@ -288,6 +297,8 @@ mod tests {
                 true,
                 Packet::Publish(Publish::new("/devices/pi-2/events", QoS::AtLeastOnce, "x")),
             ),
+            packet(1_000_310, false, Packet::Publish(command(7))),
+            packet(1_000_320, true, Packet::PubAck(PubAck::new(7))),
             recorded(
                 1_000_400,
                 Event::Disconnected {
@@ -311,6 +322,11 @@ mod tests {
         assert_eq!(summary.telemetry_published, 1);
         assert_eq!(summary.telemetry_acknowledged, 1);
         assert_eq!(summary.foreign_publishes, 1);
+        assert_eq!((summary.commands_sent, summary.commands_acknowledged), (1, 1));
+        assert_eq!(
+            summary.configs_acknowledged, 0,
+            "a command's PUBACK is not a config's"
+        );
         assert!(observer.summaries(|id| id != "pi-1").is_empty());
     }
 }

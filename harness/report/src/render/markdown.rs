@@ -156,7 +156,7 @@ fn devices(out: &mut String, report: &ReportData) {
     }
     let _ = writeln!(
         out,
-        "## Devices\n\n| device | from | connects | refused | disconnects | tokens | clock offset | reconnect wait | keep-alive | telemetry sent / acked / in Pub/Sub | state | configs sent / acked | commands |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "## Devices\n\n| device | from | connects | refused | disconnects | tokens | clock offset | reconnect wait | keep-alive | telemetry sent / acked / in Pub/Sub | state | configs sent / acked | commands sent / acked |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     let counts = |map: &std::collections::BTreeMap<String, u64>| {
         map.iter()
@@ -173,7 +173,7 @@ fn devices(out: &mut String, report: &ReportData) {
     for d in &report.devices {
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} | {} | {} ({}) | {} | {} | {} | {} / {} / {} | {} | {} / {} | {} |",
+            "| `{}` | {} | {} | {} | {} | {} ({}) | {} | {} | {} | {} / {} / {} | {} | {} / {} | {} / {} |",
             escape(&d.id),
             d.peers.join(", "),
             d.connects_accepted,
@@ -193,6 +193,7 @@ fn devices(out: &mut String, report: &ReportData) {
             d.configs_sent,
             d.configs_acknowledged,
             d.commands_sent,
+            d.commands_acknowledged,
         );
     }
     out.push('\n');
