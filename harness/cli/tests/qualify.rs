@@ -30,6 +30,22 @@ impl Drop for Killed {
     }
 }
 
+/// Waits for `child` to exit by itself, failing the test after `limit`.
+fn exited(child: &mut Killed, limit: Duration, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not end within {}s",
+            limit.as_secs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Each stand-in: its device id, its fault flags, and the cases it must fail.
 const DEVICES: &[(&str, &[&str], &[&str])] = &[
     ("pi-good", &[], &[]),
@@ -258,14 +274,7 @@ fn the_good_stand_in_passes_every_case_and_each_faulty_one_fails_exactly_its_own
     devices.push(stand_in(&announced, "pi-stranger", &[], 41, dir.path()));
     garbage(&announced);
 
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let status = loop {
-        if let Some(status) = qualify.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "qualify did not finish within 10 min");
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let status = exited(&mut qualify, Duration::from_secs(600), "qualify");
     drop(devices);
     let log = std::fs::read_to_string(dir.path().join("qualify.log")).unwrap();
     assert_eq!(
@@ -414,14 +423,7 @@ hold = "12s"
     let announced = serde_json::json!({ "bridge": { "mqtt": listen, "ca": ca.to_str().unwrap() } });
     let device = stand_in(&announced, "pi-real", &[], 50, dir.path());
     let mut run = run;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = run.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the run did not end");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = exited(&mut run, Duration::from_secs(120), "the run");
     drop(device);
     assert_eq!(status.code(), Some(0));
     let report: Value =

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fleetgate_bridge::events::{Cause, Event, Recorded, Verdict};
+use fleetgate_bridge::faults::Faults;
 use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::Packet;
 use tokio::time::Instant;
@@ -258,16 +259,19 @@ pub(super) async fn refresh(device: &mut Device, settings: Settings) -> Finding 
 /// `device.long-outage`: the listener is down for the device's address; afterwards it must
 /// come back by itself within the timeout.
 pub(super) async fn long_outage(device: &mut Device, settings: Settings) -> Finding {
-    if let Err(why) = device.connected(settings.timeout).await {
-        return Finding::skipped(why);
-    }
     let bridge = device.shared.bridge.clone();
     let outage_ms = i64::try_from(settings.outage.as_millis()).unwrap_or(60_000);
-    let back_at = bridge.now() + outage_ms;
-    bridge.faults().take_down_for(device.ip, Some(back_at));
-    device
-        .close(Cause::Admin("qualification: listener outage".into()))
-        .await;
+    let back_at = std::sync::atomic::AtomicI64::new(0);
+    let arm = |faults: &Faults, _: &str, ip| {
+        let until = bridge.now() + outage_ms;
+        back_at.store(until, std::sync::atomic::Ordering::Relaxed);
+        faults.take_down_for(ip, Some(until));
+    };
+    let why = Cause::Admin("qualification: listener outage".into());
+    if let Err(why) = device.provoke(settings.timeout, arm, why).await {
+        return Finding::skipped(why);
+    }
+    let back_at = back_at.load(std::sync::atomic::Ordering::Relaxed);
     let until = Instant::now() + settings.outage + settings.timeout;
     let back = device
         .wait_for(until, |r| {

@@ -220,6 +220,21 @@ impl Device {
         }
     }
 
+    /// Once the device is connected and settled, arms a fault with `arm` (given the bridge's
+    /// faults, the device id and address) and closes the connection as `cause` would, so that
+    /// the device's next connect meets the fault; the reason when the device is not connected.
+    pub(crate) async fn provoke(
+        &mut self,
+        limit: Duration,
+        arm: impl FnOnce(&fleetgate_bridge::faults::Faults, &str, IpAddr),
+        cause: fleetgate_bridge::events::Cause,
+    ) -> Result<(), String> {
+        self.connected(limit).await?;
+        arm(self.shared.bridge.faults(), &self.id, self.ip);
+        self.close(cause).await;
+        Ok(())
+    }
+
     /// Closes the device's connection as `cause` would, and waits for the close to be recorded.
     pub(crate) async fn close(&mut self, cause: fleetgate_bridge::events::Cause) {
         if self.shared.bridge.close(&self.id, cause).await {

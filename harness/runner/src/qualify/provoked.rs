@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use fleetgate_bridge::events::{Cause, Event, Recorded, Verdict};
+use fleetgate_bridge::faults::Faults;
 use fleetgate_bridge::tls::BadCertificate;
 use tokio::time::Instant;
 
@@ -37,24 +38,18 @@ pub(super) async fn tls(device: &mut Device, which: BadCertificate, settings: Se
         }
         Err(e) => return Finding::failed(format!("could not make the certificate: {e}")),
     };
-    if let Err(why) = device.connected(settings.timeout).await {
+    let arm = |faults: &Faults, _: &str, ip| faults.present_tls(ip, Some(bad));
+    let why = Cause::Admin("qualification: reconnect to meet a bad certificate".into());
+    if let Err(why) = device.provoke(settings.timeout, arm, why).await {
         return Finding::skipped(why);
     }
-    let shared = std::sync::Arc::clone(&device.shared);
-    let faults = shared.bridge.faults();
-    faults.present_tls(device.ip, Some(bad));
-    device
-        .close(Cause::Admin(
-            "qualification: reconnect to meet a bad certificate".into(),
-        ))
-        .await;
     let until = Instant::now() + settings.timeout;
     let answer = device
         .wait_for(until, |r| {
             matches!(r.event, Event::Dropped { .. }) || attempt(r).is_some()
         })
         .await;
-    faults.present_tls(device.ip, None);
+    device.shared.bridge.faults().present_tls(device.ip, None);
     let what = match which {
         BadCertificate::UntrustedCa => "from a CA it was not given",
         BadCertificate::WrongHost => "for another host name",
@@ -120,17 +115,11 @@ fn backoff_problems(waits: &[f64]) -> Vec<String> {
 pub(super) async fn backoff_refused(device: &mut Device, settings: Settings) -> Finding {
     let mut rounds: Vec<Vec<f64>> = Vec::new();
     for round in 1..=2 {
-        if let Err(why) = device.connected(settings.timeout).await {
+        let arm = |faults: &Faults, id: &str, _| faults.refuse_next(id, settings.count);
+        let why = Cause::Admin("qualification: refused connects follow".into());
+        if let Err(why) = device.provoke(settings.timeout, arm, why).await {
             return Finding::skipped(why);
         }
-        device
-            .shared
-            .bridge
-            .faults()
-            .refuse_next(&device.id, settings.count);
-        device
-            .close(Cause::Admin("qualification: refused connects follow".into()))
-            .await;
         let attempts = attempts_until_accepted(device, settings.timeout).await;
         device.shared.bridge.faults().refuse_next(&device.id, 0);
         let times: Vec<i64> = match &attempts {
@@ -205,17 +194,11 @@ impl NoConnack {
 /// `device.backoff-no-connack`: `count` CONNECTs left unanswered; the device must give up on
 /// each and wait ≥ 1 s, longer each time, before the next.
 pub(super) async fn backoff_no_connack(device: &mut Device, settings: Settings) -> Finding {
-    if let Err(why) = device.connected(settings.timeout).await {
+    let arm = |faults: &Faults, id: &str, _| faults.withhold_next(id, settings.count);
+    let why = Cause::Admin("qualification: unanswered connects follow".into());
+    if let Err(why) = device.provoke(settings.timeout, arm, why).await {
         return Finding::skipped(why);
     }
-    device
-        .shared
-        .bridge
-        .faults()
-        .withhold_next(&device.id, settings.count);
-    device
-        .close(Cause::Admin("qualification: unanswered connects follow".into()))
-        .await;
     let until = Instant::now() + settings.timeout;
     let (mut seen, mut state) = (NoConnack::default(), Unanswered::Retrying(None));
     let mut connected = false;
