@@ -6,6 +6,7 @@ use std::time::Duration;
 use gcloud_googleapis::pubsub::v1::{DeadLetterPolicy, PushConfig, RetryPolicy, Subscription, Topic};
 use prost_types::Duration as ProtoDuration;
 
+use super::filter::Filter;
 use super::queue::Rules;
 use crate::error::Error;
 use crate::names::{self, Kind};
@@ -14,6 +15,8 @@ use crate::names::{self, Kind};
 pub const ACK_DEADLINE_SECONDS: (i32, i32, i32) = (10, 10, 600);
 const RETENTION_DEFAULT: Duration = Duration::from_secs(7 * 24 * 3600);
 const RETENTION_MIN: Duration = Duration::from_secs(600);
+/// The longest topic retention Google allows: 31 days.
+pub const TOPIC_RETENTION_MAX: Duration = Duration::from_secs(31 * 24 * 3600);
 const RETRY_MIN_DEFAULT: Duration = Duration::from_secs(10);
 const RETRY_MAX_DEFAULT: Duration = Duration::from_secs(600);
 const DEAD_LETTER_ATTEMPTS: (i32, i32, i32) = (5, 5, 100);
@@ -22,7 +25,7 @@ const DEAD_LETTER_ATTEMPTS: (i32, i32, i32) = (5, 5, 100);
 pub fn topic(mut topic: Topic) -> Result<Topic, Error> {
     names::check(Kind::Topic, &topic.name)?;
     if let Some(retention) = topic.message_retention_duration {
-        retention_in_range(retention, "message_retention_duration")?;
+        retention_in_range(retention, "message_retention_duration", TOPIC_RETENTION_MAX)?;
     }
     topic.state = gcloud_googleapis::pubsub::v1::topic::State::Active as i32;
     Ok(topic)
@@ -43,7 +46,7 @@ pub fn subscription(mut sub: Subscription) -> Result<Subscription, Error> {
     }
     match sub.message_retention_duration {
         Some(retention) => {
-            retention_in_range(retention, "message_retention_duration")?;
+            retention_in_range(retention, "message_retention_duration", RETENTION_DEFAULT)?;
         }
         None => sub.message_retention_duration = Some(proto_duration(RETENTION_DEFAULT)),
     }
@@ -57,9 +60,7 @@ pub fn subscription(mut sub: Subscription) -> Result<Subscription, Error> {
         push_config(push)?;
     }
     if !sub.filter.is_empty() {
-        return Err(Error::Unimplemented(
-            "subscription filters are not supported by this emulator".into(),
-        ));
+        Filter::parse(&sub.filter)?;
     }
     sub.state = gcloud_googleapis::pubsub::v1::subscription::State::Active as i32;
     Ok(sub)
@@ -105,6 +106,8 @@ pub fn rules(sub: &Subscription) -> Rules {
         retention,
         retry,
         max_delivery_attempts,
+        exactly_once: sub.enable_exactly_once_delivery,
+        retain_acked: sub.retain_acked_messages,
     }
 }
 
@@ -123,12 +126,14 @@ pub fn proto_duration(d: Duration) -> ProtoDuration {
     }
 }
 
-fn retention_in_range(retention: ProtoDuration, field: &str) -> Result<(), Error> {
+fn retention_in_range(retention: ProtoDuration, field: &str, max: Duration) -> Result<(), Error> {
     let value = std_duration(retention);
-    if retention.seconds < 0 || value < RETENTION_MIN || value > RETENTION_DEFAULT {
+    if retention.seconds < 0 || value < RETENTION_MIN || value > max {
         return Err(Error::invalid(format!(
-            "Invalid {field}: {}s (must be between 600s and 604800s)",
-            retention.seconds
+            "Invalid {field}: {}s (must be between {}s and {}s)",
+            retention.seconds,
+            RETENTION_MIN.as_secs(),
+            max.as_secs()
         )));
     }
     Ok(())

@@ -1,0 +1,216 @@
+//! Delivery on a subscription: pulls lease messages, acknowledgements and deadline changes
+//! end leases (with a result per ack id under exactly-once delivery), expired leases and
+//! backoffs are applied on the clock, and messages out of attempts go to the dead-letter topic.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use gcloud_googleapis::pubsub::v1::{PubsubMessage, ReceivedMessage};
+
+use super::queue::{AckId, DeadLettered};
+use super::{Broker, ack_deadline, config};
+use crate::error::{AckFailure, Error};
+use crate::names;
+
+/// What became of each ack id of one acknowledge or deadline request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AckResults {
+    /// Ids that took effect.
+    pub applied: Vec<String>,
+    /// Ids that did not, and why.
+    pub failed: BTreeMap<String, AckFailure>,
+    /// Whether the subscription has exactly-once delivery: then failures are errors.
+    pub exactly_once: bool,
+}
+
+impl AckResults {
+    fn new(exactly_once: bool) -> Self {
+        Self {
+            exactly_once,
+            ..Self::default()
+        }
+    }
+
+    fn record(&mut self, id: &str, outcome: Result<(), AckFailure>) {
+        match outcome {
+            Ok(()) => self.applied.push(id.to_owned()),
+            Err(failure) => {
+                self.failed.insert(id.to_owned(), failure);
+            }
+        }
+    }
+
+    /// `Ok` unless the subscription has exactly-once delivery and some id failed: then
+    /// [`Error::AckIds`], as Google answers.
+    pub fn into_result(self) -> Result<(), Error> {
+        if self.exactly_once && !self.failed.is_empty() {
+            Err(Error::AckIds(self.failed))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Broker {
+    /// Leases up to `max` messages of a subscription to `owner`, with the subscription's ack
+    /// deadline unless `deadline` is given.
+    pub fn pull(
+        &mut self,
+        name: &str,
+        max: usize,
+        deadline: Option<Duration>,
+        owner: u64,
+        now: SystemTime,
+    ) -> Result<Vec<ReceivedMessage>, Error> {
+        let state = self.subscription_mut(name)?;
+        let deadline = deadline.unwrap_or_else(|| ack_deadline(&state.config));
+        let with_attempts = state.config.dead_letter_policy.is_some();
+        let (delivered, dead) = state.queue.pull(now, max, deadline, owner);
+        self.dead_letter(name, dead, now);
+        Ok(delivered
+            .into_iter()
+            .map(|d| ReceivedMessage {
+                ack_id: d.ack_id,
+                message: Some(PubsubMessage::clone(&d.message)),
+                delivery_attempt: if with_attempts {
+                    i32::try_from(d.attempt).unwrap_or(i32::MAX)
+                } else {
+                    0
+                },
+            })
+            .collect())
+    }
+
+    /// Acknowledges messages of a subscription and says what became of each id. Without
+    /// exactly-once delivery, ids of past deliveries are ignored, as Google does, and ids not
+    /// made by this emulator are `INVALID_ARGUMENT`; with it, each failure is reported.
+    pub fn acknowledge(
+        &mut self,
+        name: &str,
+        ack_ids: &[String],
+        now: SystemTime,
+    ) -> Result<AckResults, Error> {
+        let state = self.subscription_mut(name)?;
+        let mut results = AckResults::new(state.queue.rules().exactly_once);
+        for (text, id) in parse_ack_ids(ack_ids, results.exactly_once)? {
+            results.record(
+                text,
+                id.ok_or(AckFailure::Invalid)
+                    .and_then(|id| state.queue.ack(id, now)),
+            );
+        }
+        state.wake.notify_waiters();
+        Ok(results)
+    }
+
+    /// Sets the ack deadline of leased messages to `seconds` from `now` (0 = nack), and says
+    /// what became of each id (as [`Broker::acknowledge`]).
+    pub fn modify_ack_deadline(
+        &mut self,
+        name: &str,
+        ack_ids: &[String],
+        seconds: i32,
+        now: SystemTime,
+    ) -> Result<AckResults, Error> {
+        let max = config::ACK_DEADLINE_SECONDS.2;
+        let deadline = u64::try_from(seconds)
+            .ok()
+            .filter(|_| seconds <= max)
+            .map(Duration::from_secs)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "Invalid ack_deadline_seconds: {seconds} (must be between 0 and {max})"
+                ))
+            })?;
+        let state = self.subscription_mut(name)?;
+        let mut results = AckResults::new(state.queue.rules().exactly_once);
+        let mut dead = Vec::new();
+        for (text, id) in parse_ack_ids(ack_ids, results.exactly_once)? {
+            let outcome = id
+                .ok_or(AckFailure::Invalid)
+                .and_then(|id| state.queue.modify_deadline(id, now, deadline));
+            results.record(text, outcome.map(|d| dead.extend(d)));
+        }
+        state.wake.notify_waiters();
+        self.dead_letter(name, dead, now);
+        Ok(results)
+    }
+
+    /// When the next lease or backoff of a subscription ends, if any.
+    pub fn next_event(&self, name: &str) -> Result<Option<SystemTime>, Error> {
+        Ok(self.subscription(name)?.queue.next_event())
+    }
+
+    /// Expires leases and backoffs of a subscription due at `now`; returns when the next one
+    /// is due.
+    pub fn tick(&mut self, name: &str, now: SystemTime) -> Result<Option<SystemTime>, Error> {
+        let state = self.subscription_mut(name)?;
+        let dead = state.queue.tick(now);
+        let next = state.queue.next_event();
+        self.dead_letter(name, dead, now);
+        Ok(next)
+    }
+
+    /// Forwards dead-lettered messages to the subscription's dead-letter topic, with the
+    /// attributes Google adds.
+    fn dead_letter(&mut self, name: &str, dead: Vec<DeadLettered>, now: SystemTime) {
+        if dead.is_empty() {
+            return;
+        }
+        let Some(topic) = self
+            .subscriptions
+            .get(name)
+            .and_then(|s| s.config.dead_letter_policy.as_ref())
+            .map(|p| p.dead_letter_topic.clone())
+        else {
+            return;
+        };
+        if !self.topics.contains_key(&topic) {
+            return;
+        }
+        let messages = dead
+            .into_iter()
+            .map(|d| {
+                let mut message = PubsubMessage::clone(&d.message);
+                let source_time = message
+                    .publish_time
+                    .take()
+                    .map(|t| t.to_string())
+                    .unwrap_or_default();
+                message.message_id.clear();
+                let attributes = [
+                    ("CloudPubSubDeadLetterSourceDeliveryCount", d.attempts.to_string()),
+                    (
+                        "CloudPubSubDeadLetterSourceSubscription",
+                        names::id_of(name).to_owned(),
+                    ),
+                    (
+                        "CloudPubSubDeadLetterSourceSubscriptionProject",
+                        names::project_of(name).to_owned(),
+                    ),
+                    ("CloudPubSubDeadLetterSourceTopicPublishTime", source_time),
+                ];
+                message
+                    .attributes
+                    .extend(attributes.map(|(k, v)| (k.to_owned(), v)));
+                message
+            })
+            .collect();
+        self.store(&topic, messages, now);
+    }
+}
+
+/// Parses ack ids; an id not of this emulator's form is `INVALID_ARGUMENT` for the whole
+/// request, or (with exactly-once delivery) `None`, reported per id.
+fn parse_ack_ids(ack_ids: &[String], per_id: bool) -> Result<Vec<(&str, Option<AckId>)>, Error> {
+    ack_ids
+        .iter()
+        .map(|text| match AckId::parse(text) {
+            Some(id) => Ok((text.as_str(), Some(id))),
+            None if per_id => Ok((text.as_str(), None)),
+            None => Err(Error::invalid(format!(
+                "You have passed an invalid ack ID to the service (ack_id={text})."
+            ))),
+        })
+        .collect()
+}
