@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use gcloud_googleapis::pubsub::v1::{PubsubMessage, ReceivedMessage, Snapshot, Subscription, Topic};
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::delivery::AckResults;
+use crate::broker::delivery::{AckResults, Apply};
 use crate::broker::snapshot::SeekTarget;
 use crate::broker::{self, Broker, Page, update};
 use crate::clock::{Clock, SystemClock};
@@ -238,25 +238,33 @@ impl Emulator {
         Ok(())
     }
 
-    /// Acknowledges messages; with exactly-once delivery, failed ids are an [`Error::AckIds`].
+    /// Acknowledges messages; with exactly-once delivery, failed ids are an error naming
+    /// each (and if others were valid, none is applied: see [`Apply::AllOrNothing`]).
     pub fn acknowledge(&self, sub: &str, ack_ids: &[String]) -> Result<(), Error> {
-        self.acknowledge_each(sub, ack_ids)?.into_result()
+        let now = self.now();
+        let results = self
+            .broker()
+            .acknowledge(sub, ack_ids, Apply::AllOrNothing, now)?;
+        results.into_result()
     }
 
-    /// Acknowledges messages and says what became of each id.
+    /// Acknowledges every valid id and says what became of each.
     pub fn acknowledge_each(&self, sub: &str, ack_ids: &[String]) -> Result<AckResults, Error> {
         let now = self.now();
-        self.broker().acknowledge(sub, ack_ids, now)
+        self.broker().acknowledge(sub, ack_ids, Apply::EachId, now)
     }
 
-    /// Modifies ack deadlines (0 = nack); with exactly-once delivery, failed ids are an
-    /// [`Error::AckIds`].
+    /// Modifies ack deadlines (0 = nack); with exactly-once delivery, failed ids are an error
+    /// naming each (and if others were valid, none is applied: see [`Apply::AllOrNothing`]).
     pub fn modify_ack_deadline(&self, sub: &str, ack_ids: &[String], seconds: i32) -> Result<(), Error> {
-        self.modify_ack_deadline_each(sub, ack_ids, seconds)?
-            .into_result()
+        let now = self.now();
+        let results = self
+            .broker()
+            .modify_ack_deadline(sub, ack_ids, seconds, Apply::AllOrNothing, now)?;
+        results.into_result()
     }
 
-    /// Modifies ack deadlines and says what became of each id.
+    /// Modifies the deadline of every valid id and says what became of each.
     pub fn modify_ack_deadline_each(
         &self,
         sub: &str,
@@ -264,7 +272,8 @@ impl Emulator {
         seconds: i32,
     ) -> Result<AckResults, Error> {
         let now = self.now();
-        self.broker().modify_ack_deadline(sub, ack_ids, seconds, now)
+        self.broker()
+            .modify_ack_deadline(sub, ack_ids, seconds, Apply::EachId, now)
     }
 
     /// Creates a snapshot of a subscription.

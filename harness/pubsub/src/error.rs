@@ -41,6 +41,16 @@ pub enum Error {
         describe(.0)
     )]
     AckIds(BTreeMap<String, AckFailure>),
+    /// Like [`Error::AckIds`], for a request whose other ids were valid: none was applied
+    /// (`ABORTED`, HTTP 409). Google's clients retry the ids an `ErrorInfo` does not name when
+    /// the code is transient, so the valid ones come again alone and succeed, and each id gets
+    /// its own result.
+    #[error(
+        "Some acknowledgement ids in the request were invalid ({failures}); the other {withheld} were not applied: send them again.",
+        failures = describe(.0),
+        withheld = .1
+    )]
+    AckIdsWithheld(BTreeMap<String, AckFailure>, usize),
     /// The emulator is shutting down (`UNAVAILABLE`, HTTP 503).
     #[error("the Pub/Sub emulator is shutting down")]
     ShuttingDown,
@@ -84,6 +94,7 @@ impl Error {
             Self::AlreadyExists(_) => Code::AlreadyExists,
             Self::InvalidArgument(_) | Self::AckIds(_) => Code::InvalidArgument,
             Self::FailedPrecondition(_) => Code::FailedPrecondition,
+            Self::AckIdsWithheld(..) => Code::Aborted,
             Self::ResourceExhausted(_) => Code::ResourceExhausted,
             Self::Unimplemented(_) => Code::Unimplemented,
             Self::ShuttingDown => Code::Unavailable,
@@ -97,6 +108,7 @@ impl Error {
             Self::AlreadyExists(_) => (409, "ALREADY_EXISTS"),
             Self::InvalidArgument(_) | Self::AckIds(_) => (400, "INVALID_ARGUMENT"),
             Self::FailedPrecondition(_) => (400, "FAILED_PRECONDITION"),
+            Self::AckIdsWithheld(..) => (409, "ABORTED"),
             Self::ResourceExhausted(_) => (429, "RESOURCE_EXHAUSTED"),
             Self::Unimplemented(_) => (501, "UNIMPLEMENTED"),
             Self::ShuttingDown => (503, "UNAVAILABLE"),
@@ -105,7 +117,7 @@ impl Error {
 
     /// The `ErrorInfo` metadata of an exactly-once acknowledgement failure: ack id → failure.
     pub fn ack_id_metadata(&self) -> Option<BTreeMap<&str, &'static str>> {
-        let Self::AckIds(failures) = self else {
+        let (Self::AckIds(failures) | Self::AckIdsWithheld(failures, _)) = self else {
             return None;
         };
         Some(failures.keys().map(|id| (id.as_str(), INVALID_ACK_ID)).collect())

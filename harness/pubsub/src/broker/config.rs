@@ -24,6 +24,14 @@ const DEAD_LETTER_ATTEMPTS: (i32, i32, i32) = (5, 5, 100);
 /// Checks a topic to be created and fills in defaults.
 pub fn topic(mut topic: Topic) -> Result<Topic, Error> {
     names::check(Kind::Topic, &topic.name)?;
+    left_out(&[
+        (topic.schema_settings.is_some(), "Topic schema_settings (schemas)"),
+        (
+            topic.ingestion_data_source_settings.is_some(),
+            "Topic ingestion_data_source_settings (import topics)",
+        ),
+        (!topic.message_transforms.is_empty(), "Topic message_transforms"),
+    ])?;
     if let Some(retention) = topic.message_retention_duration {
         retention_in_range(retention, "message_retention_duration", TOPIC_RETENTION_MAX)?;
     }
@@ -35,6 +43,20 @@ pub fn topic(mut topic: Topic) -> Result<Topic, Error> {
 pub fn subscription(mut sub: Subscription) -> Result<Subscription, Error> {
     names::check(Kind::Subscription, &sub.name)?;
     names::check(Kind::Topic, &sub.topic)?;
+    left_out(&[
+        (
+            sub.bigquery_config.is_some(),
+            "BigQuery subscriptions (bigquery_config)",
+        ),
+        (
+            sub.cloud_storage_config.is_some(),
+            "Cloud Storage subscriptions (cloud_storage_config)",
+        ),
+        (
+            !sub.message_transforms.is_empty(),
+            "Subscription message_transforms",
+        ),
+    ])?;
     let (default, min, max) = ACK_DEADLINE_SECONDS;
     if sub.ack_deadline_seconds == 0 {
         sub.ack_deadline_seconds = default;
@@ -64,6 +86,16 @@ pub fn subscription(mut sub: Subscription) -> Result<Subscription, Error> {
     }
     sub.state = gcloud_googleapis::pubsub::v1::subscription::State::Active as i32;
     Ok(sub)
+}
+
+/// Refuses the first setting that is present but not implemented, with a sentence naming it.
+fn left_out(settings: &[(bool, &str)]) -> Result<(), Error> {
+    match settings.iter().find(|(present, _)| *present) {
+        Some((_, what)) => Err(Error::Unimplemented(format!(
+            "{what} are not supported by this emulator."
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Checks a push configuration: an empty endpoint means pull delivery; otherwise an

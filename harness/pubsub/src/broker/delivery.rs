@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use gcloud_googleapis::pubsub::v1::{PubsubMessage, ReceivedMessage};
 
-use super::queue::{AckId, DeadLettered};
+use super::queue::{AckId, DeadLettered, Queue};
 use super::{Broker, ack_deadline, config};
 use crate::error::{AckFailure, Error};
 use crate::names;
@@ -19,8 +19,20 @@ pub struct AckResults {
     pub applied: Vec<String>,
     /// Ids that did not, and why.
     pub failed: BTreeMap<String, AckFailure>,
+    /// Valid ids not applied because others in the same request failed.
+    pub withheld: Vec<String>,
     /// Whether the subscription has exactly-once delivery: then failures are errors.
     pub exactly_once: bool,
+}
+
+/// How a request with some failing ids is applied under exactly-once delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Apply {
+    /// Every valid id takes effect; each gets its own confirmation (streaming pull).
+    EachId,
+    /// All or nothing: if some ids fail, the valid ones are withheld (unary RPCs, whose error
+    /// can only name the failed ids).
+    AllOrNothing,
 }
 
 impl AckResults {
@@ -41,13 +53,29 @@ impl AckResults {
     }
 
     /// `Ok` unless the subscription has exactly-once delivery and some id failed: then
-    /// [`Error::AckIds`], as Google answers.
+    /// [`Error::AckIds`], as Google answers, or [`Error::AckIdsWithheld`] when valid ids were
+    /// held back.
     pub fn into_result(self) -> Result<(), Error> {
-        if self.exactly_once && !self.failed.is_empty() {
-            Err(Error::AckIds(self.failed))
-        } else {
-            Ok(())
+        match (self.exactly_once && !self.failed.is_empty(), self.withheld.len()) {
+            (false, _) => Ok(()),
+            (true, 0) => Err(Error::AckIds(self.failed)),
+            (true, withheld) => Err(Error::AckIdsWithheld(self.failed, withheld)),
         }
+    }
+
+    /// Under [`Apply::AllOrNothing`], the results of a request of which some ids would fail and
+    /// others would not: nothing is applied. `None` when the request can be applied as it is.
+    fn withheld(queue: &Queue, ids: &[(&str, Option<AckId>)], now: SystemTime) -> Option<Self> {
+        let mut results = Self::new(true);
+        for (text, id) in ids {
+            match id.ok_or(AckFailure::Invalid).and_then(|id| queue.check(id, now)) {
+                Ok(()) => results.withheld.push((*text).to_owned()),
+                Err(failure) => {
+                    results.failed.insert((*text).to_owned(), failure);
+                }
+            }
+        }
+        (!results.failed.is_empty() && !results.withheld.is_empty()).then_some(results)
     }
 }
 
@@ -88,11 +116,19 @@ impl Broker {
         &mut self,
         name: &str,
         ack_ids: &[String],
+        apply: Apply,
         now: SystemTime,
     ) -> Result<AckResults, Error> {
         let state = self.subscription_mut(name)?;
         let mut results = AckResults::new(state.queue.rules().exactly_once);
-        for (text, id) in parse_ack_ids(ack_ids, results.exactly_once)? {
+        let ids = parse_ack_ids(ack_ids, results.exactly_once)?;
+        if results.exactly_once
+            && apply == Apply::AllOrNothing
+            && let Some(withheld) = AckResults::withheld(&state.queue, &ids, now)
+        {
+            return Ok(withheld);
+        }
+        for (text, id) in ids {
             results.record(
                 text,
                 id.ok_or(AckFailure::Invalid)
@@ -110,6 +146,7 @@ impl Broker {
         name: &str,
         ack_ids: &[String],
         seconds: i32,
+        apply: Apply,
         now: SystemTime,
     ) -> Result<AckResults, Error> {
         let max = config::ACK_DEADLINE_SECONDS.2;
@@ -124,8 +161,15 @@ impl Broker {
             })?;
         let state = self.subscription_mut(name)?;
         let mut results = AckResults::new(state.queue.rules().exactly_once);
+        let ids = parse_ack_ids(ack_ids, results.exactly_once)?;
+        if results.exactly_once
+            && apply == Apply::AllOrNothing
+            && let Some(withheld) = AckResults::withheld(&state.queue, &ids, now)
+        {
+            return Ok(withheld);
+        }
         let mut dead = Vec::new();
-        for (text, id) in parse_ack_ids(ack_ids, results.exactly_once)? {
+        for (text, id) in ids {
             let outcome = id
                 .ok_or(AckFailure::Invalid)
                 .and_then(|id| state.queue.modify_deadline(id, now, deadline));
@@ -213,4 +257,74 @@ fn parse_ack_ids(ack_ids: &[String], per_id: bool) -> Result<Vec<(&str, Option<A
             ))),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use gcloud_googleapis::pubsub::v1::{Subscription, Topic};
+
+    use super::*;
+
+    const SUB: &str = "projects/p/subscriptions/eod";
+
+    fn exactly_once_broker() -> Broker {
+        let mut broker = Broker::default();
+        let topic = Topic {
+            name: "projects/p/topics/orders".into(),
+            ..Topic::default()
+        };
+        broker.create_topic(topic).unwrap();
+        let sub = Subscription {
+            name: SUB.into(),
+            topic: "projects/p/topics/orders".into(),
+            enable_exactly_once_delivery: true,
+            ..Subscription::default()
+        };
+        broker.create_subscription(sub).unwrap();
+        broker
+    }
+
+    #[test]
+    fn a_unary_request_with_some_failing_ids_applies_none_and_names_the_failures() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let mut broker = exactly_once_broker();
+        let message = PubsubMessage {
+            data: b"x".to_vec(),
+            ..PubsubMessage::default()
+        };
+        broker
+            .publish("projects/p/topics/orders", vec![message], now)
+            .unwrap();
+        let leased = broker.pull(SUB, 1, None, 0, now).unwrap();
+        let ids = vec![leased[0].ack_id.clone(), "bogus".to_owned()];
+        let results = broker.acknowledge(SUB, &ids, Apply::AllOrNothing, now).unwrap();
+        let err = results.into_result().unwrap_err();
+        assert_eq!(
+            err.code(),
+            tonic::Code::Aborted,
+            "transient, so clients resend the rest"
+        );
+        assert_eq!(
+            err.ack_id_metadata().unwrap().keys().copied().collect::<Vec<_>>(),
+            ["bogus"]
+        );
+        assert_eq!(
+            broker.subscription(SUB).unwrap().queue.len(),
+            1,
+            "nothing applied"
+        );
+        let alone = broker
+            .acknowledge(SUB, &ids[..1], Apply::AllOrNothing, now)
+            .unwrap();
+        assert_eq!(alone.into_result(), Ok(()));
+        assert!(broker.subscription(SUB).unwrap().queue.is_empty());
+        let again = broker.acknowledge(SUB, &ids[..1], Apply::EachId, now).unwrap();
+        assert_eq!(again.failed.get(&ids[0]), Some(&AckFailure::Invalid));
+        assert_eq!(
+            again.into_result().unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+    }
 }

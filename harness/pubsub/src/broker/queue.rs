@@ -203,7 +203,7 @@ impl Queue {
     }
 
     /// Whether `ack_id` may be acknowledged or have its deadline changed at `now`.
-    fn check(&self, ack_id: AckId, now: SystemTime) -> Result<(), AckFailure> {
+    pub fn check(&self, ack_id: AckId, now: SystemTime) -> Result<(), AckFailure> {
         let entry = self.entries.get(&ack_id.seq).ok_or(AckFailure::Invalid)?;
         if entry.generation != ack_id.generation {
             return Err(AckFailure::Expired);

@@ -202,6 +202,9 @@ def limits():
     }
     errors["iam"] = refused(lambda: publisher.get_iam_policy(request={"resource": topic}),
                             exceptions.MethodNotImplemented)
+    errors["bigquery"] = refused(lambda: subscriber.create_subscription(
+        request={"name": sub_path("to-bq"), "topic": topic, "bigquery_config": {"table": "p.d.t"}}),
+        exceptions.MethodNotImplemented)
     errors["detach"] = refused(lambda: publisher.detach_subscription(request={"subscription": sub}),
                                exceptions.MethodNotImplemented)
     at_limits = publisher.api.publish(
