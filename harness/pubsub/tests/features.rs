@@ -39,7 +39,9 @@ async fn python(addr: SocketAddr, project: &str, check: &str, input: Option<&Val
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{check} failed: {stderr}\n{stdout}");
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{check}: {e}: {stdout}"))
+    let parsed = serde_json::from_str(stdout.trim());
+    assert!(parsed.is_ok(), "{check}: not one JSON line: {stdout}");
+    parsed.unwrap()
 }
 
 async fn emulator(clock: Option<Arc<ManualClock>>, max_stored_bytes: Option<u64>) -> EmulatorHandle {

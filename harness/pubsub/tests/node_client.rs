@@ -41,7 +41,9 @@ async fn node(addr: SocketAddr, project: &str, check: &str) -> Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{check} failed: {stderr}\n{stdout}");
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{check}: {e}: {stdout}"))
+    let parsed = serde_json::from_str(stdout.trim());
+    assert!(parsed.is_ok(), "{check}: not one JSON line: {stdout}");
+    parsed.unwrap()
 }
 
 async fn emulator(config: EmulatorConfig) -> EmulatorHandle {

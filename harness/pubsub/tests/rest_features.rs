@@ -30,9 +30,9 @@ async fn call_raw(client: &reqwest::Client, method: Method, url: &str, body: Opt
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
-    let value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {text:.200}"));
-    (status, value)
+    let value = serde_json::from_str(&text);
+    assert!(value.is_ok(), "{status}: not JSON: {text:.200}");
+    (status, value.unwrap())
 }
 
 fn publish_body(data: &[u8]) -> Value {
