@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use gcloud_googleapis::pubsub::v1::{PubsubMessage, ReceivedMessage};
 
 use super::queue::{AckId, DeadLettered, Queue};
-use super::{Broker, ack_deadline, config};
+use super::{Broker, ack_deadline, config, limits};
 use crate::error::{AckFailure, Error};
 use crate::names;
 
@@ -43,7 +43,11 @@ impl AckResults {
         }
     }
 
+    /// Records what became of `id`; only exactly-once delivery reports it, so only then.
     fn record(&mut self, id: &str, outcome: Result<(), AckFailure>) {
+        if !self.exactly_once {
+            return;
+        }
         match outcome {
             Ok(()) => self.applied.push(id.to_owned()),
             Err(failure) => {
@@ -212,7 +216,7 @@ impl Broker {
         if !self.topics.contains_key(&topic) {
             return;
         }
-        let messages = dead
+        let messages: Vec<PubsubMessage> = dead
             .into_iter()
             .map(|d| {
                 let mut message = PubsubMessage::clone(&d.message);
@@ -240,7 +244,8 @@ impl Broker {
                 message
             })
             .collect();
-        self.store(&topic, messages, now);
+        let sizes = messages.iter().map(limits::message_size).collect();
+        self.store(&topic, messages, sizes, now);
     }
 }
 

@@ -1,10 +1,8 @@
 //! Google's per-request and per-message limits on publishing (PROTOCOL.md §9): beyond each one
 //! the request is refused whole with `INVALID_ARGUMENT` naming the limit.
 
-use gcloud_googleapis::pubsub::v1::PubsubMessage;
-use prost::Message as _;
-
 use crate::error::Error;
+use gcloud_googleapis::pubsub::v1::PubsubMessage;
 
 /// Largest publish request, in bytes (what Google's client libraries call the backend's limit).
 pub const MAX_REQUEST_BYTES: usize = 10_000_000;
@@ -27,8 +25,9 @@ pub fn message_size(message: &PubsubMessage) -> usize {
     message.data.len() + attributes + message.ordering_key.len()
 }
 
-/// Checks a publish request to `topic` against every limit.
-pub fn check_publish(topic: &str, messages: &[PubsubMessage]) -> Result<(), Error> {
+/// Checks a publish request to `topic` against every limit; returns each message's size.
+/// The request's size is the topic name plus the messages' sizes.
+pub fn check_publish(topic: &str, messages: &[PubsubMessage]) -> Result<Vec<usize>, Error> {
     if messages.is_empty() {
         return Err(Error::invalid(
             "The value for message_count is too small. You passed 0 in the request, but the minimum value is 1.",
@@ -40,30 +39,27 @@ pub fn check_publish(topic: &str, messages: &[PubsubMessage]) -> Result<(), Erro
             messages.len()
         )));
     }
-    let request: usize = topic.len() + messages.iter().map(|m| m.encoded_len() + 5).sum::<usize>();
+    let sizes = messages
+        .iter()
+        .enumerate()
+        .map(|(index, message)| check_message(index, message))
+        .collect::<Result<Vec<_>, _>>()?;
+    let request = topic.len() + sizes.iter().sum::<usize>();
     if request > MAX_REQUEST_BYTES {
         return Err(Error::invalid(format!(
             "Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes (this request has {request})."
         )));
     }
-    for (index, message) in messages.iter().enumerate() {
-        check_message(index, message)?;
-    }
-    Ok(())
+    Ok(sizes)
 }
 
-fn check_message(index: usize, message: &PubsubMessage) -> Result<(), Error> {
+/// Checks one message in one pass over its attributes; returns its size.
+fn check_message(index: usize, message: &PubsubMessage) -> Result<usize, Error> {
     let at = |what: String| Error::invalid(format!("messages[{index}]: {what}"));
     if message.data.is_empty() && message.attributes.is_empty() {
         return Err(at(
             "a message needs data or at least one attribute, and this one has neither.".into(),
         ));
-    }
-    let size = message_size(message);
-    if size > MAX_MESSAGE_BYTES {
-        return Err(at(format!(
-            "the message size ({size} bytes: data, attributes and ordering key) exceeds the limit of {MAX_MESSAGE_BYTES} bytes."
-        )));
     }
     if message.attributes.len() > MAX_ATTRIBUTES {
         return Err(at(format!(
@@ -71,6 +67,7 @@ fn check_message(index: usize, message: &PubsubMessage) -> Result<(), Error> {
             message.attributes.len()
         )));
     }
+    let mut size = message.data.len() + message.ordering_key.len();
     for (key, value) in &message.attributes {
         if key.is_empty() {
             return Err(at("an attribute key is empty.".into()));
@@ -89,6 +86,7 @@ fn check_message(index: usize, message: &PubsubMessage) -> Result<(), Error> {
                 value.len()
             )));
         }
+        size += key.len() + value.len();
     }
     if message.ordering_key.len() > MAX_ORDERING_KEY_BYTES {
         return Err(at(format!(
@@ -96,7 +94,12 @@ fn check_message(index: usize, message: &PubsubMessage) -> Result<(), Error> {
             message.ordering_key.len()
         )));
     }
-    Ok(())
+    if size > MAX_MESSAGE_BYTES {
+        return Err(at(format!(
+            "the message size ({size} bytes: data, attributes and ordering key) exceeds the limit: {MAX_MESSAGE_BYTES} bytes."
+        )));
+    }
+    Ok(size)
 }
 
 fn truncated(text: &str) -> &str {
@@ -146,7 +149,7 @@ mod tests {
             data: vec![0; MAX_MESSAGE_BYTES + 1],
             ..PubsubMessage::default()
         };
-        assert!(refusal(&[big]).contains("exceeds the limit"));
+        assert!(refusal(&[big]).contains("messages[0]: the message size (10000001 bytes"));
         let halves = vec![
             PubsubMessage {
                 data: vec![0; MAX_MESSAGE_BYTES / 2],
@@ -173,6 +176,6 @@ mod tests {
             data: vec![0; 9_999_000],
             ..PubsubMessage::default()
         };
-        check_publish("projects/p/topics/t", &[big]).unwrap();
+        assert_eq!(check_publish("projects/p/topics/t", &[big]).unwrap(), [9_999_000]);
     }
 }

@@ -178,23 +178,20 @@ impl Broker {
         now: SystemTime,
     ) -> Result<Vec<String>, Error> {
         self.topic(topic)?;
-        limits::check_publish(topic, &messages)?;
-        self.check_room(topic, &messages)?;
-        Ok(self.store(topic, messages, now))
+        let sizes = limits::check_publish(topic, &messages)?;
+        self.check_room(topic, &sizes)?;
+        Ok(self.store(topic, messages, sizes, now))
     }
 
     /// Refuses a publish whose messages would take the stored bytes past the bound.
-    fn check_room(&self, topic: &str, messages: &[PubsubMessage]) -> Result<(), Error> {
+    fn check_room(&self, topic: &str, sizes: &[usize]) -> Result<(), Error> {
         let held = self.by_topic.get(topic).is_some_and(|subs| !subs.is_empty())
             || self.topic_logs.contains_key(topic)
             || !self.snapshots.is_empty();
         if !held {
             return Ok(());
         }
-        let incoming: u64 = messages
-            .iter()
-            .map(|m| u64::try_from(limits::message_size(m)).unwrap_or(u64::MAX))
-            .sum();
+        let incoming = u64::try_from(sizes.iter().sum::<usize>()).unwrap_or(u64::MAX);
         let stored = self.meter.current();
         if stored.saturating_add(incoming) > self.max_stored_bytes {
             return Err(Error::ResourceExhausted(format!(
@@ -205,16 +202,25 @@ impl Broker {
         Ok(())
     }
 
-    fn store(&mut self, topic: &str, messages: Vec<PubsubMessage>, now: SystemTime) -> Vec<String> {
+    /// Stores messages (of the given sizes) in every subscription of the topic whose filter
+    /// accepts them, and in the topic's log and snapshots; returns their ids.
+    fn store(
+        &mut self,
+        topic: &str,
+        messages: Vec<PubsubMessage>,
+        sizes: Vec<usize>,
+        now: SystemTime,
+    ) -> Vec<String> {
         let publish_time = prost_types::Timestamp::from(now);
         let subs = self.by_topic.get(topic).cloned().unwrap_or_default();
+        let kept = self.topic_logs.contains_key(topic) || !self.snapshots.is_empty();
         let mut ids = Vec::with_capacity(messages.len());
-        for mut message in messages {
+        for (mut message, size) in messages.into_iter().zip(sizes) {
             self.next_message_id += 1;
             message.message_id = self.next_message_id.to_string();
             message.publish_time = Some(publish_time);
             ids.push(message.message_id.clone());
-            let message = Stored::new(message, &self.meter);
+            let message = Stored::new(message, size, &self.meter);
             for sub in &subs {
                 if let Some(state) = self.subscriptions.get_mut(sub)
                     && state.accepts(&message)
@@ -222,7 +228,9 @@ impl Broker {
                     state.queue.push(Arc::clone(&message), now);
                 }
             }
-            self.keep_published(topic, &message, now);
+            if kept {
+                self.keep_published(topic, &message, now);
+            }
         }
         for sub in &subs {
             if let Some(state) = self.subscriptions.get(sub) {

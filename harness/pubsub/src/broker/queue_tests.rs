@@ -26,7 +26,7 @@ fn msg(data: &str, key: &str) -> Message {
         ordering_key: key.to_owned(),
         ..PubsubMessage::default()
     };
-    Stored::new(message, &Meter::default())
+    Stored::new(message, data.len() + key.len(), &Meter::default())
 }
 
 fn datas(delivered: &[Delivered]) -> Vec<String> {

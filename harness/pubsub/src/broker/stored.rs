@@ -8,8 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use gcloud_googleapis::pubsub::v1::PubsubMessage;
 
-use super::limits::message_size;
-
 /// Counts the bytes of stored messages (as Google sizes them: data, attributes, ordering key)
 /// and the most ever stored at once. Clones share the count.
 #[derive(Clone, Debug, Default)]
@@ -51,9 +49,10 @@ pub struct Stored {
 }
 
 impl Stored {
-    /// Stores `message`, counting its size on `meter`.
-    pub fn new(message: PubsubMessage, meter: &Meter) -> Arc<Self> {
-        let size = u64::try_from(message_size(&message)).unwrap_or(u64::MAX);
+    /// Stores `message` of `size` bytes (as [`super::limits::message_size`] counts them),
+    /// counting them on `meter`.
+    pub fn new(message: PubsubMessage, size: usize, meter: &Meter) -> Arc<Self> {
+        let size = u64::try_from(size).unwrap_or(u64::MAX);
         meter.add(size);
         Arc::new(Self {
             message,
@@ -96,9 +95,9 @@ mod tests {
             ordering_key: "o".into(),
             ..PubsubMessage::default()
         };
-        let first = Stored::new(message.clone(), &meter);
+        let first = Stored::new(message.clone(), 104, &meter);
         let shared = Arc::clone(&first);
-        let second = Stored::new(message, &meter);
+        let second = Stored::new(message, 104, &meter);
         assert_eq!(meter.current(), 208);
         drop(first);
         assert_eq!(meter.current(), 208, "still held by a second subscription");
