@@ -215,12 +215,15 @@ impl Broker {
         let subs = self.by_topic.get(topic).cloned().unwrap_or_default();
         let kept = self.topic_logs.contains_key(topic) || !self.snapshots.is_empty();
         let mut ids = Vec::with_capacity(messages.len());
-        for (mut message, size) in messages.into_iter().zip(sizes) {
+        let numbered = messages.into_iter().zip(sizes).map(|(mut message, size)| {
             self.next_message_id += 1;
             message.message_id = self.next_message_id.to_string();
             message.publish_time = Some(publish_time);
             ids.push(message.message_id.clone());
-            let message = Stored::new(message, size, &self.meter);
+            (message, size)
+        });
+        let batch = Stored::batch(numbered.collect(), &self.meter);
+        for message in batch {
             for sub in &subs {
                 if let Some(state) = self.subscriptions.get_mut(sub)
                     && state.accepts(&message)

@@ -26,7 +26,8 @@ fn msg(data: &str, key: &str) -> Message {
         ordering_key: key.to_owned(),
         ..PubsubMessage::default()
     };
-    Stored::new(message, data.len() + key.len(), &Meter::default())
+    let size = data.len() + key.len();
+    Stored::batch(vec![(message, size)], &Meter::default()).remove(0)
 }
 
 fn datas(delivered: &[Delivered]) -> Vec<String> {

@@ -49,11 +49,21 @@ pub struct Stored {
 }
 
 impl Stored {
-    /// Stores `message` of `size` bytes (as [`super::limits::message_size`] counts them),
-    /// counting them on `meter`.
-    pub fn new(message: PubsubMessage, size: usize, meter: &Meter) -> Arc<Self> {
-        let size = u64::try_from(size).unwrap_or(u64::MAX);
-        meter.add(size);
+    /// Stores a batch of messages with their sizes (as [`super::limits::message_size`] counts
+    /// them), counting them on `meter` in one step: one update of the shared counters per
+    /// batch rather than per message.
+    pub fn batch(messages: Vec<(PubsubMessage, usize)>, meter: &Meter) -> Vec<Arc<Self>> {
+        let sizes = messages
+            .iter()
+            .map(|(_, size)| u64::try_from(*size).unwrap_or(u64::MAX));
+        meter.add(sizes.fold(0, u64::saturating_add));
+        messages
+            .into_iter()
+            .map(|(message, size)| Self::counted(message, u64::try_from(size).unwrap_or(u64::MAX), meter))
+            .collect()
+    }
+
+    fn counted(message: PubsubMessage, size: u64, meter: &Meter) -> Arc<Self> {
         Arc::new(Self {
             message,
             size,
@@ -95,14 +105,15 @@ mod tests {
             ordering_key: "o".into(),
             ..PubsubMessage::default()
         };
-        let first = Stored::new(message.clone(), 104, &meter);
-        let shared = Arc::clone(&first);
-        let second = Stored::new(message, 104, &meter);
+        let mut batch = Stored::batch(vec![(message.clone(), 104), (message, 104)], &meter);
         assert_eq!(meter.current(), 208);
-        drop(first);
-        assert_eq!(meter.current(), 208, "still held by a second subscription");
-        drop(shared);
+        let second = batch.pop().unwrap();
+        let shared = Arc::clone(&second);
+        drop(batch);
+        assert_eq!(meter.current(), 104);
         drop(second);
+        assert_eq!(meter.current(), 104, "still held by a second subscription");
+        drop(shared);
         assert_eq!((meter.current(), meter.peak()), (0, 208));
     }
 }
