@@ -175,13 +175,18 @@ async fn memory() {
     let (started, cpu_before) = (Instant::now(), cpu_seconds());
     let mut drained = 0;
     loop {
-        let received = emulator.pull("projects/b/subscriptions/mem", 1000, true).await.unwrap();
+        let received = emulator
+            .pull("projects/b/subscriptions/mem", 1000, true)
+            .await
+            .unwrap();
         if received.is_empty() {
             break;
         }
         drained += received.len();
         let ids: Vec<String> = received.into_iter().map(|r| r.ack_id).collect();
-        emulator.acknowledge("projects/b/subscriptions/mem", &ids).unwrap();
+        emulator
+            .acknowledge("projects/b/subscriptions/mem", &ids)
+            .unwrap();
     }
     let (drain, drain_cpu) = (started.elapsed(), cpu_seconds() - cpu_before);
     println!(
