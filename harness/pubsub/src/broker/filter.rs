@@ -1,6 +1,7 @@
 //! Subscription filters in Google's filter language (PROTOCOL.md §9): `attributes.k = "v"`,
 //! `attributes.k != "v"`, `attributes:k` (has the key), `hasPrefix(attributes.k, "p")`, joined
-//! by `NOT`, `AND`, `OR` and parentheses; `AND` and `OR` may not be mixed without parentheses.
+//! by `NOT` (or `-`), `AND`, `OR` and parentheses; `AND` and `OR` may not be mixed without
+//! parentheses. Keys are words of letters, digits, `_` and `-`, or double-quoted strings.
 //! A small recursive-descent parser turns the text into a [`Filter`] once, at subscription
 //! creation; [`Filter::matches`] then runs on every published message.
 
@@ -139,7 +140,7 @@ impl Parser<'_> {
     }
 
     fn term(&mut self) -> Result<Filter, Error> {
-        if self.eat("NOT") {
+        if self.eat("NOT") || self.eat("-") {
             return Ok(Filter::Not(Box::new(self.term()?)));
         }
         if self.eat("(") {

@@ -26,11 +26,17 @@ fn each_operator_matches_as_google_documents() {
     assert!(matches("attributes:deviceId", &telemetry));
     assert!(!matches("attributes:missing", &telemetry));
     assert!(matches("NOT attributes:missing", &telemetry));
+    assert!(matches("-attributes:missing", &telemetry), "- is NOT");
+    assert!(!matches("-attributes:deviceId", &telemetry));
     assert!(matches(r#"hasPrefix(attributes.deviceId, "pi-")"#, &telemetry));
     assert!(!matches(r#"hasPrefix(attributes.missing, "")"#, &telemetry));
     assert!(matches(
         r#"attributes."sub Folder" = "x""#,
         &[("sub Folder", "x")]
+    ));
+    assert!(matches(
+        r#"attributes:"iana.org/language_tag""#,
+        &[("iana.org/language_tag", "en")]
     ));
     assert!(matches(r#"attributes.ce-type = "a\"b""#, &[("ce-type", "a\"b")]));
 }
