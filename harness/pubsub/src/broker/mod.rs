@@ -72,6 +72,7 @@ pub struct Broker {
     next_message_id: u64,
     meter: Meter,
     max_stored_bytes: u64,
+    queues_created: u64,
 }
 
 impl Default for Broker {
@@ -92,6 +93,7 @@ impl Broker {
             next_message_id: 0,
             meter: Meter::default(),
             max_stored_bytes,
+            queues_created: 0,
         }
     }
 
@@ -259,11 +261,12 @@ impl Broker {
             .then(|| Filter::parse(&sub.filter))
             .transpose()?;
         let state = SubscriptionState {
-            queue: Queue::new(config::rules(&sub)),
+            queue: Queue::starting_at(config::rules(&sub), self.queues_created << 40),
             config: sub.clone(),
             wake: Arc::new(Notify::new()),
             filter,
         };
+        self.queues_created += 1;
         self.by_topic
             .entry(sub.topic.clone())
             .or_default()

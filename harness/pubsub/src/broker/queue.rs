@@ -86,6 +86,12 @@ pub struct Queue {
 impl Queue {
     /// An empty queue with `rules`.
     pub fn new(rules: Rules) -> Self {
+        Self::starting_at(rules, 0)
+    }
+
+    /// An empty queue with `rules` whose ack ids start at `first_seq`, so that ack ids of
+    /// another queue (a deleted subscription of the same name) never match its messages.
+    pub fn starting_at(rules: Rules, first_seq: u64) -> Self {
         Self {
             rules,
             entries: HashMap::new(),
@@ -96,7 +102,7 @@ impl Queue {
             ready_keys: VecDeque::new(),
             outstanding: HashMap::new(),
             acked: BTreeMap::new(),
-            next_seq: 0,
+            next_seq: first_seq,
         }
     }
 
@@ -259,10 +265,11 @@ impl Queue {
     }
 
     /// Replaces the whole state after a seek: `unacked` become available in the order given,
-    /// `acked` are kept aside (if acknowledged messages are retained); every lease ends.
+    /// `acked` are kept aside (if acknowledged messages are retained); every lease ends, and
+    /// ack ids handed out before stay invalid (numbering goes on).
     pub fn reset(&mut self, unacked: Vec<(SystemTime, Message)>, acked: Vec<(SystemTime, Message)>) {
         let rules = self.rules.clone();
-        *self = Self::new(rules);
+        *self = Self::starting_at(rules, self.next_seq);
         for (published, message) in unacked {
             self.push(message, published);
         }

@@ -259,3 +259,17 @@ fn retained_acked_messages_survive_until_retention_and_reset_restores_them() {
     assert_eq!(q.retained_acked().len(), 1, "a is past retention");
     assert_eq!(q.unacked().len(), 0);
 }
+
+#[test]
+fn ack_ids_from_before_a_reset_match_nothing_after_it() {
+    let mut q = Queue::new(rules());
+    q.push(msg("a", ""), T0);
+    let (before, _) = q.pull(T0, 1, 10 * SEC, 0);
+    let unacked = q.unacked();
+    q.reset(unacked, Vec::new());
+    let (after, _) = q.pull(T0, 1, 10 * SEC, 0);
+    assert_eq!(datas(&after), ["a"]);
+    assert_ne!(before[0].ack_id, after[0].ack_id);
+    assert_eq!(q.ack(id(&before[0]), T0), Err(AckFailure::Invalid));
+    assert_eq!(q.len(), 1, "the stale ack id acknowledged nothing");
+}
