@@ -91,6 +91,11 @@ async fn snapshots_and_seek_replay_what_google_would() {
         "retained acked messages come back: {out}"
     );
     assert_eq!(out["after_now"], 0);
+    assert_eq!(
+        out["topic_retention"],
+        json!({"kept-early": true, "kept-late": true}),
+        "a topic's retention brings back acknowledged messages, and ones published before the subscription"
+    );
     assert_eq!(out["listed"], json!(["projects/snaps/snapshots/after-five"]));
     assert_eq!(out["by_topic"], json!(["projects/snaps/snapshots/after-five"]));
     assert_eq!(out["labels"], json!({"k": "w"}));

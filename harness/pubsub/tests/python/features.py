@@ -132,6 +132,18 @@ def snapshots():
     after_time = sorted(pull_all(sub))
     subscriber.seek(request={"subscription": sub, "time": datetime.datetime.now(datetime.timezone.utc)})
     after_now = sorted(pull_all(sub))
+    retained_topic = topic_path("kept")
+    publisher.create_topic(request={
+        "name": retained_topic, "message_retention_duration": duration_pb2.Duration(seconds=86400)})
+    early = sub_path("kept-early")
+    subscriber.create_subscription(request={"name": early, "topic": retained_topic})
+    kept = publish_all(retained_topic, [(f"k{i}".encode(), {}) for i in range(4)])
+    pull_all(early)
+    late = sub_path("kept-late")
+    subscriber.create_subscription(request={"name": late, "topic": retained_topic})
+    for name in (early, late):
+        subscriber.seek(request={"subscription": name, "time": before})
+    topic_retention = {name.rsplit("/", 1)[1]: sorted(pull_all(name)) == sorted(kept) for name in (early, late)}
     listed = [s.name for s in subscriber.list_snapshots(request={"project": f"projects/{PROJECT}"})]
     by_topic = list(publisher.list_topic_snapshots(request={"topic": topic}))
     updated = subscriber.update_snapshot(
@@ -153,6 +165,7 @@ def snapshots():
         "after_snapshot_is_later": after_snapshot == sorted(later),
         "after_time_is_all": after_time == sorted(first + later),
         "after_now": len(after_now),
+        "topic_retention": topic_retention,
         "listed": listed,
         "by_topic": by_topic,
         "labels": dict(updated.labels),
