@@ -217,6 +217,22 @@ async fn exactly_once_failures_carry_error_info_over_rest_and_confirmations_on_t
     let sub = json!({"topic": "projects/rest/topics/topic2", "enableExactlyOnceDelivery": true});
     let (_, created) = call(&c, Method::PUT, &format!("{base}/subscriptions/eod"), Some(sub)).await;
     assert_eq!(created["enableExactlyOnceDelivery"], true);
+    let push = json!({"pushConfig": {"pushEndpoint": "http://127.0.0.1:9/push"}});
+    let patch = json!({"subscription": push, "updateMask": "pushConfig"});
+    let (status, err) = call(
+        &c,
+        Method::PATCH,
+        &format!("{base}/subscriptions/eod"),
+        Some(patch),
+    )
+    .await;
+    assert_eq!(status, 400, "exactly-once is for pull subscriptions only: {err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pull subscriptions only")
+    );
     let ack = json!({"ackIds": ["bogus"]});
     let (status, err) = call(
         &c,

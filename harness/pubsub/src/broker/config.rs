@@ -80,6 +80,11 @@ pub fn subscription(mut sub: Subscription) -> Result<Subscription, Error> {
     }
     if let Some(push) = &sub.push_config {
         push_config(push)?;
+        if sub.enable_exactly_once_delivery && !push.push_endpoint.is_empty() {
+            return Err(Error::invalid(
+                "Exactly-once delivery is supported for pull subscriptions only, and this subscription has a push endpoint.",
+            ));
+        }
     }
     if !sub.filter.is_empty() {
         Filter::parse(&sub.filter)?;
