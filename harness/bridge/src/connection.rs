@@ -15,7 +15,7 @@ use rumqttc::mqttbytes::v4::Packet;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
-use crate::events::{Cause, Event};
+use crate::events::{Cause, Event, Verdict};
 use crate::faults::Faulty;
 use crate::forward::telemetry_message;
 use crate::safety::SafetyCheck;
@@ -47,11 +47,13 @@ pub(crate) async fn serve<S>(
     let connect_by = shared.clock.now() + i64::try_from(CONNECT_TIMEOUT.as_millis()).unwrap_or(10_000);
     let mut claimed: Vec<String> = Vec::new();
     let mut answered = false;
+    // The CONNECT was left unanswered (an injected fault): its end is recorded as a drop.
+    let mut withheld = false;
     loop {
         let deadline = session.next_deadline().unwrap_or(connect_by);
         let actions = tokio::select! {
             read = reader.read_buf(&mut input) => match read {
-                Ok(0) if claimed.is_empty() => {
+                Ok(0) if claimed.is_empty() && !withheld => {
                     shared.record(peer, Event::Dropped { reason: "closed before CONNECT".into() });
                     break;
                 }
@@ -72,7 +74,13 @@ pub(crate) async fn serve<S>(
                     actions
                 }
             },
-            Some((pkid, result)) = forwards.next(), if !forwards.is_empty() => session.forwarded(pkid, result),
+            Some((pkid, result)) = forwards.next(), if !forwards.is_empty() => {
+                if let Some(device) = observed(&session, &shared) {
+                    let accepted = result.is_ok();
+                    shared.record(peer, Event::Forwarded { device, accepted });
+                }
+                session.forwarded(pkid, result)
+            }
             () = tokio::time::sleep(shared.clock.until(deadline)) => session.tick(shared.clock.now()),
             Ok(()) = moved.changed() => session.tick(shared.clock.now()),
             _ = stop.changed() => session.close(Cause::Shutdown),
@@ -87,12 +95,35 @@ pub(crate) async fn serve<S>(
             break;
         }
         let mut closing = false;
+        let traced = observed(&session, &shared);
         for action in actions {
             match action {
                 Action::Send(packet) => {
                     if packet.write(&mut output, usize::MAX).is_err() {
                         closing = true;
                     }
+                    if let Some(device) = &traced {
+                        let (device, inbound) = (device.clone(), false);
+                        shared.record(
+                            peer,
+                            Event::Packet {
+                                device,
+                                inbound,
+                                packet,
+                            },
+                        );
+                    }
+                }
+                Action::Forward(telemetry)
+                    if telemetry.pkid.is_some()
+                        && shared.faults.take_drop_before_puback(&telemetry.device) =>
+                {
+                    let cause = Cause::Admin(format!(
+                        "connection dropped instead of acknowledging packet {} (injected fault)",
+                        telemetry.pkid.unwrap_or_default()
+                    ));
+                    record_events(&shared, peer, session.close(cause));
+                    closing = true;
                 }
                 Action::Forward(telemetry) => {
                     let mut pkid = telemetry.pkid;
@@ -140,16 +171,16 @@ pub(crate) async fn serve<S>(
                 }
                 Action::Event(event) => {
                     answered |= matches!(event, Event::ConnectAttempt(_));
+                    withheld |= matches!(&event, Event::ConnectAttempt(a) if a.verdict == Verdict::Withheld);
                     shared.record(peer, event);
                 }
                 Action::Close(cause) => {
-                    if !answered {
-                        shared.record(
-                            peer,
-                            Event::Dropped {
-                                reason: cause.to_string(),
-                            },
-                        );
+                    if !answered || withheld {
+                        let reason = match withheld {
+                            true => format!("ended while its CONNACK was withheld: {cause}"),
+                            false => cause.to_string(),
+                        };
+                        shared.record(peer, Event::Dropped { reason });
                     }
                     closing = true;
                 }
@@ -179,12 +210,30 @@ pub(crate) async fn serve<S>(
     }
 }
 
-/// Decodes every whole packet in `input` and hands it to the session.
+/// The device of the session when its packets are traced.
+fn observed(session: &Session, shared: &Shared) -> Option<String> {
+    session
+        .device()
+        .filter(|device| shared.observe.covers(device))
+        .map(str::to_owned)
+}
+
+/// Decodes every whole packet in `input` and hands it to the session. An observed device's
+/// packet goes into the actions as an event before the session's answer to it, so that events
+/// are recorded in the order they happened and a packet the session closes on is in the trace.
 fn decode(input: &mut BytesMut, session: &mut Session, shared: &Shared) -> Vec<Action> {
     let mut actions = Vec::new();
     while !session.is_closed() {
         match Packet::read(input, shared.max_packet) {
             Ok(packet) => {
+                if let Some(device) = observed(session, shared) {
+                    let packet = packet.clone();
+                    actions.push(Action::Event(Event::Packet {
+                        device,
+                        inbound: true,
+                        packet,
+                    }));
+                }
                 let registry = Faulty {
                     registry: shared.registry.as_ref(),
                     faults: &shared.faults,

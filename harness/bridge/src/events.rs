@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use fleetgate_identity::jwt::PresentedClaims;
+use rumqttc::mqttbytes::v4::Packet;
 
 use crate::session::UnixMillis;
 
@@ -37,6 +38,23 @@ pub enum Event {
         /// Why.
         cause: Cause,
     },
+    /// A packet of an observed device's connection (hardware-in-loop: the bridge is told which
+    /// devices to observe; virtual devices are not), in the order the session handled it.
+    Packet {
+        /// The device the connection speaks for.
+        device: String,
+        /// From the device (`true`) or to it.
+        inbound: bool,
+        /// The packet.
+        packet: Packet,
+    },
+    /// Telemetry of an observed device that Pub/Sub accepted (`true`) or refused.
+    Forwarded {
+        /// The device.
+        device: String,
+        /// Whether Pub/Sub accepted it.
+        accepted: bool,
+    },
 }
 
 /// One CONNECT and the bridge's answer.
@@ -50,6 +68,11 @@ pub struct ConnectAttempt {
     pub claims: Option<PresentedClaims>,
     /// The bridge's clock when it decided.
     pub server_time: UnixMillis,
+    /// The keep-alive the CONNECT asked for, seconds (0: none).
+    pub keep_alive: u16,
+    /// The first 16 hex digits of the SHA-256 of the password (the JWT), so that a reused
+    /// token can be told from a fresh one without keeping the token; `None` without password.
+    pub token_fingerprint: Option<String>,
     /// Accepted, or refused with the CONNACK code and the reason.
     pub verdict: Verdict,
 }
@@ -66,6 +89,9 @@ pub enum Verdict {
         /// A stable kebab-case reason, such as `jwt-expired` or `unknown-device`.
         reason: String,
     },
+    /// No CONNACK was sent (an injected fault): the connection stays open, unanswered, until
+    /// the device gives up.
+    Withheld,
 }
 
 /// Why a connection closed.
@@ -77,6 +103,8 @@ pub enum Cause {
     TokenExpired,
     /// Nothing arrived within the idle limit.
     Idle,
+    /// Nothing arrived within 1.5 × the keep-alive the device asked for (MQTT 3.1.1 §3.1.2.10).
+    KeepAlive,
     /// The connection reached the longest allowed age.
     MaxConnectionTime,
     /// A newer connection of the same device took over.
@@ -115,6 +143,7 @@ impl Cause {
             Self::ClientDisconnect => "client-disconnect",
             Self::TokenExpired => "token-expired",
             Self::Idle => "idle",
+            Self::KeepAlive => "keep-alive",
             Self::MaxConnectionTime => "max-connection-time",
             Self::Replaced => "replaced",
             Self::PublishQos2 => "publish-qos2",

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use fleetgate_identity::rules::BridgeSettings;
+use fleetgate_identity::rules::{BridgeSettings, Refusal};
 
 use crate::safety::{SafetyCheck, SafetyChecks};
 
@@ -62,7 +62,27 @@ pub struct Profile {
     pub safety: SafetyChecks,
 }
 
+/// The JWT rules that device qualification judges in cases of its own (`device.connect`,
+/// `device.clock-offset`, `device.fresh-token`) instead of refusing the CONNECT: a device with
+/// a wrong `aud` or a skewed clock then fails those cases, not every case after them. The
+/// signature is always checked: a token the device's registered key did not sign is refused.
+pub const JUDGED_BY_QUALIFICATION: &[Refusal] = &[
+    Refusal::MissingAud,
+    Refusal::AudNotString,
+    Refusal::AudMismatch,
+    Refusal::IatInFuture,
+    Refusal::Expired,
+    Refusal::ExpBeforeIat,
+    Refusal::LifetimeTooLong,
+];
+
 impl Profile {
+    /// The profile as device qualification plays it: [`JUDGED_BY_QUALIFICATION`] accepted.
+    pub fn judging_devices(mut self) -> Self {
+        self.jwt.relaxed.extend_from_slice(JUDGED_BY_QUALIFICATION);
+        self
+    }
+
     /// Google Cloud IoT Core as devices observed it.
     pub fn google() -> Self {
         Self {

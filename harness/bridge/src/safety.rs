@@ -25,6 +25,8 @@ pub enum SafetyCheck {
     ExpiryDisconnect,
     /// The connection closes after the idle limit.
     IdleLimit,
+    /// The connection closes when nothing arrives within 1.5 × its keep-alive.
+    KeepAlive,
     /// The connection closes at the longest connection time.
     MaxConnectionTime,
     /// Only the newest config version is redelivered.
@@ -63,6 +65,7 @@ impl SafetyCheck {
         Self::SubscribeQosCap,
         Self::ExpiryDisconnect,
         Self::IdleLimit,
+        Self::KeepAlive,
         Self::MaxConnectionTime,
         Self::ConfigNewestOnly,
         Self::ConfigRedelivery,
@@ -83,6 +86,7 @@ impl SafetyCheck {
             Self::SubscribeQosCap => "subscribe-qos-cap",
             Self::ExpiryDisconnect => "expiry-disconnect",
             Self::IdleLimit => "idle-limit",
+            Self::KeepAlive => "keep-alive",
             Self::MaxConnectionTime => "max-connection-time",
             Self::ConfigNewestOnly => "config-newest-only",
             Self::ConfigRedelivery => "config-redelivery",

@@ -2,7 +2,7 @@
 //! [`connection`](crate::connection) task per device; keeps the one-connection-per-device map;
 //! offers config pushes, commands and disconnects to the admin side.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -33,6 +33,30 @@ pub trait DeviceRegistry: Registry + Send + Sync + 'static {
     fn routing(&self) -> Routing;
     /// Stores a device's state.
     fn store_state(&self, device: &str, payload: Bytes, at: UnixMillis);
+}
+
+/// Which devices' connections the bridge traces packet by packet ([`Event::Packet`],
+/// [`Event::Forwarded`]): real devices under observation, never a virtual fleet's thousands.
+#[derive(Clone, Debug, Default)]
+pub enum Observe {
+    /// No device (load runs of virtual devices only).
+    #[default]
+    Nobody,
+    /// Every device (`serve`, `qualify`: every device there is a real one).
+    Everyone,
+    /// These devices (real devices joining a run of virtual ones).
+    Only(HashSet<String>),
+}
+
+impl Observe {
+    /// Whether `device` is observed.
+    pub fn covers(&self, device: &str) -> bool {
+        match self {
+            Self::Nobody => false,
+            Self::Everyone => true,
+            Self::Only(devices) => devices.contains(device),
+        }
+    }
 }
 
 /// Messages from the bridge to one connection task.
@@ -67,6 +91,7 @@ pub(crate) struct Shared {
     pub(crate) events: Option<mpsc::UnboundedSender<Recorded>>,
     pub(crate) max_packet: usize,
     pub(crate) faults: Faults,
+    pub(crate) observe: Observe,
     live: Mutex<HashMap<String, Live>>,
     next_connection: AtomicU64,
 }
@@ -129,6 +154,8 @@ pub struct BridgeConfig {
     pub clock: Arc<Clock>,
     /// Where events go, if anywhere.
     pub events: Option<mpsc::UnboundedSender<Recorded>>,
+    /// Whose packets are traced as events.
+    pub observe: Observe,
 }
 
 /// A running bridge; clones are handles to the same bridge.
@@ -158,6 +185,7 @@ impl Bridge {
             events: config.events,
             max_packet,
             faults: Faults::default(),
+            observe: config.observe,
             live: Mutex::new(HashMap::new()),
             next_connection: AtomicU64::new(1),
         });
@@ -231,11 +259,14 @@ impl Bridge {
 
     /// Closes the device's connection, if it has one.
     pub async fn disconnect(&self, device: &str, reason: &str) -> bool {
+        self.close(device, Cause::Admin(reason.to_owned())).await
+    }
+
+    /// Closes the device's connection, if it has one, as `cause` would (device qualification
+    /// closes as for an expired token).
+    pub async fn close(&self, device: &str, cause: Cause) -> bool {
         match self.shared.control(device) {
-            Some(control) => control
-                .send(Control::Close(Cause::Admin(reason.to_owned())))
-                .await
-                .is_ok(),
+            Some(control) => control.send(Control::Close(cause)).await.is_ok(),
             None => false,
         }
     }
@@ -289,14 +320,16 @@ async fn accept_loop(
                         continue;
                     }
                 };
-                if shared.faults.listener_down(shared.clock.now()) {
+                if shared.faults.down_for(peer.ip(), shared.clock.now()) {
                     shared.record(peer, Event::Dropped { reason: "listener down (injected fault)".into() });
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
                 let shared = Arc::clone(&shared);
                 let stop = stop.clone();
-                let tls = tls.clone();
+                let tls = tls
+                    .as_ref()
+                    .map(|own| shared.faults.tls_for(peer.ip()).map_or_else(|| own.clone(), TlsAcceptor::from));
                 tasks.spawn(async move {
                     match tls {
                         None => crate::connection::serve(stream, peer, shared, stop).await,

@@ -37,6 +37,7 @@ async fn a_half_sent_connect_held_open_is_dropped_after_ten_seconds() {
         forwarder: Arc::new(common::MemoryPubsub::default()),
         clock: Arc::new(Clock::default()),
         events: Some(events_tx),
+        observe: Default::default(),
     };
     let bridge = Bridge::start(
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),

@@ -27,6 +27,9 @@ pub(crate) enum Command {
     Cases,
     /// Start the scenario's embedded parts for real devices and run until interrupted.
     Serve(ServeArgs),
+    /// Qualify real devices: play bridge, Pub/Sub and Google, run the device.* cases against
+    /// every [[device]] that connects, write the reports.
+    Qualify(QualifyArgs),
     /// Device key pools.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -48,6 +51,38 @@ pub(crate) struct RunArgs {
     /// Refuse to run a scenario that has warnings.
     #[arg(long)]
     pub(crate) deny_warnings: bool,
+    /// The embedded bridge's MQTT address; another than loopback lets real devices join the
+    /// run (they are reported device by device).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// A host name or address real devices use to reach this machine, added to the generated
+    /// server certificate (repeatable).
+    #[arg(long = "server-name", value_name = "NAME")]
+    pub(crate) server_names: Vec<String>,
+    /// Keep the generated CA in DIR (ca.pem, ca.key) and reuse it on later runs, so that real
+    /// devices are given ca.pem once.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) ca_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct QualifyArgs {
+    /// The scenario file: its [[device]] entries are the devices under test.
+    pub(crate) file: PathBuf,
+    /// The bridge's MQTT address; real Pis need one they can reach, such as 0.0.0.0:8883.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Write the CA, keys and reports here [default: reports/<scenario>-qualify-<UTC time>/].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
+    /// A host name or address the devices use to reach this machine, added to the generated
+    /// server certificate (repeatable).
+    #[arg(long = "server-name", value_name = "NAME")]
+    pub(crate) server_names: Vec<String>,
+    /// Keep the generated CA in DIR (ca.pem, ca.key) and reuse it on later runs, so that real
+    /// devices are given ca.pem once.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) ca_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,9 +117,18 @@ pub(crate) struct ServeArgs {
     /// The bridge's MQTT address.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub(crate) listen: std::net::SocketAddr,
-    /// Write the CA and generated keys here [default: reports/<scenario>-serve-<UTC time>/].
+    /// Write the CA, generated keys and, when stopped, the reports of what the devices did
+    /// here [default: reports/<scenario>-serve-<UTC time>/].
     #[arg(long, value_name = "DIR")]
     pub(crate) out: Option<PathBuf>,
+    /// A host name or address real devices use to reach this machine, added to the generated
+    /// server certificate (repeatable).
+    #[arg(long = "server-name", value_name = "NAME", conflicts_with = "verifier_only")]
+    pub(crate) server_names: Vec<String>,
+    /// Keep the generated CA in DIR (ca.pem, ca.key) and reuse it on later runs, so that real
+    /// devices are given ca.pem once.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) ca_dir: Option<PathBuf>,
     /// Serve only the push side: the Google mock and the reference push verifier (no bridge,
     /// no Pub/Sub), logging each push's verdict.
     #[arg(long, conflicts_with_all = ["listen", "out"])]

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::Schema(args) => commands::schema(&args),
         Command::Cases => commands::cases(),
         Command::Serve(args) => commands::serve::serve(&args),
+        Command::Qualify(args) => commands::qualify::qualify(&args),
         Command::Keys(KeysCommand::Generate(args)) => commands::keys::generate(&args),
     };
     ExitCode::from(code.unwrap_or_else(|error| {

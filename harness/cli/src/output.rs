@@ -20,6 +20,28 @@ pub(crate) fn err(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
+/// Writes one line to stderr behind the UTC time (for long-running commands a person watches).
+pub(crate) fn stamped(line: &str) {
+    let now = humantime::format_rfc3339_millis(SystemTime::now());
+    err(&format!("{now} {line}"));
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+pub(crate) async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 /// Writes `error: …` to stderr.
 pub(crate) fn error(message: &str) {
     err(&format!("error: {message}"));

@@ -182,6 +182,58 @@ async fn serve_registers_cohorts_and_external_devices_and_stops_on_ctrl_c() {
         .await
         .unwrap();
     assert_eq!(status.code(), Some(0));
+
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let devices = report["devices"].as_array().unwrap();
+    let ids: Vec<&str> = devices.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["pi-01", "real-pi"],
+        "every device that connected is reported"
+    );
+    for device in devices {
+        assert_eq!(device["connects_accepted"], 1, "{device}");
+        assert_eq!(device["telemetry_published"], 1, "{device}");
+        assert_eq!(device["telemetry_acknowledged"], 1, "{device}");
+        assert_eq!(device["delivered_to_pubsub"], 1, "{device}");
+        assert_eq!(device["keep_alive_s"], 60, "{device}");
+    }
+    assert!(out.join("summary.md").exists() && out.join("junit.xml").exists());
+}
+
+#[tokio::test]
+async fn a_kept_ca_is_reused_by_the_next_serve_and_its_devices_still_verify_the_bridge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real_pi = DeviceKey::generate(KeySpec::default_for(Alg::Es256)).unwrap();
+    std::fs::write(tmp.path().join("real-pi.pub"), real_pi.spki_pem()).unwrap();
+    let file = scenario(tmp.path());
+    let kept = tmp.path().join("ca");
+    let serve_with_kept_ca = |out: &str| {
+        let child = Command::new(env!("CARGO_BIN_EXE_fleetgate"))
+            .args(["serve", &file, "--out", out, "--ca-dir", kept.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut serve = Serve(child);
+        let mut line = String::new();
+        BufReader::new(serve.0.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        (serve, serde_json::from_str::<Value>(&line).unwrap())
+    };
+    let first_out = tmp.path().join("first");
+    let (first, _) = serve_with_kept_ca(first_out.to_str().unwrap());
+    drop(first);
+    let ca = std::fs::read_to_string(kept.join("ca.pem")).unwrap();
+    assert!(kept.join("ca.key").exists());
+    let second_out = tmp.path().join("second");
+    let (_second, mut announced) = serve_with_kept_ca(second_out.to_str().unwrap());
+    assert_eq!(std::fs::read_to_string(second_out.join("ca.pem")).unwrap(), ca);
+    announced["bridge"]["ca"] = json!(kept.join("ca.pem").to_str().unwrap());
+    publish(&announced, "real-pi", &real_pi, "trusted with the kept CA").await;
+    assert_eq!(pulled(&announced).await.len(), 1);
 }
 
 #[test]

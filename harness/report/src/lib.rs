@@ -16,8 +16,8 @@ pub mod render;
 
 pub use gates::{compare_with_baseline, evaluate_gates};
 pub use model::{
-    BaselineResult, Bound, CaseResult, Comparison, GateResult, GateSpec, Measurement, Outcome, PhaseResult,
-    ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, Tool, Verdict,
+    BaselineResult, Bound, CaseResult, Comparison, DeviceSummary, GateResult, GateSpec, Measurement, Outcome,
+    PhaseResult, ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, Spread, Tool, Verdict,
 };
 
 /// Why a report file could not be loaded as a baseline.
@@ -90,6 +90,7 @@ pub(crate) mod testing {
     pub(crate) fn report() -> ReportData {
         let case = |id: &str, verdict, message: Option<&str>| CaseResult {
             id: id.into(),
+            device: None,
             rule: format!("PROTOCOL.md rule for {id}"),
             verdict,
             duration_secs: 0.25,
@@ -142,6 +143,7 @@ pub(crate) mod testing {
             gates: Vec::new(),
             baseline: None,
             notes: vec!["a note".into()],
+            devices: Vec::new(),
         };
         let spec = GateSpec {
             metric: "publish.puback.p99".into(),

@@ -43,6 +43,10 @@ pub struct ReportData {
     pub baseline: Option<BaselineResult>,
     /// Things the reader should know that are not failures.
     pub notes: Vec<String>,
+    /// What was observed of each real device (hardware-in-loop: `serve`, `qualify`, and
+    /// `run --listen`), by device id; virtual devices are not listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceSummary>,
 }
 
 /// The tool that wrote the report.
@@ -105,6 +109,9 @@ pub enum Verdict {
 pub struct CaseResult {
     /// The case id, such as `auth.aud-mismatch`.
     pub id: String,
+    /// The device the case judged (device-side cases, `device.*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// The protocol rule it checks.
     pub rule: String,
     /// Its verdict.
@@ -115,6 +122,16 @@ pub struct CaseResult {
     pub message: Option<String>,
     /// What was observed: CONNACK codes, disconnect causes, timings, messages found.
     pub evidence: BTreeMap<String, String>,
+}
+
+impl CaseResult {
+    /// The case's name in reports: its id, with the device it judged in brackets.
+    pub fn name(&self) -> String {
+        match &self.device {
+            Some(device) => format!("{} [{device}]", self.id),
+            None => self.id.clone(),
+        }
+    }
 }
 
 /// One load phase.
@@ -208,4 +225,96 @@ pub struct Comparison {
     pub change_pct: Option<f64>,
     /// Its verdict.
     pub verdict: Verdict,
+}
+
+/// What was observed of one real device: connections, tokens, clock, messages and keep-alive,
+/// for a person qualifying or debugging a device.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DeviceSummary {
+    /// The device id.
+    pub id: String,
+    /// The addresses it connected from.
+    pub peers: Vec<String>,
+    /// RFC 3339 UTC time of its first and last event.
+    pub first_seen: Option<String>,
+    /// RFC 3339 UTC time of its last event.
+    pub last_seen: Option<String>,
+    /// CONNECTs accepted.
+    pub connects_accepted: u64,
+    /// CONNECTs refused, by the bridge's reason (`jwt-expired`, `fault-injected`, …).
+    pub connects_refused: BTreeMap<String, u64>,
+    /// CONNECTs left unanswered by an injected fault.
+    pub connects_unanswered: u64,
+    /// Connections closed, by cause (`client-disconnect`, `token-expired`, `keep-alive`, …).
+    pub disconnects: BTreeMap<String, u64>,
+    /// The JWT `alg` of the last CONNECT.
+    pub alg: Option<String>,
+    /// The JWT `aud` of the last CONNECT.
+    pub aud: Option<String>,
+    /// `exp − iat` of the last token, seconds.
+    pub token_lifetime_s: Option<i64>,
+    /// The device clock's offset from the bridge's (`iat` − bridge time at CONNECT), seconds:
+    /// smallest, largest and last.
+    pub clock_offset_s: Option<Spread>,
+    /// Distinct tokens presented.
+    pub tokens: u64,
+    /// When each new token was first presented, RFC 3339 UTC (the first 50).
+    pub token_times: Vec<String>,
+    /// Seconds from a disconnect to the next CONNECT: smallest, largest and last.
+    pub reconnect_interval_s: Option<Spread>,
+    /// The keep-alive of the last CONNECT, seconds.
+    pub keep_alive_s: Option<u16>,
+    /// PINGREQs sent.
+    pub pings: u64,
+    /// Telemetry PUBLISHes (including re-sends).
+    pub telemetry_published: u64,
+    /// Telemetry PUBACKs the bridge sent.
+    pub telemetry_acknowledged: u64,
+    /// Telemetry Pub/Sub accepted.
+    pub delivered_to_pubsub: u64,
+    /// Telemetry Pub/Sub refused.
+    pub pubsub_refused: u64,
+    /// State PUBLISHes.
+    pub state_published: u64,
+    /// Config PUBLISHes sent to the device.
+    pub configs_sent: u64,
+    /// Config PUBLISHes the device acknowledged.
+    pub configs_acknowledged: u64,
+    /// Commands sent to the device.
+    pub commands_sent: u64,
+    /// PUBLISHes on topics that are not the device's own.
+    pub foreign_publishes: u64,
+}
+
+/// Smallest, largest and last of a series of observations.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Spread {
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+    /// Last.
+    pub last: f64,
+    /// How many.
+    pub count: u64,
+}
+
+impl Spread {
+    /// A spread of one observation.
+    pub fn of(value: f64) -> Self {
+        Self {
+            min: value,
+            max: value,
+            last: value,
+            count: 1,
+        }
+    }
+
+    /// Adds an observation.
+    pub fn add(&mut self, value: f64) {
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+        self.last = value;
+        self.count += 1;
+    }
 }

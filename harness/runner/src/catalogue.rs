@@ -10,6 +10,8 @@ pub enum Family {
     Bridge,
     /// PROTOCOL.md §6: a push endpoint's validation of Google-signed tokens (`push.*`).
     Push,
+    /// PROTOCOL.md §10: what a real device does (`device.*`), run by `fleetgate qualify`.
+    Device,
 }
 
 /// One conformance case.
@@ -23,7 +25,7 @@ pub struct CaseInfo {
     pub family: Family,
 }
 
-/// Every case, in the order reports list them: bridge cases, then push cases.
+/// Every case, in the order reports list them: bridge cases, push cases, device cases.
 pub fn cases() -> Vec<CaseInfo> {
     let bridge = crate::conformance::catalogue::all().iter().map(|case| CaseInfo {
         id: case.id.as_str(),
@@ -35,7 +37,14 @@ pub fn cases() -> Vec<CaseInfo> {
         rule: case.rule(),
         family: Family::Push,
     });
-    bridge.chain(push).collect()
+    let device = crate::qualify::catalogue::DeviceCase::ALL
+        .into_iter()
+        .map(|case| CaseInfo {
+            id: case.id(),
+            rule: case.rule(),
+            family: Family::Device,
+        });
+    bridge.chain(push).chain(device).collect()
 }
 
 /// The embedded bridge's safety checks whose absence a bridge case detects (test-only: the

@@ -17,6 +17,9 @@
 //! - [`push_tokens`]: push tokens minted by the identity crate's Google mock.
 //! - `push_load`: the scenario's `[push.load]` and its measurements.
 //! - [`forwarders`]: the bridge's two ways into Pub/Sub (embedded, external over gRPC).
+//! - [`qualify`]: device qualification, the `device.*` cases against real devices.
+//! - [`observe`]: what is observed of each real device, for `serve`, `qualify` and `run`.
+//! - [`sanitize`]: peer input made safe for logs and reports.
 //! - [`run()`]: one run, start to report.
 
 mod cases;
@@ -26,9 +29,12 @@ pub mod environment;
 pub mod events;
 pub mod forwarders;
 mod load;
+pub mod observe;
 mod push_load;
 pub mod push_tokens;
+pub mod qualify;
 mod run;
+pub mod sanitize;
 
 pub use events::RunEvent;
 /// The embedded bridge's events, for whoever watches a served environment.

@@ -1,6 +1,8 @@
 //! One run: from a compiled scenario to its report.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
+
+use fleetgate_bridge::server::Observe;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
@@ -42,6 +44,12 @@ pub struct RunOptions {
     /// conformance self-check).
     #[doc(hidden)]
     pub safety: fleetgate_bridge::safety::SafetyChecks,
+    /// The bridge's MQTT address: `127.0.0.1:0` unless real devices join the run.
+    pub listen: SocketAddr,
+    /// Names real devices use to reach this machine, for the server certificate.
+    pub server_names: Vec<String>,
+    /// Where the generated CA is kept across runs.
+    pub ca_dir: Option<PathBuf>,
 }
 
 /// Why a run produced no report.
@@ -94,11 +102,16 @@ async fn execute(
     let mut env = environment::start(
         scenario,
         &EnvironmentOptions {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            out_dir: options.out_dir.clone(),
-            scenario_dir: options.scenario_dir.clone(),
-            key_progress: options.key_progress.clone(),
             safety: options.safety.clone(),
+            observe: Observe::Only(crate::observe::real_devices(scenario)),
+            server_names: options.server_names.clone(),
+            ca_dir: options.ca_dir.clone(),
+            ..EnvironmentOptions::new(
+                options.listen,
+                options.out_dir.clone(),
+                options.scenario_dir.clone(),
+                options.key_progress.clone(),
+            )
         },
     )
     .await?;
@@ -121,6 +134,7 @@ async fn execute(
     let push_load = crate::push_load::run(scenario, &env, watch).await;
     let load = load::run(scenario, &mut env, &options.out_dir, &options.scenario_dir, watch).await;
     let phases = load.phases;
+    let devices = load.devices;
     for phase in &phases {
         watch(&RunEvent::PhaseFinished(phase.clone()));
     }
@@ -172,6 +186,7 @@ async fn execute(
         gates,
         baseline,
         notes,
+        devices,
     };
     report.decide_outcome();
     watch(&RunEvent::Finished {
@@ -220,6 +235,9 @@ mod tests {
             scenario_dir: dir.path().to_path_buf(),
             key_progress: Arc::new(|_, _, _| {}),
             safety: Default::default(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            server_names: Vec::new(),
+            ca_dir: None,
         }
     }
 

@@ -33,6 +33,9 @@ fn run_with(safety: SafetyChecks) -> ReportData {
         scenario_dir: dir.path().to_path_buf(),
         key_progress: Arc::new(|_, _, _| {}),
         safety,
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        server_names: Vec::new(),
+        ca_dir: None,
     };
     run(&scenario, &options, &mut |_| {}).unwrap()
 }

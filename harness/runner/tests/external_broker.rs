@@ -112,6 +112,9 @@ hold = "60s"
         scenario_dir: dir.path().to_path_buf(),
         key_progress: Arc::new(|_, _, _| {}),
         safety: Default::default(),
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        server_names: Vec::new(),
+        ca_dir: None,
     };
     let report = run(&scenario, &options, &mut |_| {}).unwrap();
     let value = |key: &str| report.measurements[key].value;

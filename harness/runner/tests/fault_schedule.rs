@@ -62,6 +62,7 @@ async fn bridge() -> Bridge {
         forwarder: Arc::new(EmbeddedPubsub(Emulator::new(EmulatorConfig::default()))),
         clock: Arc::new(Clock::default()),
         events: None,
+        observe: Default::default(),
     };
     Bridge::start(
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),

@@ -25,6 +25,9 @@ fn run_scenario(body: &str) -> (ReportData, Vec<RunEvent>, tempfile::TempDir) {
         scenario_dir: dir.path().to_path_buf(),
         key_progress: Arc::new(|_, _, _| {}),
         safety: Default::default(),
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        server_names: Vec::new(),
+        ca_dir: None,
     };
     let mut events = Vec::new();
     let report = run(&scenario, &options, &mut |e| events.push(e.clone())).unwrap();

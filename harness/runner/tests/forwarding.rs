@@ -89,6 +89,7 @@ async fn publish_through_bridge(forwarder: Arc<dyn Forwarder>) -> u64 {
         forwarder,
         clock: Arc::new(Clock::default()),
         events: None,
+        observe: Default::default(),
     };
     let bridge = Bridge::start(
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),

@@ -33,6 +33,9 @@ fn options(dir: &tempfile::TempDir) -> RunOptions {
         scenario_dir: dir.path().to_path_buf(),
         key_progress: Arc::new(|_, _, _| {}),
         safety: Default::default(),
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        server_names: Vec::new(),
+        ca_dir: None,
     }
 }
 
@@ -187,13 +190,12 @@ subscribe = true
 "#;
     let scenario = scenario(text);
     let dir = tempfile::tempdir().unwrap();
-    let options = EnvironmentOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        out_dir: dir.path().to_path_buf(),
-        scenario_dir: dir.path().to_path_buf(),
-        key_progress: Arc::new(|_, _, _| {}),
-        safety: Default::default(),
-    };
+    let options = EnvironmentOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        dir.path().to_path_buf(),
+        dir.path().to_path_buf(),
+        Arc::new(|_, _, _| {}),
+    );
     let mut env = environment::start(&scenario, &options).await.unwrap();
     let push = env.push.as_mut().unwrap();
     assert_eq!(

@@ -130,6 +130,12 @@ pub struct CaseParams {
     pub timeout: Option<Duration>,
     /// How long expiry cases wait on an external bridge.
     pub wait: Option<Duration>,
+    /// How many connects device backoff cases refuse or leave unanswered.
+    pub count: Option<u32>,
+    /// How long `device.long-outage` keeps the listener down.
+    pub outage: Option<Duration>,
+    /// How long past `exp` a device's refresh still counts (`device.refresh-before-expiry`).
+    pub grace: Option<Duration>,
 }
 
 /// `[cases.params]` and `[cases.expect]`, in file order; for a case, an exact id wins over a
@@ -166,9 +172,21 @@ impl CaseSettings {
                 .collect();
             Self::pick(&with, id).copied()
         };
+        let count = Self::pick(
+            &self
+                .params
+                .iter()
+                .filter_map(|(p, v)| v.count.map(|c| (p.clone(), c)))
+                .collect::<Vec<_>>(),
+            id,
+        )
+        .copied();
         CaseParams {
             timeout: set(|p| p.timeout),
             wait: set(|p| p.wait),
+            count,
+            outage: set(|p| p.outage),
+            grace: set(|p| p.grace),
         }
     }
 }

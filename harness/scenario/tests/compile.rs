@@ -195,7 +195,10 @@ fn every_key_of_the_format_reaches_the_model() {
         settings.params("auth.aud-mismatch"),
         CaseParams {
             timeout: Some(Duration::from_secs(2)),
-            wait: Some(Duration::from_secs(30))
+            wait: Some(Duration::from_secs(30)),
+            count: None,
+            outage: None,
+            grace: None,
         },
         "each parameter from the most specific pattern that sets it"
     );
@@ -300,6 +303,27 @@ fn syntax_errors_are_all_reported_and_nothing_else_is_checked() {
     assert!(compiled.scenario.is_none());
     assert!(compiled.errors().count() >= 2, "{:#?}", compiled.diagnostics);
     assert!(compiled.errors().all(|d| d.message.starts_with("TOML syntax")));
+}
+
+#[test]
+fn device_case_parameters_reach_the_model_and_are_bounded() {
+    let catalogue = ["device.backoff-refused", "device.long-outage"];
+    let text = "[scenario]\nname = \"d\"\n[cases.params.\"device.backoff-refused\"]\ncount = 5\n[cases.params.\"device.long-outage\"]\noutage = \"2m\"\ngrace = \"3s\"\n";
+    let compiled = compile(&SourceFile::new("d.toml", text), &catalogue);
+    let settings = compiled.scenario.unwrap().case_settings;
+    assert_eq!(settings.params("device.backoff-refused").count, Some(5));
+    let outage = settings.params("device.long-outage");
+    assert_eq!(outage.outage, Some(Duration::from_secs(120)));
+    assert_eq!(outage.grace, Some(Duration::from_secs(3)));
+    let text = "[scenario]\nname = \"d\"\n[cases.params.\"device.backoff-refused\"]\ncount = 1\n";
+    let compiled = compile(&SourceFile::new("d.toml", text), &catalogue);
+    let errors: Vec<&str> = compiled.diagnostics.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(
+        errors,
+        ["cases.params.device.backoff-refused.count"],
+        "{:?}",
+        compiled.diagnostics
+    );
 }
 
 #[test]

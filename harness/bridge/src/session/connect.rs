@@ -1,5 +1,6 @@
 //! CONNECT: client id, username, session flags, device lookup and the JWT verdict.
 
+use fleetgate_identity::jwt::fingerprint;
 use rumqttc::mqttbytes::v4::{ConnAck, Connect, ConnectReturnCode, Packet};
 
 use super::connected::Live;
@@ -10,30 +11,44 @@ use crate::safety::SafetyCheck;
 
 const BAD_CLIENT_ID: u8 = 2;
 
-/// Answers a CONNECT: `Ok` with the live session and its actions, or `Err` with the refusal.
+/// The answer to a CONNECT.
+pub(super) enum Answer {
+    /// Accepted: the live session and its actions.
+    Accepted(Box<Live>, Vec<Action>),
+    /// Refused: the CONNACK, the event and the close.
+    Refused(Vec<Action>),
+    /// Accepted by the rules but left unanswered (an injected fault): the event only.
+    Withheld(Vec<Action>),
+}
+
+/// Answers a CONNECT.
 pub(super) fn connect(
     path: &RegistryPath,
     profile: &Profile,
     connect: &Connect,
     now: UnixMillis,
     registry: &dyn Registry,
-) -> Result<(Live, Vec<Action>), Vec<Action>> {
+) -> Answer {
+    let attempt = |device: Option<&str>, claims, verdict| ConnectAttempt {
+        client_id: connect.client_id.clone(),
+        device: device.map(str::to_owned),
+        claims,
+        server_time: now,
+        keep_alive: connect.keep_alive,
+        token_fingerprint: connect.login.as_ref().map(|l| fingerprint(&l.password)),
+        verdict,
+    };
     let refuse = |device: Option<&str>, claims, connack: u8, reason: &str| {
-        let attempt = ConnectAttempt {
-            client_id: connect.client_id.clone(),
-            device: device.map(str::to_owned),
-            claims,
-            server_time: now,
-            verdict: Verdict::Refused {
-                connack,
-                reason: reason.to_owned(),
-            },
+        let verdict = Verdict::Refused {
+            connack,
+            reason: reason.to_owned(),
         };
-        vec![
+        let attempt = attempt(device, claims, verdict);
+        Answer::Refused(vec![
             Action::Send(Packet::ConnAck(ConnAck::new(return_code(connack), false))),
             Action::Event(Event::ConnectAttempt(attempt)),
             Action::Close(Cause::Protocol(format!("CONNECT refused: {reason}"))),
-        ]
+        ])
     };
     let named = if profile.enforces(SafetyCheck::ClientIdRegistry) {
         device_of(&connect.client_id, path)
@@ -51,61 +66,60 @@ pub(super) fn connect(
         } else {
             BAD_CLIENT_ID
         };
-        return Err(refuse(None, None, code, reason));
+        return refuse(None, None, code, reason);
     };
     if let (false, PersistentSession::Reject(code)) = (connect.clean_session, profile.persistent_session) {
-        return Err(refuse(Some(device), None, code, "persistent-session"));
+        return refuse(Some(device), None, code, "persistent-session");
     }
     let Some(info) = registry.device(device) else {
-        return Err(refuse(
+        return refuse(
             Some(device),
             None,
             profile.connack_unknown_device,
             "unknown-device",
-        ));
+        );
     };
     if info.blocked && profile.enforces(SafetyCheck::BlockedDevices) {
-        return Err(refuse(
+        return refuse(
             Some(device),
             None,
             profile.connack_unknown_device,
             "blocked-device",
-        ));
+        );
     }
     let Some(login) = &connect.login else {
-        return Err(refuse(
-            Some(device),
-            None,
-            profile.connack_auth_failure,
-            "no-username",
-        ));
+        return refuse(Some(device), None, profile.connack_auth_failure, "no-username");
     };
     let verdict = registry.authenticate(device, &login.password, now.div_euclid(1000));
     let exp = match verdict.result {
         Ok(exp) => exp,
         Err(reason) => {
-            return Err(refuse(
+            return refuse(
                 Some(device),
                 verdict.claims,
                 profile.connack_auth_failure,
                 &reason,
-            ));
+            );
         }
     };
-    let attempt = ConnectAttempt {
-        client_id: connect.client_id.clone(),
-        device: Some(device.to_owned()),
-        claims: verdict.claims,
-        server_time: now,
-        verdict: Verdict::Accepted,
-    };
-    let live = Live::new(device.to_owned(), info, exp.saturating_mul(1000), now);
+    if registry.withhold_connack(device) {
+        let withheld = attempt(Some(device), verdict.claims, Verdict::Withheld);
+        return Answer::Withheld(vec![Action::Event(Event::ConnectAttempt(withheld))]);
+    }
+    let accepted = attempt(Some(device), verdict.claims, Verdict::Accepted);
+    let live = Live::new(
+        device.to_owned(),
+        info,
+        exp.saturating_mul(1000),
+        connect.keep_alive,
+        now,
+    );
     let actions = vec![
         Action::Claim(device.to_owned()),
         Action::Send(Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false))),
-        Action::Event(Event::ConnectAttempt(attempt)),
+        Action::Event(Event::ConnectAttempt(accepted)),
     ];
-    Ok((live, actions))
+    Answer::Accepted(Box::new(live), actions)
 }
 
 /// The device id of a client id of this registry.

@@ -24,6 +24,8 @@ pub(super) struct Live {
     deliveries: BTreeMap<String, Delivery>,
     pub(super) errors_subscribed: bool,
     exp: UnixMillis,
+    /// The CONNECT's keep-alive in ms (0: none).
+    keep_alive: UnixMillis,
     connected: UnixMillis,
     last_seen: UnixMillis,
     last_state: BTreeMap<String, UnixMillis>,
@@ -32,7 +34,13 @@ pub(super) struct Live {
 }
 
 impl Live {
-    pub(super) fn new(device: String, info: DeviceInfo, exp: UnixMillis, now: UnixMillis) -> Self {
+    pub(super) fn new(
+        device: String,
+        info: DeviceInfo,
+        exp: UnixMillis,
+        keep_alive_secs: u16,
+        now: UnixMillis,
+    ) -> Self {
         Self {
             device,
             info,
@@ -40,6 +48,7 @@ impl Live {
             deliveries: BTreeMap::new(),
             errors_subscribed: false,
             exp,
+            keep_alive: i64::from(keep_alive_secs) * 1000,
             connected: now,
             last_seen: now,
             last_state: BTreeMap::new(),
@@ -304,9 +313,14 @@ impl Live {
         self.exp + millis(profile.skew()) + millis(profile.expiry_grace)
     }
 
-    /// The connection's timers: token expiry, idle limit and connection age, each with the
-    /// safety check that enforces it and the cause it closes with.
-    fn timers(&self, profile: &Profile) -> [(UnixMillis, SafetyCheck, Cause); 3] {
+    /// The connection's timers: token expiry, idle limit, keep-alive (1.5 × the CONNECT's, when
+    /// it set one) and connection age, each with the safety check that enforces it and the
+    /// cause it closes with.
+    fn timers(&self, profile: &Profile) -> [(UnixMillis, SafetyCheck, Cause); 4] {
+        let keep_alive = match self.keep_alive {
+            0 => i64::MAX / 4,
+            every => self.last_seen + every + every / 2,
+        };
         [
             (
                 self.expiry(profile),
@@ -318,6 +332,7 @@ impl Live {
                 SafetyCheck::IdleLimit,
                 Cause::Idle,
             ),
+            (keep_alive, SafetyCheck::KeepAlive, Cause::KeepAlive),
             (
                 self.connected + millis(profile.max_connection),
                 SafetyCheck::MaxConnectionTime,

@@ -74,7 +74,14 @@ pub trait Registry {
     fn authenticate(&self, device: &str, jwt: &str, now_secs: i64) -> AuthVerdict;
     /// The newest configuration of the device.
     fn latest_config(&self, device: &str) -> Option<ConfigVersion>;
+    /// Whether to leave this CONNECT of the device unanswered (an injected fault).
+    fn withhold_connack(&self, _device: &str) -> bool {
+        false
+    }
 }
+
+/// How long a connection whose CONNACK is withheld stays open if the device never gives up.
+pub const WITHHELD_FOR: UnixMillis = 120_000;
 
 /// Telemetry the driver must forward to Pub/Sub; for QoS 1 the PUBACK waits for the result.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,6 +134,11 @@ pub struct Session {
 enum State {
     AwaitingConnect,
     Connected(Box<connected::Live>),
+    /// The CONNECT was read and deliberately left unanswered: packets are ignored until the
+    /// device closes, or [`WITHHELD_FOR`] passes.
+    Withheld {
+        until: UnixMillis,
+    },
     Closed,
 }
 
@@ -160,11 +172,17 @@ impl Session {
             State::AwaitingConnect => match packet {
                 Packet::Connect(connect) => {
                     match connect::connect(&self.path, &self.profile, &connect, now, registry) {
-                        Ok((live, actions)) => {
-                            self.state = State::Connected(Box::new(live));
+                        connect::Answer::Accepted(live, actions) => {
+                            self.state = State::Connected(live);
                             actions
                         }
-                        Err(actions) => actions,
+                        connect::Answer::Refused(actions) => actions,
+                        connect::Answer::Withheld(actions) => {
+                            self.state = State::Withheld {
+                                until: now + WITHHELD_FOR,
+                            };
+                            actions
+                        }
                     }
                 }
                 other => vec![Action::Close(Cause::Protocol(format!(
@@ -173,6 +191,7 @@ impl Session {
                 )))],
             },
             State::Connected(live) => live.packet(packet, now, &self.profile, registry),
+            State::Withheld { .. } => Vec::new(),
         };
         self.settle(actions)
     }
@@ -198,6 +217,10 @@ impl Session {
     pub fn tick(&mut self, now: UnixMillis) -> Vec<Action> {
         let actions = match &mut self.state {
             State::Connected(live) => live.tick(now, &self.profile),
+            State::Withheld { until } if now >= *until => vec![Action::Close(Cause::Protocol(format!(
+                "CONNACK withheld for {} s (injected fault)",
+                WITHHELD_FOR / 1000
+            )))],
             _ => Vec::new(),
         };
         self.settle(actions)
@@ -207,6 +230,7 @@ impl Session {
     pub fn next_deadline(&self) -> Option<UnixMillis> {
         match &self.state {
             State::Connected(live) => Some(live.next_deadline(&self.profile)),
+            State::Withheld { until } => Some(*until),
             _ => None,
         }
     }

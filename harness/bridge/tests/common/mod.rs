@@ -124,6 +124,7 @@ pub(crate) async fn start() -> Harness {
         forwarder: pubsub.clone(),
         clock: Arc::clone(&clock),
         events: Some(events_tx),
+        observe: Default::default(),
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let bridge = Bridge::start(listener, config).unwrap();

@@ -53,6 +53,9 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
         scenario_dir: args.file.parent().map(Path::to_path_buf).unwrap_or_default(),
         key_progress: crate::output::key_progress(),
         safety: Default::default(),
+        listen: args.listen,
+        server_names: args.server_names.clone(),
+        ca_dir: args.ca_dir.clone(),
     };
     let mut live = LiveLine::new();
     let mut watch = |event: &RunEvent| progress(event, &mut live);
@@ -89,7 +92,7 @@ fn load_baseline(path: &Path, tolerance_pct: f64) -> Result<Baseline, String> {
     })
 }
 
-fn write_reports(dir: &Path, report: &ReportData) -> Result<(), String> {
+pub(crate) fn write_reports(dir: &Path, report: &ReportData) -> Result<(), String> {
     let files = [
         ("report.json", render::json(report)),
         ("junit.xml", render::junit(report)),
@@ -102,7 +105,7 @@ fn write_reports(dir: &Path, report: &ReportData) -> Result<(), String> {
     Ok(())
 }
 
-fn verdict_word(verdict: Verdict) -> &'static str {
+pub(crate) fn verdict_word(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Passed => "passed",
         Verdict::Failed => "FAILED",

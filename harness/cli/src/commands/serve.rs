@@ -7,15 +7,19 @@
 use std::path::Path;
 
 use fleetgate_runner::bridge_events::{Event, Recorded, Verdict};
+use fleetgate_runner::environment::Observe;
 use fleetgate_runner::environment::{self, Environment, EnvironmentError, EnvironmentOptions, faults};
 use fleetgate_scenario::Scenario;
 use serde_json::{Value, json};
 
 use crate::args::ServeArgs;
+use crate::commands::run::write_reports;
 use crate::commands::serve_push;
 use crate::commands::validate::{acceptable, load};
 use crate::exit_codes;
-use crate::output::{err, error, out, prepare_out_dir};
+use crate::output::{error, interrupted, out, prepare_out_dir, stamped};
+use fleetgate_runner::observe::Observer;
+use fleetgate_runner::sanitize::label;
 
 pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     let Some((file, compiled)) = load(&args.file) else {
@@ -44,17 +48,17 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
     };
     let scenario_dir = args.file.parent().map(Path::to_path_buf).unwrap_or_default();
     let options = EnvironmentOptions {
-        listen: args.listen,
-        out_dir,
-        scenario_dir,
-        key_progress: crate::output::key_progress(),
-        safety: Default::default(),
+        observe: Observe::Everyone,
+        server_names: args.server_names.clone(),
+        ca_dir: args.ca_dir.clone(),
+        ..EnvironmentOptions::new(args.listen, out_dir, scenario_dir, crate::output::key_progress())
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run(scenario, &options))
 }
 
 async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Result<u8> {
+    let started = std::time::SystemTime::now();
     let mut env = match environment::start(scenario, options).await {
         Ok(env) => env,
         Err(EnvironmentError::Input(message)) => {
@@ -67,14 +71,14 @@ async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Resul
         }
     };
     out(&announcement(scenario, options, &env).to_string());
-    err("fleetgate: serving; press Ctrl-C to stop");
+    stamped("fleetgate: serving; press Ctrl-C to stop (the report of what each device did is written then)");
     let schedule = env
         .bridge
         .as_ref()
         .filter(|_| !scenario.faults.is_empty())
         .map(|b| {
             faults::schedule(b.bridge.clone(), scenario.faults.clone(), |fault| {
-                err(&faults::describe(fault))
+                stamped(&faults::describe(fault))
             })
         });
     let mut deliveries = env.push.as_mut().and_then(|p| p.deliveries.take());
@@ -83,6 +87,9 @@ async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Resul
         Some(events) => Some(events.lock().await),
         None => None,
     };
+    let mut observer = Observer::default();
+    let stop = interrupted();
+    tokio::pin!(stop);
     loop {
         let event = async {
             match events.as_mut() {
@@ -91,22 +98,38 @@ async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Resul
             }
         };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            Some(recorded) = event => err(&describe(&recorded)),
-            Some(delivery) = serve_push::next(&mut deliveries) => err(&serve_push::describe(&delivery)),
+            () = &mut stop => break,
+            Some(recorded) = event => {
+                observer.record(&recorded);
+                if let Some(line) = describe(&recorded) {
+                    stamped(&line);
+                }
+            }
+            Some(delivery) = serve_push::next(&mut deliveries) => stamped(&serve_push::describe(&delivery)),
         }
     }
-    err("fleetgate: stopping");
+    stamped("fleetgate: stopping");
     drop(events);
     if let Some(schedule) = schedule {
         schedule.abort();
     }
     env.shutdown().await;
+    let report =
+        fleetgate_runner::observe::report(scenario, started, observer.summaries(|_| true), Vec::new());
+    if let Err(message) = write_reports(&options.out_dir, &report) {
+        error(&message);
+        return Ok(exit_codes::ENVIRONMENT);
+    }
+    stamped(&format!(
+        "fleetgate: {} device(s) observed; reports in {}",
+        report.devices.len(),
+        options.out_dir.display()
+    ));
     Ok(exit_codes::PASSED)
 }
 
 /// The one JSON line: every address and path a device or a person needs.
-fn announcement(scenario: &Scenario, options: &EnvironmentOptions, env: &Environment) -> Value {
+pub(crate) fn announcement(scenario: &Scenario, options: &EnvironmentOptions, env: &Environment) -> Value {
     let project = &scenario.project;
     let prefix = format!(
         "projects/{}/locations/{}/registries/{}/devices/",
@@ -153,11 +176,13 @@ fn announcement(scenario: &Scenario, options: &EnvironmentOptions, env: &Environ
     })
 }
 
-/// One line per bridge event, for a person watching real devices.
-fn describe(recorded: &Recorded) -> String {
-    match &recorded.event {
+/// One line per connection event, for a person watching real devices; packets are not
+/// described (they are counted in the report).
+pub(crate) fn describe(recorded: &Recorded) -> Option<String> {
+    let line = match &recorded.event {
         Event::ConnectAttempt(attempt) => {
             let device = attempt.device.as_deref().unwrap_or(&attempt.client_id);
+            let keep_alive = attempt.keep_alive;
             let claims = attempt
                 .claims
                 .as_ref()
@@ -172,7 +197,14 @@ fn describe(recorded: &Recorded) -> String {
                 })
                 .unwrap_or_default();
             match &attempt.verdict {
-                Verdict::Accepted => format!("connect {device} from {}: accepted{claims}", recorded.peer),
+                Verdict::Accepted => format!(
+                    "connect {device} from {}: accepted, keep-alive {keep_alive} s{claims}",
+                    recorded.peer
+                ),
+                Verdict::Withheld => format!(
+                    "connect {device} from {}: CONNACK withheld (injected fault){claims}",
+                    recorded.peer
+                ),
                 Verdict::Refused { connack, reason } => {
                     format!(
                         "connect {device} from {}: refused, {reason}, CONNACK {connack}{claims}",
@@ -183,5 +215,7 @@ fn describe(recorded: &Recorded) -> String {
         }
         Event::Disconnected { device, cause } => format!("disconnect {device}: {cause}"),
         Event::Dropped { reason } => format!("dropped {}: {reason}", recorded.peer),
-    }
+        Event::Packet { .. } | Event::Forwarded { .. } => return None,
+    };
+    Some(label(&line))
 }

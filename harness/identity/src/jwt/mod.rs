@@ -11,6 +11,13 @@ pub use mint::{DeviceClaims, MintedToken, TokenMinter, mint};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+/// A short fingerprint of a token: the first 16 hex digits of its SHA-256. Tells a reused
+/// token from a fresh one without keeping the token itself.
+pub fn fingerprint(token: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Builds a compact JWS from header and payload JSON, signing `header.payload` with `sign`.
 pub(crate) fn compact<E>(
     header_json: &str,

@@ -19,7 +19,7 @@ pub fn junit(report: &ReportData) -> String {
         let evidence: Vec<String> = case.evidence.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         let details = format!("rule: {}\n{}", case.rule, evidence.join("\n"));
         testcase(
-            &case.id,
+            &case.name(),
             &format!("{scenario}.cases"),
             case.verdict,
             case.message.as_deref(),

@@ -27,6 +27,7 @@ pub fn markdown(report: &ReportData) -> String {
     );
     failures(&mut out, report);
     cases(&mut out, report);
+    devices(&mut out, report);
     phases(&mut out, report);
     gates(&mut out, report);
     baseline(&mut out, report);
@@ -47,7 +48,7 @@ fn failures(out: &mut String, report: &ReportData) {
         let evidence: Vec<String> = case.evidence.iter().map(|(k, v)| format!("{k}: `{v}`")).collect();
         lines.push(format!(
             "- case `{}`: {} (rule: {}){}",
-            case.id,
+            case.name(),
             escape(case.message.as_deref().unwrap_or("failed")),
             escape(&case.rule),
             if evidence.is_empty() {
@@ -126,14 +127,72 @@ fn cases(out: &mut String, report: &ReportData) {
         "| case | verdict | time | rule | message |\n|---|---|---|---|---|"
     );
     for case in &report.cases {
+        let mut message = case.message.clone().unwrap_or_default();
+        if case.device.is_some() && !case.evidence.is_empty() {
+            let evidence: Vec<String> = case.evidence.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            message = [message, evidence.join("; ")]
+                .into_iter()
+                .filter(|m| !m.is_empty())
+                .collect::<Vec<_>>()
+                .join(" — ");
+        }
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} | {} |",
-            case.id,
+            case.name(),
             mark(case.verdict),
             seconds(case.duration_secs),
             escape(&case.rule),
-            escape(case.message.as_deref().unwrap_or(""))
+            escape(&message)
+        );
+    }
+    out.push('\n');
+}
+
+/// One table row per observed device: connections, tokens, clock, messages, keep-alive.
+fn devices(out: &mut String, report: &ReportData) {
+    if report.devices.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "## Devices\n\n| device | from | connects | refused | disconnects | tokens | clock offset | reconnect wait | keep-alive | telemetry sent / acked / in Pub/Sub | state | configs sent / acked | commands |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    let counts = |map: &std::collections::BTreeMap<String, u64>| {
+        map.iter()
+            .map(|(k, n)| format!("{k} ×{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let spread = |s: &Option<crate::model::Spread>| {
+        s.map_or_else(
+            || "-".to_owned(),
+            |s| format!("{:.1} … {:.1} s (last {:.1})", s.min, s.max, s.last),
+        )
+    };
+    for d in &report.devices {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | {} ({}) | {} | {} | {} | {} / {} / {} | {} | {} / {} | {} |",
+            escape(&d.id),
+            d.peers.join(", "),
+            d.connects_accepted,
+            escape(&counts(&d.connects_refused)),
+            escape(&counts(&d.disconnects)),
+            d.tokens,
+            d.token_lifetime_s
+                .map_or_else(|| "-".to_owned(), |l| format!("{l} s lifetime")),
+            spread(&d.clock_offset_s),
+            spread(&d.reconnect_interval_s),
+            d.keep_alive_s
+                .map_or_else(|| "-".to_owned(), |k| format!("{k} s")),
+            d.telemetry_published,
+            d.telemetry_acknowledged,
+            d.delivered_to_pubsub,
+            d.state_published,
+            d.configs_sent,
+            d.configs_acknowledged,
+            d.commands_sent,
         );
     }
     out.push('\n');

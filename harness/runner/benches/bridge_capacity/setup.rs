@@ -127,6 +127,7 @@ pub(crate) async fn start(count: usize, prefix: &str, profile: Profile, tls_on: 
         forwarder: Arc::new(EmbeddedPubsub(emulator.clone())),
         clock: Arc::new(Clock::default()),
         events: None,
+        observe: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

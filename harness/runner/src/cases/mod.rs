@@ -10,6 +10,10 @@ use crate::events::RunEvent;
 
 mod push;
 
+/// Why `run` skips device-side cases.
+const DEVICE_CASES_SKIPPED: &str =
+    "skipped: device-side cases judge real devices and run with `fleetgate qualify`";
+
 /// What every case executor may use.
 pub(crate) struct CaseContext<'a> {
     /// The scenario.
@@ -29,7 +33,7 @@ pub(crate) async fn run(ctx: &CaseContext<'_>, watch: &mut dyn FnMut(&RunEvent))
         .filter_map(|id| catalogue::find(id))
         .collect();
     let mut results = Vec::with_capacity(selected.len());
-    for family in [Family::Bridge, Family::Push] {
+    for family in [Family::Bridge, Family::Push, Family::Device] {
         let cases: Vec<CaseInfo> = selected.iter().filter(|c| c.family == family).copied().collect();
         if cases.is_empty() {
             continue;
@@ -42,7 +46,10 @@ pub(crate) async fn run(ctx: &CaseContext<'_>, watch: &mut dyn FnMut(&RunEvent))
             results.extend(crate::conformance::run(ctx, &bridge, watch).await);
             continue;
         }
-        let family_results = push::run(ctx, &cases).await;
+        let family_results = match family {
+            Family::Push => push::run(ctx, &cases).await,
+            _ => not_run(&cases, DEVICE_CASES_SKIPPED),
+        };
         for result in &family_results {
             watch(&RunEvent::CaseFinished(result.clone()));
         }
@@ -66,6 +73,7 @@ fn not_run(cases: &[CaseInfo], reason: &str) -> Vec<CaseResult> {
         .iter()
         .map(|case| CaseResult {
             id: case.id.to_owned(),
+            device: None,
             rule: case.rule.to_owned(),
             verdict: Verdict::Skipped,
             duration_secs: 0.0,

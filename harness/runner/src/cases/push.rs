@@ -28,6 +28,7 @@ pub(super) async fn run(ctx: &CaseContext<'_>, selected: &[CaseInfo]) -> Vec<Cas
 fn result(outcome: CaseOutcome) -> CaseResult {
     CaseResult {
         id: outcome.id,
+        device: None,
         rule: outcome.rule,
         verdict: if outcome.passed {
             Verdict::Passed

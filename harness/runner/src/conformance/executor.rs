@@ -195,6 +195,7 @@ fn finish(
 fn skipped(case: &BridgeCase, message: String, verdict: Verdict) -> CaseResult {
     CaseResult {
         id: case.id.clone(),
+        device: None,
         rule: case.rule.clone(),
         verdict,
         duration_secs: 0.0,
@@ -243,6 +244,7 @@ async fn one(ctx: &CaseContext<'_>, checks_ctx: &Ctx<'_>, case: &BridgeCase) -> 
     evidence.insert("profile".to_owned(), checks_ctx.target.profile.name.to_owned());
     CaseResult {
         id: case.id.clone(),
+        device: None,
         rule: case.rule.clone(),
         verdict,
         duration_secs,

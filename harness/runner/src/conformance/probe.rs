@@ -93,7 +93,13 @@ pub(crate) struct ConnectParams {
     pub(crate) login: Option<(String, String)>,
     /// Clean session flag.
     pub(crate) clean_session: bool,
+    /// Keep-alive, seconds.
+    pub(crate) keep_alive: u16,
 }
+
+/// The probes' keep-alive: the 20 min idle limit, so that 1.5 × it (when the bridge closes a
+/// silent connection) lies beyond every clock move the cases make between two packets.
+pub(crate) const PROBE_KEEP_ALIVE: u16 = 1200;
 
 impl ConnectParams {
     /// A well-formed CONNECT: username `unused`, the JWT as password, clean session.
@@ -102,6 +108,7 @@ impl ConnectParams {
             client_id,
             login: Some(("unused".to_owned(), jwt)),
             clean_session: true,
+            keep_alive: PROBE_KEEP_ALIVE,
         }
     }
 }
@@ -159,7 +166,7 @@ impl Probe {
     ) -> Result<(Self, Option<u8>), ProbeError> {
         let mut probe = Self::open(endpoint).await?;
         let mut connect = Connect::new(params.client_id.clone());
-        connect.keep_alive = 60;
+        connect.keep_alive = params.keep_alive;
         connect.clean_session = params.clean_session;
         if let Some((user, password)) = &params.login {
             connect.set_login(user.clone(), password.clone());

@@ -21,6 +21,7 @@ use fleetgate_bridge::http_bridge::{self, HttpBridge};
 use fleetgate_bridge::profile::Profile;
 use fleetgate_bridge::registry::{RegistrySettings, Store};
 use fleetgate_bridge::safety::SafetyChecks;
+pub use fleetgate_bridge::server::Observe;
 use fleetgate_bridge::session::RegistryPath;
 use fleetgate_bridge::tls::TlsMaterial;
 use fleetgate_bridge::tls_listener::TlsListener;
@@ -49,6 +50,40 @@ pub struct EnvironmentOptions {
     /// The embedded bridge's safety checks; all on unless a test switches one off.
     #[doc(hidden)]
     pub safety: SafetyChecks,
+    /// Whose packets the bridge traces: real devices, never a virtual fleet.
+    pub observe: Observe,
+    /// Device qualification: the bridge accepts a device's CONNECT whatever its `aud` and clock
+    /// (cases judge them), and keeps its CA key to sign the certificates a device must refuse.
+    pub qualify: bool,
+    /// Host names and addresses, beyond the loopback ones, that the generated server
+    /// certificate covers: the names real devices use to reach this machine.
+    pub server_names: Vec<String>,
+    /// Where the generated CA is kept across runs (`ca.pem`, `ca.key`), so that real devices
+    /// are given it once; a new CA per run when `None`.
+    pub ca_dir: Option<PathBuf>,
+}
+
+impl EnvironmentOptions {
+    /// Options for a run in `out_dir`, listening on `listen`: nothing observed, no
+    /// qualification, every safety check on.
+    pub fn new(
+        listen: SocketAddr,
+        out_dir: PathBuf,
+        scenario_dir: PathBuf,
+        key_progress: KeyProgress,
+    ) -> Self {
+        Self {
+            listen,
+            out_dir,
+            scenario_dir,
+            key_progress,
+            safety: SafetyChecks::default(),
+            observe: Observe::Nobody,
+            qualify: false,
+            server_names: Vec::new(),
+            ca_dir: None,
+        }
+    }
 }
 
 /// A key-generation progress callback.
@@ -81,6 +116,10 @@ pub struct BridgeEnv {
     pub events: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Recorded>>>,
     /// The profile in force.
     pub profile: &'static str,
+    /// The TLS material, when the bridge serves TLS.
+    pub tls: Option<Arc<TlsMaterial>>,
+    /// The names the generated server certificate covers (empty for the user's own files).
+    pub server_names: Vec<String>,
 }
 
 /// A started environment.
@@ -191,6 +230,17 @@ fn registry_cas(scenario: &Scenario, options: &EnvironmentOptions) -> Result<Vec
         .collect()
 }
 
+/// The certificate's names beyond loopback: those asked for, and the listen address when it
+/// is a specific one.
+fn server_names(options: &EnvironmentOptions) -> Vec<String> {
+    let mut names = options.server_names.clone();
+    let ip = options.listen.ip();
+    if !ip.is_unspecified() && !ip.is_loopback() {
+        names.push(ip.to_string());
+    }
+    names
+}
+
 fn path(scenario_dir: &Path, file: &str) -> PathBuf {
     scenario_dir.join(file)
 }
@@ -206,13 +256,21 @@ async fn start_bridge(
     options: &EnvironmentOptions,
     pubsub: &PubsubEnv,
 ) -> Result<(BridgeEnv, RegisteredDevices), EnvironmentError> {
-    let profile = match scenario.bridge.profile {
+    let mut profile = match scenario.bridge.profile {
         ScenarioProfile::Google => Profile::google(),
         ScenarioProfile::ClearBlade => Profile::clearblade(),
     }
     .with_safety(options.safety.clone());
+    if options.qualify {
+        profile = profile.judging_devices();
+    }
     let tls = match &scenario.bridge.files {
-        None => TlsMaterial::generate().map_err(|e| EnvironmentError::Start(e.to_string()))?,
+        None => match &options.ca_dir {
+            Some(dir) => TlsMaterial::with_kept_ca(dir, &server_names(options))
+                .map_err(|e| EnvironmentError::Input(e.to_string()))?,
+            None => TlsMaterial::generate_for(&server_names(options))
+                .map_err(|e| EnvironmentError::Start(e.to_string()))?,
+        },
         Some(files) => {
             let file = |f: &str| path(&options.scenario_dir, f);
             TlsMaterial::from_files(&file(&files.cert), &file(&files.key), &file(&files.ca))
@@ -267,6 +325,7 @@ async fn start_bridge(
         forwarder: pubsub.forwarder(),
         clock,
         events: Some(events_tx),
+        observe: options.observe.clone(),
     };
     let listener = bind(options.listen, "MQTT").await?;
     let bridge =
@@ -295,6 +354,8 @@ async fn start_bridge(
         http: http_addr,
         events: Arc::new(tokio::sync::Mutex::new(events)),
         profile: profile_name,
+        server_names: tls.names().to_vec(),
+        tls: scenario.bridge.tls.then(|| Arc::new(tls)),
     };
     Ok((env, devices))
 }

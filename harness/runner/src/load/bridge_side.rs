@@ -6,15 +6,26 @@ use fleetgate_metrics::Recorder;
 use fleetgate_metrics::names::refusal_counter;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-/// Forgets the events recorded so far (those of the conformance cases, which ran before).
-pub(super) fn discard(events: &mut UnboundedReceiver<Recorded>) {
-    while events.try_recv().is_ok() {}
+use crate::observe::Observer;
+
+/// Forgets the events recorded so far (those of the conformance cases, which ran before),
+/// except what real devices did.
+pub(super) fn discard(events: &mut UnboundedReceiver<Recorded>, observer: &mut Observer) {
+    while let Ok(recorded) = events.try_recv() {
+        observer.record(&recorded);
+    }
 }
 
 /// Counts every event recorded so far: `refusals.<reason>`, `disconnects.<cause>`,
-/// `bridge.dropped` (connections dropped before a CONNECT verdict).
-pub(super) fn count(events: &mut UnboundedReceiver<Recorded>, metrics: &mut Recorder) {
+/// `bridge.dropped` (connections dropped before a CONNECT verdict); real devices' events go to
+/// the observer too.
+pub(super) fn count(
+    events: &mut UnboundedReceiver<Recorded>,
+    metrics: &mut Recorder,
+    observer: &mut Observer,
+) {
     while let Ok(recorded) = events.try_recv() {
+        observer.record(&recorded);
         match recorded.event {
             Event::ConnectAttempt(attempt) => {
                 if let Verdict::Refused { reason, .. } = attempt.verdict {
@@ -25,6 +36,7 @@ pub(super) fn count(events: &mut UnboundedReceiver<Recorded>, metrics: &mut Reco
             Event::Disconnected { cause, .. } => {
                 metrics.count(&format!("disconnects.{}", cause.id()), 1);
             }
+            Event::Packet { .. } | Event::Forwarded { .. } => {}
         }
     }
 }

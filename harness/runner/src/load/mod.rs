@@ -36,6 +36,8 @@ pub(crate) struct LoadResult {
     pub metrics: Option<MetricSet>,
     /// Things the reader should know.
     pub notes: Vec<String>,
+    /// What the real devices that joined the run did.
+    pub devices: Vec<fleetgate_report::DeviceSummary>,
 }
 
 /// Runs the scenario's phases with its cohorts; progress goes to `watch` once a second and the
@@ -55,8 +57,9 @@ pub(crate) async fn run(
         Err(message) => return failed(scenario, &message),
     };
     let plan = plan::fleet(scenario, env);
+    let mut observer = crate::observe::Observer::default();
     if let Some(bridge) = env.bridge.as_ref() {
-        bridge_side::discard(&mut *bridge.events.lock().await);
+        bridge_side::discard(&mut *bridge.events.lock().await, &mut observer);
     }
     let downstreams = Downstreams::start(scenario, env);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 4);
@@ -96,8 +99,9 @@ pub(crate) async fn run(
     let mut metrics = fleet.metrics.clone();
     let seen = downstreams.finish(&fleet, &mut metrics, &mut notes).await;
     if let Some(bridge) = env.bridge.as_ref() {
-        bridge_side::count(&mut *bridge.events.lock().await, &mut metrics);
+        bridge_side::count(&mut *bridge.events.lock().await, &mut metrics, &mut observer);
     }
+    let real = crate::observe::real_devices(scenario);
     let loaded = fleet.phases.last().map_or(Duration::ZERO, |p| p.end);
     let mut measurements = measure::measurements(&metrics, &seen, loaded);
     measurements.extend(env.pubsub.stored_bytes_peak());
@@ -106,6 +110,7 @@ pub(crate) async fn run(
         measurements,
         metrics: Some(metrics.to_set()),
         notes,
+        devices: observer.summaries(|id| real.contains(id)),
     }
 }
 

@@ -208,6 +208,9 @@ pub(super) fn case_settings(fields: Option<&Fields>, catalogue: &[&str], cx: &mu
             let params = CaseParams {
                 timeout: t.duration("timeout"),
                 wait: t.duration("wait"),
+                count: t.int("count").and_then(|c| u32::try_from(c).ok()),
+                outage: t.duration("outage"),
+                grace: t.duration("grace"),
             };
             settings.params.push((pattern, params));
         }

@@ -652,13 +652,31 @@ pub static CASE_PARAMS: TableSpec = TableSpec {
             "timeout",
             Kind::Duration,
             "\"5s\"",
-            "How long a probe waits for any one answer of the bridge.",
+            "Bridge cases: how long a probe waits for any one answer of the bridge. Device cases: how long the case waits for the device to act (60s; device.connect 10m, backoff cases 3m, device.long-outage 90s after the listener is back).",
         ),
         opt(
             "wait",
             Kind::Duration,
             "\"10s\"",
             "External bridges: how long after connecting an expiry case's token reaches exp + skew.",
+        ),
+        opt(
+            "count",
+            Kind::Int { min: 3, max: 10 },
+            "4",
+            "Device backoff cases: how many connects are refused (device.backoff-refused, 4) or left unanswered (device.backoff-no-connack, 3).",
+        ),
+        opt(
+            "outage",
+            Kind::Duration,
+            "\"60s\"",
+            "device.long-outage: how long the listener is down for the device.",
+        ),
+        opt(
+            "grace",
+            Kind::Duration,
+            "\"10m\"",
+            "device.refresh-before-expiry: how long past exp a refresh still counts (the skew by default).",
         ),
     ],
 };

@@ -15,6 +15,7 @@ use fleetgate_identity::jwt::PresentedClaims;
 use super::*;
 use crate::events::{Cause, Event, Verdict};
 use crate::profile::PersistentSession;
+use crate::safety::{SafetyCheck, SafetyChecks};
 
 const T0: UnixMillis = 1_700_000_000_000;
 const GOOD: &str = "good-jwt";
@@ -82,9 +83,15 @@ fn client_id(device: &str) -> String {
     format!("projects/demo-project/locations/us-central1/registries/pi-fleet/devices/{device}")
 }
 
+/// A CONNECT with a one-hour keep-alive, so that only the tests of the keep-alive meet it.
 fn connect_packet(client: &str, password: &str) -> Packet {
+    connect_with_keep_alive(client, password, 3600)
+}
+
+fn connect_with_keep_alive(client: &str, password: &str, keep_alive: u16) -> Packet {
     let mut connect = Connect::new(client);
     connect.login = Some(Login::new("unused", password));
+    connect.keep_alive = keep_alive;
     Packet::Connect(connect)
 }
 
@@ -121,7 +128,7 @@ fn refusal(actions: &[Action]) -> (u8, String) {
         .find_map(|a| match a {
             Action::Event(Event::ConnectAttempt(attempt)) => match &attempt.verdict {
                 Verdict::Refused { connack, reason } => Some((*connack, reason.clone())),
-                Verdict::Accepted => None,
+                Verdict::Accepted | Verdict::Withheld => None,
             },
             _ => None,
         })
@@ -515,6 +522,88 @@ fn twenty_minutes_of_silence_closes_the_connection_whatever_the_keep_alive() {
     assert_eq!(s.next_deadline(), Some(idle));
     assert!(s.tick(idle - 1).is_empty());
     assert_eq!(close_cause(&s.tick(idle)), Some(&Cause::Idle));
+}
+
+#[test]
+fn silence_for_one_and_a_half_keep_alives_closes_the_connection() {
+    let registry = FakeRegistry::default();
+    let mut s = session(Profile::google());
+    s.packet(
+        connect_with_keep_alive(&client_id("pi-1"), GOOD, 10),
+        T0,
+        &registry,
+    );
+    assert_eq!(s.next_deadline(), Some(T0 + 15_000));
+    s.packet(Packet::PingReq, T0 + 14_000, &registry);
+    assert_eq!(
+        s.next_deadline(),
+        Some(T0 + 29_000),
+        "every packet restarts the wait"
+    );
+    assert!(s.tick(T0 + 28_999).is_empty());
+    assert_eq!(close_cause(&s.tick(T0 + 29_000)), Some(&Cause::KeepAlive));
+}
+
+#[test]
+fn a_zero_keep_alive_leaves_only_the_idle_limit() {
+    let registry = FakeRegistry::default();
+    let mut s = session(Profile::google());
+    s.packet(
+        connect_with_keep_alive(&client_id("pi-1"), GOOD, 0),
+        T0,
+        &registry,
+    );
+    assert_eq!(s.next_deadline(), Some(T0 + 20 * 60_000));
+}
+
+#[test]
+fn the_keep_alive_is_not_enforced_with_its_check_off() {
+    let registry = FakeRegistry::default();
+    let profile = Profile::google().with_safety(SafetyChecks::without(SafetyCheck::KeepAlive));
+    let mut s = session(profile);
+    s.packet(
+        connect_with_keep_alive(&client_id("pi-1"), GOOD, 10),
+        T0,
+        &registry,
+    );
+    assert!(s.tick(T0 + 60_000).is_empty());
+}
+
+/// A registry that withholds every CONNACK.
+struct Withholding(FakeRegistry);
+
+impl Registry for Withholding {
+    fn device(&self, id: &str) -> Option<DeviceInfo> {
+        self.0.device(id)
+    }
+    fn is_bound(&self, gateway: &str, device: &str) -> bool {
+        self.0.is_bound(gateway, device)
+    }
+    fn authenticate(&self, device: &str, jwt: &str, now_secs: i64) -> AuthVerdict {
+        self.0.authenticate(device, jwt, now_secs)
+    }
+    fn latest_config(&self, device: &str) -> Option<ConfigVersion> {
+        self.0.latest_config(device)
+    }
+    fn withhold_connack(&self, _device: &str) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_withheld_connack_sends_nothing_ignores_packets_and_ends_after_two_minutes() {
+    let registry = Withholding(FakeRegistry::default());
+    let mut s = session(Profile::google());
+    let actions = s.packet(connect_packet(&client_id("pi-1"), GOOD), T0, &registry);
+    assert!(matches!(
+        actions.as_slice(),
+        [Action::Event(Event::ConnectAttempt(a))] if a.verdict == Verdict::Withheld && a.keep_alive == 3600
+    ));
+    assert!(s.packet(Packet::PingReq, T0 + 1, &registry).is_empty());
+    assert_eq!(s.next_deadline(), Some(T0 + WITHHELD_FOR));
+    assert!(s.tick(T0 + WITHHELD_FOR - 1).is_empty());
+    assert!(close_cause(&s.tick(T0 + WITHHELD_FOR)).is_some());
+    assert!(s.is_closed());
 }
 
 #[test]

@@ -41,7 +41,7 @@ pub(super) async fn attempt(
     let reason = match ctx.target.connect_verdict(&params.client_id).await {
         Some(Event::ConnectAttempt(a)) => match a.verdict {
             Verdict::Refused { reason, .. } => Some(reason),
-            Verdict::Accepted => None,
+            Verdict::Accepted | Verdict::Withheld => None,
         },
         _ => None,
     };

@@ -38,6 +38,7 @@ pub(super) async fn run(which: LifecycleCheck, ctx: &Ctx<'_>) -> Result<Observat
             expiry(which, ctx).await
         }
         LifecycleCheck::IdleLimit => idle(ctx).await,
+        LifecycleCheck::KeepAlive => keep_alive(ctx).await,
         LifecycleCheck::MaxConnection => max_connection(ctx).await,
     }
 }
@@ -214,4 +215,64 @@ async fn max_connection(ctx: &Ctx<'_>) -> Result<Observation, String> {
             .with("max_connection_s", ms(profile.max_connection) / 1000)
             .with("pings_while_clock_moved", pings),
     )
+}
+
+/// The keep-alive the keep-alive case asks for on the embedded bridge (its clock moves), and
+/// on an external one (real time passes).
+const KEEP_ALIVE_EMBEDDED: u16 = 60;
+const KEEP_ALIVE_EXTERNAL: u16 = 2;
+
+/// A connection with keep-alive `k` that goes silent: open just before 1.5 × k (a ping is
+/// answered), closed after it.
+async fn keep_alive(ctx: &Ctx<'_>) -> Result<Observation, String> {
+    let target = ctx.target;
+    let device = target.device(0)?;
+    let claims = DeviceClaims::new(&target.path.project, target.now(), 3600);
+    let jwt = mint(&device.key, &claims).map_err(err)?;
+    let keep_alive = match target.embedded {
+        Some(_) => KEEP_ALIVE_EMBEDDED,
+        None => KEEP_ALIVE_EXTERNAL,
+    };
+    let params = ConnectParams {
+        keep_alive,
+        ..ConnectParams::new(target.client_id(&device.id), jwt)
+    };
+    let (Some(mut probe), _) = attempt(ctx, &params).await? else {
+        return Ok(Observation::broken("a valid CONNECT was refused"));
+    };
+    let limit = i64::from(keep_alive) * 1500;
+    let seen = match &target.embedded {
+        Some(embedded) => {
+            move_to(embedded, embedded.bridge.now() + limit - 1000);
+            if !probe.ping().await.map_err(err)? {
+                return Ok(Observation::broken("closed before 1.5 × the keep-alive"));
+            }
+            move_to(embedded, embedded.bridge.now() + limit + 1000);
+            closed_by_clock(ctx, &mut probe, &device.id, "1.5 × keep-alive")
+                .await?
+                .with(
+                    "clock_moved",
+                    "1.5 × keep-alive − 1 s (ping answered), then 1.5 × keep-alive + 1 s without traffic",
+                )
+        }
+        None => {
+            let started = std::time::Instant::now();
+            let wait = Duration::from_millis(u64::try_from(limit).unwrap_or(3000)) + ctx.endpoint.timeout;
+            if !probe.wait_close(wait).await.map_err(err)? {
+                return Ok(Observation::accepted().with(
+                    "connection",
+                    format!("still open {} s after going silent", wait.as_secs()),
+                ));
+            }
+            let after = started.elapsed();
+            if after < Duration::from_secs(u64::from(keep_alive)) {
+                return Ok(Observation::broken(format!(
+                    "closed {:.1} s after going silent, before the {keep_alive} s keep-alive",
+                    after.as_secs_f64()
+                )));
+            }
+            Observation::refused(None, None).with("closed_after_s", format!("{:.1}", after.as_secs_f64()))
+        }
+    };
+    Ok(seen.with("keep_alive_s", keep_alive))
 }

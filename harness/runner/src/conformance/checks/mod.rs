@@ -140,6 +140,7 @@ checks! {
         DisconnectAtExpPlusSkew => "disconnect-at-exp-plus-skew", Some(S::ExpiryDisconnect), "the bridge closes a connection a few seconds after exp + skew, not before";
         RefreshByReconnect => "refresh-by-reconnect", Some(S::ExpiryDisconnect), "after the expiry disconnect the old JWT is refused and a new one is accepted";
         IdleLimit => "idle-limit-20m", Some(S::IdleLimit), "a connection idle for 20 min is closed, whatever the keep-alive";
+        KeepAlive => "keepalive-1.5x", Some(S::KeepAlive), "a connection silent for 1.5 × its keep-alive is closed (MQTT 3.1.1 §3.1.2.10), not before the keep-alive";
         MaxConnection => "max-connection-24h", Some(S::MaxConnectionTime), "a connection is closed after 24 h, even when busy";
     }
 }
@@ -149,6 +150,7 @@ impl LifecycleCheck {
         match self {
             Self::DisconnectAtExpPlusSkew | Self::RefreshByReconnect => refuse(None, "token-expired"),
             Self::IdleLimit => refuse(None, "idle"),
+            Self::KeepAlive => refuse(None, "keep-alive"),
             Self::MaxConnection => refuse(None, "max-connection-time"),
         }
     }
