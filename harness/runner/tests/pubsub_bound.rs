@@ -41,6 +41,9 @@ hold = "1s"
         scenario_dir: dir.path().to_path_buf(),
         key_progress: Arc::new(|_, _, _| {}),
         safety: Default::default(),
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        server_names: Vec::new(),
+        ca_dir: None,
     };
     let report = run(&scenario, &options, &mut |_| {}).unwrap();
     assert_eq!(report.phases[0].verdict, Verdict::Passed, "{:?}", report.phases);
