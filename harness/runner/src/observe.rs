@@ -306,7 +306,7 @@ mod tests {
         assert_eq!(summary.tokens, 2, "a reused token is counted once");
         assert_eq!(summary.disconnects["token-expired"], 1);
         let offset = summary.clock_offset_s.unwrap();
-        assert_eq!((offset.min, offset.max), (-2.0, 0.0));
+        assert_eq!((offset.min, offset.max), (-2.0, -0.4));
         assert_eq!(summary.reconnect_interval_s.unwrap().last, 2.0);
         assert_eq!(summary.telemetry_published, 1);
         assert_eq!(summary.telemetry_acknowledged, 1);

@@ -320,7 +320,7 @@ fn device_case_parameters_reach_the_model_and_are_bounded() {
     let errors: Vec<&str> = compiled.diagnostics.iter().map(|d| d.path.as_str()).collect();
     assert_eq!(
         errors,
-        ["cases.params.device.backoff-refused.count"],
+        ["cases.params.\"device.backoff-refused\".count"],
         "{:?}",
         compiled.diagnostics
     );
