@@ -1,6 +1,8 @@
 //! Publish → pull throughput and latency of the embedded emulator (in-process, over gRPC
-//! streaming pull, and with Google's Python client), and memory per queued message. Results go
-//! to BENCHMARKS.md; run with `cargo bench -p fleetgate-pubsub --bench throughput`.
+//! streaming pull, and with Google's Python client), memory per queued message, and the CPU
+//! cost per message of publishing and of pull + ack on one thread (the figures least moved by
+//! other load on a shared machine). Results go to BENCHMARKS.md; run with
+//! `cargo bench -p fleetgate-pubsub --bench throughput`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, missing_docs)]
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -46,6 +48,20 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
+/// CPU time (user + system) of this process so far, in seconds, from `/proc/self/stat` (in
+/// clock ticks of 10 ms): unlike throughput, it hardly moves with other load on the machine.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    fields.iter().sum::<u64>() as f64 / 100.0
+}
+
 async fn pipeline(external: bool) {
     let handle = start("127.0.0.1:0".parse().unwrap(), EmulatorConfig::default())
         .await
@@ -74,6 +90,7 @@ async fn pipeline(external: bool) {
         LatencyRecorder::new(stamp),
     );
     let started = Instant::now();
+    let cpu_before = cpu_seconds();
     for _ in 0..MESSAGES / BATCH {
         emulator
             .publish("projects/b/topics/tel", (0..BATCH).map(|_| message()).collect())
@@ -103,10 +120,11 @@ async fn pipeline(external: bool) {
         notified.await;
     }
     let elapsed = started.elapsed();
+    let cpu_per_message = (cpu_seconds() - cpu_before) * 1e6 / MESSAGES as f64;
     let recorder = consumer.stop().await.unwrap();
     let h = recorder.histogram();
     println!(
-        "{:<28} {MESSAGES} msgs ({PAYLOAD} B, batches of {BATCH}): publish {:>8.0} msg/s, end-to-end {:>8.0} msg/s, latency p50 {} µs p99 {} µs max {} µs, delivered {}",
+        "{:<28} {MESSAGES} msgs ({PAYLOAD} B, batches of {BATCH}): publish {:>8.0} msg/s, end-to-end {:>8.0} msg/s, CPU {:.2} µs/msg, latency p50 {} µs p99 {} µs max {} µs, delivered {}",
         if external {
             "grpc streaming pull"
         } else {
@@ -114,6 +132,7 @@ async fn pipeline(external: bool) {
         },
         MESSAGES as f64 / published.as_secs_f64(),
         MESSAGES as f64 / elapsed.as_secs_f64(),
+        cpu_per_message,
         h.value_at_quantile(0.5),
         h.value_at_quantile(0.99),
         h.max(),
@@ -139,16 +158,43 @@ async fn memory() {
     };
     emulator.create_subscription(sub).unwrap();
     let before = rss_bytes();
-    for _ in 0..MESSAGES / BATCH {
-        emulator
-            .publish("projects/b/topics/mem", (0..BATCH).map(|_| message()).collect())
-            .unwrap();
+    let batches: Vec<Vec<PubsubMessage>> = (0..MESSAGES / BATCH)
+        .map(|_| (0..BATCH).map(|_| message()).collect())
+        .collect();
+    let (started, cpu_before) = (Instant::now(), cpu_seconds());
+    for batch in batches {
+        emulator.publish("projects/b/topics/mem", batch).unwrap();
     }
+    let (published, publish_cpu) = (started.elapsed(), cpu_seconds() - cpu_before);
     let after = rss_bytes();
     println!(
         "memory: {MESSAGES} queued messages ({PAYLOAD} B data, 3 attributes, 1 subscription): RSS +{} MiB, {} bytes per message",
         (after.saturating_sub(before)) / (1 << 20),
         after.saturating_sub(before) / MESSAGES as u64
+    );
+    let (started, cpu_before) = (Instant::now(), cpu_seconds());
+    let mut drained = 0;
+    loop {
+        let received = emulator
+            .pull("projects/b/subscriptions/mem", 1000, true)
+            .await
+            .unwrap();
+        if received.is_empty() {
+            break;
+        }
+        drained += received.len();
+        let ids: Vec<String> = received.into_iter().map(|r| r.ack_id).collect();
+        emulator
+            .acknowledge("projects/b/subscriptions/mem", &ids)
+            .unwrap();
+    }
+    let (drain, drain_cpu) = (started.elapsed(), cpu_seconds() - cpu_before);
+    println!(
+        "one thread, no waiting: publish {:.0} msg/s (CPU {:.2} µs/msg); pull 1000 + ack {:.0} msg/s (CPU {:.2} µs/msg), drained {drained}",
+        MESSAGES as f64 / published.as_secs_f64(),
+        publish_cpu * 1e6 / MESSAGES as f64,
+        drained as f64 / drain.as_secs_f64(),
+        drain_cpu * 1e6 / drained.max(1) as f64,
     );
 }
 

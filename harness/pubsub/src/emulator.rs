@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use gcloud_googleapis::pubsub::v1::{PubsubMessage, ReceivedMessage, Subscription, Topic};
+use gcloud_googleapis::pubsub::v1::{PubsubMessage, ReceivedMessage, Snapshot, Subscription, Topic};
 use tokio_util::sync::CancellationToken;
 
+use crate::broker::delivery::{AckResults, Apply};
+use crate::broker::snapshot::SeekTarget;
 use crate::broker::{self, Broker, Page, update};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
@@ -28,6 +30,9 @@ pub struct EmulatorConfig {
     pub pull_wait: Duration,
     /// Concurrent push requests per push subscription.
     pub push_concurrency: usize,
+    /// The most bytes of messages (data, attributes, ordering keys) stored at once; a publish
+    /// beyond it is refused with `RESOURCE_EXHAUSTED`.
+    pub max_stored_bytes: u64,
 }
 
 impl Default for EmulatorConfig {
@@ -37,6 +42,7 @@ impl Default for EmulatorConfig {
             token_source: None,
             pull_wait: Duration::from_secs(10),
             push_concurrency: 32,
+            max_stored_bytes: broker::DEFAULT_MAX_STORED_BYTES,
         }
     }
 }
@@ -47,6 +53,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("token_source", &self.token_source.is_some())
             .field("pull_wait", &self.pull_wait)
             .field("push_concurrency", &self.push_concurrency)
+            .field("max_stored_bytes", &self.max_stored_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -79,7 +86,7 @@ impl Emulator {
     pub fn new(config: EmulatorConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
-                broker: Mutex::new(Broker::new()),
+                broker: Mutex::new(Broker::new(config.max_stored_bytes)),
                 config,
                 pushers: Mutex::new(HashMap::new()),
                 shutdown: CancellationToken::new(),
@@ -95,6 +102,12 @@ impl Emulator {
             .broker
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Bytes of messages stored now, and the most stored at any one time since the start.
+    pub fn stored_bytes(&self) -> (u64, u64) {
+        let broker = self.broker();
+        (broker.meter().current(), broker.meter().peak())
     }
 
     /// The current time of the emulator's clock.
@@ -225,15 +238,91 @@ impl Emulator {
         Ok(())
     }
 
-    /// Acknowledges messages.
+    /// Acknowledges messages; with exactly-once delivery, failed ids are an error naming
+    /// each (and if others were valid, none is applied: see [`Apply::AllOrNothing`]).
     pub fn acknowledge(&self, sub: &str, ack_ids: &[String]) -> Result<(), Error> {
-        self.broker().acknowledge(sub, ack_ids)
+        let now = self.now();
+        let results = self
+            .broker()
+            .acknowledge(sub, ack_ids, Apply::AllOrNothing, now)?;
+        results.into_result()
     }
 
-    /// Modifies ack deadlines (0 = nack).
+    /// Acknowledges every valid id and says what became of each.
+    pub fn acknowledge_each(&self, sub: &str, ack_ids: &[String]) -> Result<AckResults, Error> {
+        let now = self.now();
+        self.broker().acknowledge(sub, ack_ids, Apply::EachId, now)
+    }
+
+    /// Modifies ack deadlines (0 = nack); with exactly-once delivery, failed ids are an error
+    /// naming each (and if others were valid, none is applied: see [`Apply::AllOrNothing`]).
     pub fn modify_ack_deadline(&self, sub: &str, ack_ids: &[String], seconds: i32) -> Result<(), Error> {
         let now = self.now();
-        self.broker().modify_ack_deadline(sub, ack_ids, seconds, now)
+        let results = self
+            .broker()
+            .modify_ack_deadline(sub, ack_ids, seconds, Apply::AllOrNothing, now)?;
+        results.into_result()
+    }
+
+    /// Modifies the deadline of every valid id and says what became of each.
+    pub fn modify_ack_deadline_each(
+        &self,
+        sub: &str,
+        ack_ids: &[String],
+        seconds: i32,
+    ) -> Result<AckResults, Error> {
+        let now = self.now();
+        self.broker()
+            .modify_ack_deadline(sub, ack_ids, seconds, Apply::EachId, now)
+    }
+
+    /// Creates a snapshot of a subscription.
+    pub fn create_snapshot(
+        &self,
+        name: &str,
+        subscription: &str,
+        labels: HashMap<String, String>,
+    ) -> Result<Snapshot, Error> {
+        let now = self.now();
+        self.broker().create_snapshot(name, subscription, labels, now)
+    }
+
+    /// A snapshot by name.
+    pub fn get_snapshot(&self, name: &str) -> Result<Snapshot, Error> {
+        let now = self.now();
+        Ok(self.broker().snapshot(name, now)?.config.clone())
+    }
+
+    /// Updates the fields of a snapshot named by `paths` (its labels).
+    pub fn update_snapshot(&self, snapshot: Snapshot, paths: &[String]) -> Result<Snapshot, Error> {
+        let now = self.now();
+        let mut broker = self.broker();
+        let current = broker.snapshot(&snapshot.name, now)?.config.clone();
+        let updated = update::snapshot(current, snapshot, paths)?;
+        broker.replace_snapshot(updated)
+    }
+
+    /// Snapshots of a project: one page and the next page token.
+    pub fn list_snapshots(&self, project: &str, page: Page<'_>) -> Result<(Vec<Snapshot>, String), Error> {
+        let now = self.now();
+        self.broker().list_snapshots(project, page, now)
+    }
+
+    /// Snapshot names of a topic: one page and the next page token.
+    pub fn list_topic_snapshots(&self, topic: &str, page: Page<'_>) -> Result<(Vec<String>, String), Error> {
+        let now = self.now();
+        self.broker().topic_snapshots(topic, page, now)
+    }
+
+    /// Deletes a snapshot.
+    pub fn delete_snapshot(&self, name: &str) -> Result<(), Error> {
+        self.broker().delete_snapshot(name)
+    }
+
+    /// Seeks a subscription to a time or a snapshot.
+    pub fn seek(&self, sub: &str, target: SeekTarget<'_>) -> Result<(), Error> {
+        let now = self.now();
+        self.broker().seek(sub, target, now)
     }
 
     /// Unary pull: up to `max` messages; unless `return_immediately`, waits up to

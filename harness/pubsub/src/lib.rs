@@ -13,7 +13,8 @@
 //!
 //! # Layout
 //!
-//! - [`broker`]: the state (topics, subscriptions, leases) as a plain struct, sans-I/O.
+//! - [`broker`]: the state (topics, subscriptions, snapshots, leases, filters, limits, stored
+//!   bytes) as a plain struct, sans-I/O.
 //! - [`emulator`]: [`Emulator`], the broker shared by the front ends, with waiting pulls.
 //! - [`server`]: one listener for gRPC and REST; [`start`] and [`run`].
 //! - [`consumer`]: how the runner observes deliveries (embedded or external emulator).

@@ -1,4 +1,5 @@
-//! Resource names: `projects/{project}/topics/{topic}` and `projects/{project}/subscriptions/{sub}`,
+//! Resource names: `projects/{project}/topics/{topic}`, `projects/{project}/subscriptions/{sub}`
+//! and `projects/{project}/snapshots/{snapshot}`,
 //! checked by Google's rules (an id of 3–255 characters, starting with a letter, made of letters,
 //! digits and `-_.~+%`, and not starting with `goog`).
 
@@ -11,6 +12,8 @@ pub enum Kind {
     Topic,
     /// `projects/{p}/subscriptions/{s}`.
     Subscription,
+    /// `projects/{p}/snapshots/{s}`.
+    Snapshot,
 }
 
 impl Kind {
@@ -18,6 +21,7 @@ impl Kind {
         match self {
             Self::Topic => "topics",
             Self::Subscription => "subscriptions",
+            Self::Snapshot => "snapshots",
         }
     }
 }

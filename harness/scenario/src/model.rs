@@ -75,6 +75,8 @@ pub struct Target {
     pub bridge: BridgeTarget,
     /// Pub/Sub.
     pub pubsub: PubsubTarget,
+    /// The most bytes of messages the embedded Pub/Sub stores at once.
+    pub pubsub_max_stored: u64,
     /// The push endpoint.
     pub push_endpoint: PushTarget,
 }

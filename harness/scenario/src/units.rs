@@ -161,7 +161,7 @@ pub fn parse_rate(text: &str) -> Option<Rate> {
     })
 }
 
-/// Parses a byte size: `"200"`, `"200B"`, `"4KiB"`, `"1MiB"`, `"2KB"` (KB = 1000 bytes).
+/// Parses a byte size: `"200"`, `"200B"`, `"4KiB"`, `"1MiB"`, `"1GiB"`, `"2KB"` (KB = 1000 bytes).
 pub fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
@@ -173,6 +173,8 @@ pub fn parse_size(text: &str) -> Option<u64> {
         "MB" => 1_000_000,
         "KiB" => 1 << 10,
         "MiB" => 1 << 20,
+        "GB" => 1_000_000_000,
+        "GiB" => 1 << 30,
         _ => return None,
     };
     number.checked_mul(factor)
@@ -233,9 +235,10 @@ mod tests {
         assert_eq!(parse_size("256KiB"), Some(262_144));
         assert_eq!(parse_size("1MiB"), Some(1_048_576));
         assert_eq!(parse_size("2KB"), Some(2_000));
+        assert_eq!(parse_size("1GiB"), Some(1 << 30));
         assert_eq!(parse_size("200"), Some(200));
         assert_eq!(parse_size("200B"), Some(200));
-        for bad in ["", "KiB", "1.5KiB", "-4B", "4 GiB"] {
+        for bad in ["", "KiB", "1.5KiB", "-4B", "4 TiB"] {
             assert_eq!(parse_size(bad), None, "{bad:?} should be refused");
         }
     }

@@ -325,3 +325,30 @@ fn device_case_parameters_reach_the_model_and_are_bounded() {
         compiled.diagnostics
     );
 }
+
+#[test]
+fn the_embedded_pubsub_bound_defaults_to_1_gib_and_applies_only_to_it() {
+    let base = "[scenario]\nname = \"m\"\n[[cohort]]\nname = \"a\"\ndevices = 1\ndevice_id = \"a-{index}\"\n";
+    let default = compile(&SourceFile::new("m.toml", base), &[]);
+    assert_eq!(default.scenario.unwrap().target.pubsub_max_stored, 1 << 30);
+    let set = format!("{base}[target]\npubsub_max_stored = \"512MiB\"\n");
+    let compiled = compile(&SourceFile::new("m.toml", &set), &[]);
+    assert_eq!(compiled.scenario.unwrap().target.pubsub_max_stored, 512 << 20);
+    for (target, words) in [
+        (
+            "pubsub = { emulator = \"127.0.0.1:8085\" }\npubsub_max_stored = \"1GiB\"",
+            "bounds the embedded Pub/Sub",
+        ),
+        ("pubsub_max_stored = 0", "refuses every publish"),
+    ] {
+        let text = format!("{base}[target]\n{target}\n");
+        let compiled = compile(&SourceFile::new("m.toml", &text), &[]);
+        let errors: Vec<(&str, &str)> = compiled
+            .errors()
+            .map(|d| (d.path.as_str(), d.message.as_str()))
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].0, "target.pubsub_max_stored");
+        assert!(errors[0].1.contains(words), "{errors:?}");
+    }
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 use gcloud_googleapis::pubsub::v1::{DeadLetterPolicy, PushConfig, RetryPolicy, Subscription, Topic};
 use prost_types::Duration as ProtoDuration;
 
+use super::filter::Filter;
 use super::queue::Rules;
 use crate::error::Error;
 use crate::names::{self, Kind};
@@ -14,6 +15,8 @@ use crate::names::{self, Kind};
 pub const ACK_DEADLINE_SECONDS: (i32, i32, i32) = (10, 10, 600);
 const RETENTION_DEFAULT: Duration = Duration::from_secs(7 * 24 * 3600);
 const RETENTION_MIN: Duration = Duration::from_secs(600);
+/// The longest topic retention Google allows: 31 days.
+pub const TOPIC_RETENTION_MAX: Duration = Duration::from_secs(31 * 24 * 3600);
 const RETRY_MIN_DEFAULT: Duration = Duration::from_secs(10);
 const RETRY_MAX_DEFAULT: Duration = Duration::from_secs(600);
 const DEAD_LETTER_ATTEMPTS: (i32, i32, i32) = (5, 5, 100);
@@ -21,8 +24,16 @@ const DEAD_LETTER_ATTEMPTS: (i32, i32, i32) = (5, 5, 100);
 /// Checks a topic to be created and fills in defaults.
 pub fn topic(mut topic: Topic) -> Result<Topic, Error> {
     names::check(Kind::Topic, &topic.name)?;
+    left_out(&[
+        (topic.schema_settings.is_some(), "Topic schema_settings (schemas)"),
+        (
+            topic.ingestion_data_source_settings.is_some(),
+            "Topic ingestion_data_source_settings (import topics)",
+        ),
+        (!topic.message_transforms.is_empty(), "Topic message_transforms"),
+    ])?;
     if let Some(retention) = topic.message_retention_duration {
-        retention_in_range(retention, "message_retention_duration")?;
+        retention_in_range(retention, "message_retention_duration", TOPIC_RETENTION_MAX)?;
     }
     topic.state = gcloud_googleapis::pubsub::v1::topic::State::Active as i32;
     Ok(topic)
@@ -32,6 +43,20 @@ pub fn topic(mut topic: Topic) -> Result<Topic, Error> {
 pub fn subscription(mut sub: Subscription) -> Result<Subscription, Error> {
     names::check(Kind::Subscription, &sub.name)?;
     names::check(Kind::Topic, &sub.topic)?;
+    left_out(&[
+        (
+            sub.bigquery_config.is_some(),
+            "BigQuery subscriptions (bigquery_config)",
+        ),
+        (
+            sub.cloud_storage_config.is_some(),
+            "Cloud Storage subscriptions (cloud_storage_config)",
+        ),
+        (
+            !sub.message_transforms.is_empty(),
+            "Subscription message_transforms",
+        ),
+    ])?;
     let (default, min, max) = ACK_DEADLINE_SECONDS;
     if sub.ack_deadline_seconds == 0 {
         sub.ack_deadline_seconds = default;
@@ -43,7 +68,7 @@ pub fn subscription(mut sub: Subscription) -> Result<Subscription, Error> {
     }
     match sub.message_retention_duration {
         Some(retention) => {
-            retention_in_range(retention, "message_retention_duration")?;
+            retention_in_range(retention, "message_retention_duration", RETENTION_DEFAULT)?;
         }
         None => sub.message_retention_duration = Some(proto_duration(RETENTION_DEFAULT)),
     }
@@ -55,14 +80,27 @@ pub fn subscription(mut sub: Subscription) -> Result<Subscription, Error> {
     }
     if let Some(push) = &sub.push_config {
         push_config(push)?;
+        if sub.enable_exactly_once_delivery && !push.push_endpoint.is_empty() {
+            return Err(Error::invalid(
+                "Exactly-once delivery is supported for pull subscriptions only, and this subscription has a push endpoint.",
+            ));
+        }
     }
     if !sub.filter.is_empty() {
-        return Err(Error::Unimplemented(
-            "subscription filters are not supported by this emulator".into(),
-        ));
+        Filter::parse(&sub.filter)?;
     }
     sub.state = gcloud_googleapis::pubsub::v1::subscription::State::Active as i32;
     Ok(sub)
+}
+
+/// Refuses the first setting that is present but not implemented, with a sentence naming it.
+fn left_out(settings: &[(bool, &str)]) -> Result<(), Error> {
+    match settings.iter().find(|(present, _)| *present) {
+        Some((_, what)) => Err(Error::Unimplemented(format!(
+            "{what} are not supported by this emulator."
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Checks a push configuration: an empty endpoint means pull delivery; otherwise an
@@ -105,6 +143,8 @@ pub fn rules(sub: &Subscription) -> Rules {
         retention,
         retry,
         max_delivery_attempts,
+        exactly_once: sub.enable_exactly_once_delivery,
+        retain_acked: sub.retain_acked_messages,
     }
 }
 
@@ -123,12 +163,14 @@ pub fn proto_duration(d: Duration) -> ProtoDuration {
     }
 }
 
-fn retention_in_range(retention: ProtoDuration, field: &str) -> Result<(), Error> {
+fn retention_in_range(retention: ProtoDuration, field: &str, max: Duration) -> Result<(), Error> {
     let value = std_duration(retention);
-    if retention.seconds < 0 || value < RETENTION_MIN || value > RETENTION_DEFAULT {
+    if retention.seconds < 0 || value < RETENTION_MIN || value > max {
         return Err(Error::invalid(format!(
-            "Invalid {field}: {}s (must be between 600s and 604800s)",
-            retention.seconds
+            "Invalid {field}: {}s (must be between {}s and {}s)",
+            retention.seconds,
+            RETENTION_MIN.as_secs(),
+            max.as_secs()
         )));
     }
     Ok(())

@@ -3,23 +3,39 @@
 //! rules are tested without sockets. [`crate::Emulator`] wraps it for concurrent use.
 //!
 //! - [`config`]: defaults and bounds of topic and subscription settings.
+//! - [`delivery`]: pulls, acknowledgements (exactly-once results), deadlines, dead letters.
+//! - [`filter`]: the subscription filter language.
+//! - [`limits`]: Google's publish limits.
 //! - [`queue`]: the delivery state of one subscription.
-//! - [`update`]: field-mask updates of topics and subscriptions.
+//! - [`snapshot`]: snapshots, seek, and messages kept by topic retention.
+//! - [`stored`]: stored messages and the meter of stored bytes.
+//! - [`update`]: field-mask updates of topics, subscriptions and snapshots.
 
 pub mod config;
+pub mod delivery;
+pub mod filter;
+pub mod limits;
 pub mod queue;
+pub mod snapshot;
+pub mod stored;
 pub mod update;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use gcloud_googleapis::pubsub::v1::{PubsubMessage, ReceivedMessage, Subscription, Topic};
+use gcloud_googleapis::pubsub::v1::{PubsubMessage, Subscription, Topic};
 use tokio::sync::Notify;
 
 use crate::error::Error;
 use crate::names::{self, Kind};
-use queue::{AckId, DeadLettered, Queue};
+use filter::Filter;
+use queue::Queue;
+use snapshot::{SnapshotState, TopicLog};
+use stored::{Meter, Stored};
+
+/// The default bound on stored bytes: 1 GiB of message data, attributes and ordering keys.
+pub const DEFAULT_MAX_STORED_BYTES: u64 = 1 << 30;
 
 /// The topic name Google gives the subscriptions of a deleted topic.
 pub const DELETED_TOPIC: &str = "_deleted-topic_";
@@ -33,21 +49,57 @@ pub struct SubscriptionState {
     pub queue: Queue,
     /// Notified whenever messages may have become available.
     pub wake: Arc<Notify>,
+    /// The parsed filter; messages it refuses are acknowledged at publish.
+    pub filter: Option<Filter>,
 }
 
-/// Topics and subscriptions.
-#[derive(Debug, Default)]
+impl SubscriptionState {
+    fn accepts(&self, message: &PubsubMessage) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|f| f.matches(&message.attributes))
+    }
+}
+
+/// Topics, subscriptions and snapshots.
+#[derive(Debug)]
 pub struct Broker {
     topics: BTreeMap<String, Topic>,
     subscriptions: BTreeMap<String, SubscriptionState>,
     by_topic: HashMap<String, Vec<String>>,
+    snapshots: BTreeMap<String, SnapshotState>,
+    topic_logs: HashMap<String, TopicLog>,
     next_message_id: u64,
+    meter: Meter,
+    max_stored_bytes: u64,
+    queues_created: u64,
+}
+
+impl Default for Broker {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_STORED_BYTES)
+    }
 }
 
 impl Broker {
-    /// An empty broker.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty broker that stores at most `max_stored_bytes` of messages at once.
+    pub fn new(max_stored_bytes: u64) -> Self {
+        Self {
+            topics: BTreeMap::new(),
+            subscriptions: BTreeMap::new(),
+            by_topic: HashMap::new(),
+            snapshots: BTreeMap::new(),
+            topic_logs: HashMap::new(),
+            next_message_id: 0,
+            meter: Meter::default(),
+            max_stored_bytes,
+            queues_created: 0,
+        }
+    }
+
+    /// The meter of stored bytes (current and peak).
+    pub fn meter(&self) -> &Meter {
+        &self.meter
     }
 
     /// Creates a topic.
@@ -57,6 +109,7 @@ impl Broker {
             return Err(Error::AlreadyExists(topic.name));
         }
         self.topics.insert(topic.name.clone(), topic.clone());
+        self.sync_topic_log(&topic);
         Ok(topic)
     }
 
@@ -76,6 +129,7 @@ impl Broker {
             .get_mut(&topic.name)
             .ok_or_else(|| Error::NotFound(topic.name.clone()))?;
         *slot = topic.clone();
+        self.sync_topic_log(&topic);
         Ok(topic)
     }
 
@@ -97,6 +151,10 @@ impl Broker {
             if let Some(state) = self.subscriptions.get_mut(&sub) {
                 state.config.topic = DELETED_TOPIC.to_owned();
             }
+        }
+        self.topic_logs.remove(name);
+        for snapshot in self.snapshots.values_mut().filter(|s| s.config.topic == name) {
+            snapshot.config.topic = DELETED_TOPIC.to_owned();
         }
         Ok(())
     }
@@ -122,41 +180,61 @@ impl Broker {
         now: SystemTime,
     ) -> Result<Vec<String>, Error> {
         self.topic(topic)?;
-        if messages.is_empty() {
-            return Err(Error::invalid(
-                "The value for message_count is too small. You passed 0 in the request, but the minimum value is 1.",
-            ));
-        }
-        if messages
-            .iter()
-            .any(|m| m.data.is_empty() && m.attributes.is_empty())
-        {
-            return Err(Error::invalid(
-                "Some messages contain no data and no attributes: a message needs at least one of them.",
-            ));
-        }
-        if messages.iter().any(|m| m.attributes.keys().any(String::is_empty)) {
-            return Err(Error::invalid(
-                "Some messages have an attribute with an empty key.",
-            ));
-        }
-        Ok(self.store(topic, messages, now))
+        let sizes = limits::check_publish(topic, &messages)?;
+        self.check_room(topic, &sizes)?;
+        Ok(self.store(topic, messages, sizes, now))
     }
 
-    fn store(&mut self, topic: &str, messages: Vec<PubsubMessage>, now: SystemTime) -> Vec<String> {
+    /// Refuses a publish whose messages would take the stored bytes past the bound.
+    fn check_room(&self, topic: &str, sizes: &[usize]) -> Result<(), Error> {
+        let held = self.by_topic.get(topic).is_some_and(|subs| !subs.is_empty())
+            || self.topic_logs.contains_key(topic)
+            || !self.snapshots.is_empty();
+        if !held {
+            return Ok(());
+        }
+        let incoming = u64::try_from(sizes.iter().sum::<usize>()).unwrap_or(u64::MAX);
+        let stored = self.meter.current();
+        if stored.saturating_add(incoming) > self.max_stored_bytes {
+            return Err(Error::ResourceExhausted(format!(
+                "The emulator stores at most {} bytes of messages (max_stored_bytes): {stored} bytes are stored and this request adds {incoming}. Acknowledge or seek past stored messages, delete subscriptions or snapshots, or raise the bound.",
+                self.max_stored_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Stores messages (of the given sizes) in every subscription of the topic whose filter
+    /// accepts them, and in the topic's log and snapshots; returns their ids.
+    fn store(
+        &mut self,
+        topic: &str,
+        messages: Vec<PubsubMessage>,
+        sizes: Vec<usize>,
+        now: SystemTime,
+    ) -> Vec<String> {
         let publish_time = prost_types::Timestamp::from(now);
         let subs = self.by_topic.get(topic).cloned().unwrap_or_default();
+        let kept = self.topic_logs.contains_key(topic) || !self.snapshots.is_empty();
         let mut ids = Vec::with_capacity(messages.len());
-        for mut message in messages {
+        let numbered = messages.into_iter().zip(sizes).map(|(mut message, size)| {
             self.next_message_id += 1;
             message.message_id = self.next_message_id.to_string();
             message.publish_time = Some(publish_time);
             ids.push(message.message_id.clone());
-            let message = Arc::new(message);
+            (message, size)
+        });
+        let batch = Stored::batch(numbered.collect(), &self.meter);
+        for message in batch {
             for sub in &subs {
-                if let Some(state) = self.subscriptions.get_mut(sub) {
+                if let Some(state) = self.subscriptions.get_mut(sub)
+                    && state.accepts(&message)
+                {
                     state.queue.push(Arc::clone(&message), now);
                 }
+            }
+            if kept {
+                self.keep_published(topic, &message, now);
             }
         }
         for sub in &subs {
@@ -179,11 +257,16 @@ impl Broker {
         {
             self.topic(&policy.dead_letter_topic)?;
         }
+        let filter = (!sub.filter.is_empty())
+            .then(|| Filter::parse(&sub.filter))
+            .transpose()?;
         let state = SubscriptionState {
-            queue: Queue::new(config::rules(&sub)),
+            queue: Queue::starting_at(config::rules(&sub), self.queues_created << 40),
             config: sub.clone(),
             wake: Arc::new(Notify::new()),
+            filter,
         };
+        self.queues_created += 1;
         self.by_topic
             .entry(sub.topic.clone())
             .or_default()
@@ -213,9 +296,10 @@ impl Broker {
         let state = self.subscription_mut(&sub.name)?;
         if state.config.topic != sub.topic
             || state.config.enable_message_ordering != sub.enable_message_ordering
+            || state.config.filter != sub.filter
         {
             return Err(Error::invalid(
-                "topic and enable_message_ordering cannot be changed",
+                "topic, enable_message_ordering and filter cannot be changed",
             ));
         }
         state.queue.set_rules(config::rules(&sub));
@@ -252,158 +336,11 @@ impl Broker {
         state.wake.notify_waiters();
         Ok(())
     }
-
-    /// Leases up to `max` messages of a subscription to `owner`, with the subscription's ack
-    /// deadline unless `deadline` is given.
-    pub fn pull(
-        &mut self,
-        name: &str,
-        max: usize,
-        deadline: Option<Duration>,
-        owner: u64,
-        now: SystemTime,
-    ) -> Result<Vec<ReceivedMessage>, Error> {
-        let state = self.subscription_mut(name)?;
-        let deadline = deadline.unwrap_or_else(|| ack_deadline(&state.config));
-        let with_attempts = state.config.dead_letter_policy.is_some();
-        let (delivered, dead) = state.queue.pull(now, max, deadline, owner);
-        self.dead_letter(name, dead, now);
-        Ok(delivered
-            .into_iter()
-            .map(|d| ReceivedMessage {
-                ack_id: d.ack_id,
-                message: Some(PubsubMessage::clone(&d.message)),
-                delivery_attempt: if with_attempts {
-                    i32::try_from(d.attempt).unwrap_or(i32::MAX)
-                } else {
-                    0
-                },
-            })
-            .collect())
-    }
-
-    /// Acknowledges messages of a subscription. Ids of past deliveries are ignored, as
-    /// Google does; ids not made by this emulator are `INVALID_ARGUMENT`.
-    pub fn acknowledge(&mut self, name: &str, ack_ids: &[String]) -> Result<(), Error> {
-        let ids = parse_ack_ids(ack_ids)?;
-        let state = self.subscription_mut(name)?;
-        for id in ids {
-            state.queue.ack(id);
-        }
-        state.wake.notify_waiters();
-        Ok(())
-    }
-
-    /// Sets the ack deadline of leased messages to `seconds` from `now` (0 = nack).
-    pub fn modify_ack_deadline(
-        &mut self,
-        name: &str,
-        ack_ids: &[String],
-        seconds: i32,
-        now: SystemTime,
-    ) -> Result<(), Error> {
-        let max = config::ACK_DEADLINE_SECONDS.2;
-        let Ok(secs) = u64::try_from(seconds) else {
-            return Err(Error::invalid(format!(
-                "Invalid ack_deadline_seconds: {seconds} (must be between 0 and {max})"
-            )));
-        };
-        if seconds > max {
-            return Err(Error::invalid(format!(
-                "Invalid ack_deadline_seconds: {seconds} (must be between 0 and {max})"
-            )));
-        }
-        let ids = parse_ack_ids(ack_ids)?;
-        let state = self.subscription_mut(name)?;
-        let mut dead = Vec::new();
-        for id in ids {
-            dead.extend(state.queue.modify_deadline(id, now, Duration::from_secs(secs)));
-        }
-        state.wake.notify_waiters();
-        self.dead_letter(name, dead, now);
-        Ok(())
-    }
-
-    /// When the next lease or backoff of a subscription ends, if any.
-    pub fn next_event(&self, name: &str) -> Result<Option<SystemTime>, Error> {
-        Ok(self.subscription(name)?.queue.next_event())
-    }
-
-    /// Expires leases and backoffs of a subscription due at `now`; returns when the next one
-    /// is due.
-    pub fn tick(&mut self, name: &str, now: SystemTime) -> Result<Option<SystemTime>, Error> {
-        let state = self.subscription_mut(name)?;
-        let dead = state.queue.tick(now);
-        let next = state.queue.next_event();
-        self.dead_letter(name, dead, now);
-        Ok(next)
-    }
-
-    /// Forwards dead-lettered messages to the subscription's dead-letter topic, with the
-    /// attributes Google adds.
-    fn dead_letter(&mut self, name: &str, dead: Vec<DeadLettered>, now: SystemTime) {
-        if dead.is_empty() {
-            return;
-        }
-        let Some(topic) = self
-            .subscriptions
-            .get(name)
-            .and_then(|s| s.config.dead_letter_policy.as_ref())
-            .map(|p| p.dead_letter_topic.clone())
-        else {
-            return;
-        };
-        if !self.topics.contains_key(&topic) {
-            return;
-        }
-        let messages = dead
-            .into_iter()
-            .map(|d| {
-                let mut message = PubsubMessage::clone(&d.message);
-                let source_time = message
-                    .publish_time
-                    .take()
-                    .map(|t| t.to_string())
-                    .unwrap_or_default();
-                message.message_id.clear();
-                let attributes = [
-                    ("CloudPubSubDeadLetterSourceDeliveryCount", d.attempts.to_string()),
-                    (
-                        "CloudPubSubDeadLetterSourceSubscription",
-                        names::id_of(name).to_owned(),
-                    ),
-                    (
-                        "CloudPubSubDeadLetterSourceSubscriptionProject",
-                        names::project_of(name).to_owned(),
-                    ),
-                    ("CloudPubSubDeadLetterSourceTopicPublishTime", source_time),
-                ];
-                message
-                    .attributes
-                    .extend(attributes.map(|(k, v)| (k.to_owned(), v)));
-                message
-            })
-            .collect();
-        self.store(&topic, messages, now);
-    }
 }
 
 /// The ack deadline of a subscription.
 pub fn ack_deadline(sub: &Subscription) -> Duration {
     Duration::from_secs(u64::try_from(sub.ack_deadline_seconds).unwrap_or(10))
-}
-
-fn parse_ack_ids(ack_ids: &[String]) -> Result<Vec<AckId>, Error> {
-    ack_ids
-        .iter()
-        .map(|id| {
-            AckId::parse(id).ok_or_else(|| {
-                Error::invalid(format!(
-                    "You have passed an invalid ack ID to the service (ack_id={id})."
-                ))
-            })
-        })
-        .collect()
 }
 
 /// One page of a listing: at most `size` items (0 = no limit) after the name `token`.

@@ -1,12 +1,17 @@
 //! The delivery state of one subscription: available messages, leases with ack deadlines,
-//! redelivery with the retry policy, ordering keys, retention and dead-lettering. Sans-I/O:
-//! every method takes the current time, nothing sleeps.
+//! redelivery with the retry policy, ordering keys, retention, dead-lettering, acknowledged
+//! messages kept for seeking, and exactly-once acknowledgement. Sans-I/O: every method takes
+//! the current time, nothing sleeps.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use gcloud_googleapis::pubsub::v1::PubsubMessage;
+use super::stored::Stored;
+use crate::error::AckFailure;
+
+/// A stored message, shared with the other subscriptions and snapshots holding it.
+pub type Message = Arc<Stored>;
 
 /// The delivery rules of a subscription, taken from its configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,6 +25,11 @@ pub struct Rules {
     pub retry: Option<(Duration, Duration)>,
     /// After this many delivery attempts a nacked message is dead-lettered.
     pub max_delivery_attempts: Option<u32>,
+    /// Exactly-once delivery: an ack or deadline change takes effect only while the lease is
+    /// held, and says so per ack id.
+    pub exactly_once: bool,
+    /// Keep acknowledged messages (within retention) so that a seek can bring them back.
+    pub retain_acked: bool,
 }
 
 /// A message handed to a consumer under a lease.
@@ -28,7 +38,7 @@ pub struct Delivered {
     /// The id to acknowledge or modify the deadline with.
     pub ack_id: String,
     /// The message.
-    pub message: Arc<PubsubMessage>,
+    pub message: Message,
     /// This delivery's attempt number, from 1.
     pub attempt: u32,
 }
@@ -37,14 +47,14 @@ pub struct Delivered {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeadLettered {
     /// The message.
-    pub message: Arc<PubsubMessage>,
+    pub message: Message,
     /// How many times it was delivered.
     pub attempts: u32,
 }
 
 #[derive(Debug)]
 struct Entry {
-    message: Arc<PubsubMessage>,
+    message: Message,
     published: SystemTime,
     attempts: u32,
     generation: u32,
@@ -69,12 +79,19 @@ pub struct Queue {
     keys: HashMap<String, KeyQueue>,
     ready_keys: VecDeque<String>,
     outstanding: HashMap<u64, usize>,
+    acked: BTreeMap<(SystemTime, u64), Message>,
     next_seq: u64,
 }
 
 impl Queue {
     /// An empty queue with `rules`.
     pub fn new(rules: Rules) -> Self {
+        Self::starting_at(rules, 0)
+    }
+
+    /// An empty queue with `rules` whose ack ids start at `first_seq`, so that ack ids of
+    /// another queue (a deleted subscription of the same name) never match its messages.
+    pub fn starting_at(rules: Rules, first_seq: u64) -> Self {
         Self {
             rules,
             entries: HashMap::new(),
@@ -84,13 +101,19 @@ impl Queue {
             keys: HashMap::new(),
             ready_keys: VecDeque::new(),
             outstanding: HashMap::new(),
-            next_seq: 0,
+            acked: BTreeMap::new(),
+            next_seq: first_seq,
         }
     }
 
     /// Replaces the rules; messages already queued keep their place.
     pub fn set_rules(&mut self, rules: Rules) {
         self.rules = rules;
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
     }
 
     /// How many messages are stored (available, delayed or leased).
@@ -109,7 +132,7 @@ impl Queue {
     }
 
     /// Stores a published message.
-    pub fn push(&mut self, message: Arc<PubsubMessage>, published: SystemTime) {
+    pub fn push(&mut self, message: Message, published: SystemTime) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let key = self.ordering_key(&message);
@@ -172,45 +195,101 @@ impl Queue {
         (out, dead)
     }
 
-    /// Acknowledges `ack_id`: the message is removed. Returns whether it matched the current
-    /// delivery of a stored message; a stale or unknown id changes nothing.
-    pub fn ack(&mut self, ack_id: AckId) -> bool {
-        if !self.is_current(ack_id) {
-            return false;
+    /// Acknowledges `ack_id`: the message is removed (and kept aside if acknowledged messages
+    /// are retained). A stale or unknown id changes nothing and says why; with exactly-once
+    /// delivery an id whose lease has ended is refused as expired.
+    pub fn ack(&mut self, ack_id: AckId, now: SystemTime) -> Result<(), AckFailure> {
+        self.check(ack_id, now)?;
+        if let Some(entry) = self.remove(ack_id.seq)
+            && self.rules.retain_acked
+        {
+            self.acked.insert((entry.published, ack_id.seq), entry.message);
         }
-        self.remove(ack_id.seq);
-        true
+        Ok(())
+    }
+
+    /// Whether `ack_id` may be acknowledged or have its deadline changed at `now`.
+    pub fn check(&self, ack_id: AckId, now: SystemTime) -> Result<(), AckFailure> {
+        let entry = self.entries.get(&ack_id.seq).ok_or(AckFailure::Invalid)?;
+        if entry.generation != ack_id.generation {
+            return Err(AckFailure::Expired);
+        }
+        let held = entry.lease.is_some_and(|(until, _)| until > now);
+        if self.rules.exactly_once && !held {
+            return Err(AckFailure::Expired);
+        }
+        Ok(())
     }
 
     /// Sets the lease of `ack_id` to end at `now + deadline`; a zero deadline is a nack (the
-    /// message is redelivered after the retry backoff, or dead-lettered).
+    /// message is redelivered after the retry backoff, or dead-lettered). Returns what was
+    /// dead-lettered, or why the id was not applied.
     pub fn modify_deadline(
         &mut self,
         ack_id: AckId,
         now: SystemTime,
         deadline: Duration,
-    ) -> Vec<DeadLettered> {
-        if !self.is_current(ack_id) {
-            return Vec::new();
-        }
+    ) -> Result<Vec<DeadLettered>, AckFailure> {
+        self.check(ack_id, now)?;
         let Some(entry) = self.entries.get_mut(&ack_id.seq) else {
-            return Vec::new();
+            return Err(AckFailure::Invalid);
         };
         let Some((until, owner)) = entry.lease else {
-            return Vec::new();
+            return Err(AckFailure::Expired);
         };
         if deadline.is_zero() {
-            return self.release(ack_id.seq, now).into_iter().collect();
+            return Ok(self.release(ack_id.seq, now).into_iter().collect());
         }
         self.leases.remove(&(until, ack_id.seq));
         let until = now + deadline;
         entry.lease = Some((until, owner));
         self.leases.insert((until, ack_id.seq));
-        Vec::new()
+        Ok(Vec::new())
+    }
+
+    /// Every message stored, unacknowledged, in publish order, with its publish time.
+    pub fn unacked(&self) -> Vec<(SystemTime, Message)> {
+        let mut all: Vec<_> = self.entries.iter().collect();
+        all.sort_unstable_by_key(|(seq, _)| **seq);
+        all.into_iter()
+            .map(|(_, e)| (e.published, Arc::clone(&e.message)))
+            .collect()
+    }
+
+    /// The acknowledged messages kept for seeking, oldest first.
+    pub fn retained_acked(&self) -> Vec<(SystemTime, Message)> {
+        self.acked
+            .iter()
+            .map(|((published, _), m)| (*published, Arc::clone(m)))
+            .collect()
+    }
+
+    /// Replaces the whole state after a seek: `unacked` become available in the order given,
+    /// `acked` are kept aside (if acknowledged messages are retained); every lease ends, and
+    /// ack ids handed out before stay invalid (numbering goes on).
+    pub fn reset(&mut self, unacked: Vec<(SystemTime, Message)>, acked: Vec<(SystemTime, Message)>) {
+        let rules = self.rules.clone();
+        *self = Self::starting_at(rules, self.next_seq);
+        for (published, message) in unacked {
+            self.push(message, published);
+        }
+        if self.rules.retain_acked {
+            for (published, message) in acked {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                self.acked.insert((published, seq), message);
+            }
+        }
     }
 
     /// Expires leases and backoffs due at `now`; returns the messages dead-lettered by it.
     pub fn tick(&mut self, now: SystemTime) -> Vec<DeadLettered> {
+        while let Some(entry) = self.acked.first_entry() {
+            if entry.key().0 + self.rules.retention > now {
+                break;
+            }
+            entry.remove();
+        }
         let mut dead = Vec::new();
         while let Some(&(until, seq)) = self.leases.first() {
             if until > now {
@@ -244,14 +323,8 @@ impl Queue {
         ready || self.ready_keys.iter().any(|key| self.key_head(key).is_some())
     }
 
-    fn ordering_key(&self, message: &PubsubMessage) -> Option<String> {
+    fn ordering_key(&self, message: &Stored) -> Option<String> {
         (self.rules.ordering && !message.ordering_key.is_empty()).then(|| message.ordering_key.clone())
-    }
-
-    fn is_current(&self, ack_id: AckId) -> bool {
-        self.entries
-            .get(&ack_id.seq)
-            .is_some_and(|e| e.generation == ack_id.generation)
     }
 
     fn is_deliverable(&self, seq: u64) -> bool {
@@ -340,10 +413,8 @@ impl Queue {
         None
     }
 
-    fn remove(&mut self, seq: u64) {
-        let Some(entry) = self.entries.remove(&seq) else {
-            return;
-        };
+    fn remove(&mut self, seq: u64) -> Option<Entry> {
+        let entry = self.entries.remove(&seq)?;
         if let Some((until, owner)) = entry.lease {
             self.leases.remove(&(until, seq));
             decrement(&mut self.outstanding, owner);
@@ -356,11 +427,12 @@ impl Queue {
                 queue.pending.retain(|s| *s != seq);
                 if queue.pending.is_empty() && !queue.queued {
                     self.keys.remove(&key);
-                    return;
+                    return Some(entry);
                 }
             }
             self.queue_key(&key);
         }
+        Some(entry)
     }
 }
 

@@ -1,7 +1,7 @@
-//! Field-mask updates (`UpdateTopic`, `UpdateSubscription`): copy the named fields of the
+//! Field-mask updates (`UpdateTopic`, `UpdateSubscription`, `UpdateSnapshot`): copy the named fields of the
 //! request onto the stored resource, refuse fields that cannot change.
 
-use gcloud_googleapis::pubsub::v1::{Subscription, Topic};
+use gcloud_googleapis::pubsub::v1::{Snapshot, Subscription, Topic};
 
 use crate::error::Error;
 
@@ -38,10 +38,24 @@ pub fn subscription(
             }
             "retain_acked_messages" => sub.retain_acked_messages = update.retain_acked_messages,
             "expiration_policy" => sub.expiration_policy = update.expiration_policy,
+            "enable_exactly_once_delivery" => {
+                sub.enable_exactly_once_delivery = update.enable_exactly_once_delivery
+            }
             other => return Err(cannot_update("subscription", other)),
         }
     }
     Ok(sub)
+}
+
+/// Applies the fields of `update` named by `paths` to `snapshot` (only its labels can change).
+pub fn snapshot(mut snapshot: Snapshot, update: Snapshot, paths: &[String]) -> Result<Snapshot, Error> {
+    for path in normalized(paths)? {
+        match path.as_str() {
+            "labels" => snapshot.labels = update.labels.clone(),
+            other => return Err(cannot_update("snapshot", other)),
+        }
+    }
+    Ok(snapshot)
 }
 
 fn normalized(paths: &[String]) -> Result<Vec<String>, Error> {

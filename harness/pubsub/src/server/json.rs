@@ -57,6 +57,8 @@ pub struct SubscriptionJson {
     dead_letter_policy: Option<DeadLetterJson>,
     #[serde(alias = "retry_policy", skip_serializing_if = "Option::is_none")]
     retry_policy: Option<RetryJson>,
+    #[serde(alias = "enable_exactly_once_delivery")]
+    enable_exactly_once_delivery: bool,
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     state: Option<String>,
 }
@@ -311,6 +313,7 @@ impl SubscriptionJson {
                 max_delivery_attempts: p.max_delivery_attempts,
             }),
             retry_policy,
+            enable_exactly_once_delivery: self.enable_exactly_once_delivery,
             ..Subscription::default()
         })
     }
@@ -343,6 +346,7 @@ impl From<Subscription> for SubscriptionJson {
                 minimum_backoff: p.minimum_backoff.as_ref().map(duration_json),
                 maximum_backoff: p.maximum_backoff.as_ref().map(duration_json),
             }),
+            enable_exactly_once_delivery: sub.enable_exactly_once_delivery,
             state: state.map(|s| s.as_str_name().to_owned()),
         }
     }

@@ -4,11 +4,16 @@
 //!
 //! - [`grpc`]: Publisher and Subscriber, routed on tonic's server API.
 //! - [`streaming`]: the `StreamingPull` driver.
-//! - [`rest`]: the REST v1 routes; [`json`]: their JSON forms.
+//! - [`rest`]: the REST v1 routes; [`json`]: their JSON forms; [`snapshots`]: the REST
+//!   routes and JSON forms of snapshots and seek.
+//!
+//! Both transports accept requests up to [`TRANSPORT_LIMIT`] (tonic's default is 4 MiB, axum's
+//! 2 MB), so that Google's 10 MB limits are the ones clients meet, answered as Google does.
 
 pub mod grpc;
 pub mod json;
 pub mod rest;
+pub mod snapshots;
 pub mod streaming;
 
 use std::future::Future;
@@ -16,7 +21,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -40,9 +45,17 @@ pub async fn run(
         .await
 }
 
+/// The largest request either transport reads: room for a 10 MB publish in base64 JSON (4/3 of
+/// it) with margin. Larger requests are refused with `INVALID_ARGUMENT` without being read.
+pub const TRANSPORT_LIMIT: usize = 64 << 20;
+
 /// The router serving gRPC and REST.
 pub fn router(emulator: Emulator) -> Router {
-    rest::routes().fallback(fallback).with_state(emulator)
+    rest::routes()
+        .merge(snapshots::routes())
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(TRANSPORT_LIMIT))
+        .with_state(emulator)
 }
 
 async fn fallback(State(emulator): State<Emulator>, request: Request) -> Response {

@@ -1,12 +1,13 @@
 //! REST v1 (`/v1/projects/{p}/topics/{t}`, `…:publish`, `/v1/projects/{p}/subscriptions/{s}`,
-//! `…:pull`, `…:acknowledge`, `…:modifyAckDeadline`, `…:modifyPushConfig`), answering errors
-//! with Google's JSON error body (`{"error":{"code","message","status"}}`).
+//! `…:pull`, `…:acknowledge`, `…:modifyAckDeadline`, `…:modifyPushConfig`, `…:seek`),
+//! answering errors with Google's JSON error body (`{"error":{"code","message","status"}}`),
+//! and `UNIMPLEMENTED` with a sentence for Google's methods this emulator does not serve.
 
 use std::collections::HashMap;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,7 +19,9 @@ use super::json::{
     AckJson, MessageJson, ModAckJson, ModifyPushJson, PublishJson, PullJson, ReceivedJson, SubscriptionJson,
     TopicJson, UpdateSubscriptionJson, UpdateTopicJson, mask_paths,
 };
+use super::snapshots::seek;
 use crate::broker::Page;
+use crate::broker::limits::MAX_REQUEST_BYTES;
 use crate::emulator::Emulator;
 use crate::error::Error;
 
@@ -54,30 +57,61 @@ pub fn not_found(path: &str) -> Response {
     error_response(&Error::NotFound(path.to_owned()))
 }
 
-type Params = Query<HashMap<String, String>>;
+/// The answer to a method of Google's REST API that this emulator does not serve: `sentence`
+/// says what is left out.
+pub fn unimplemented(sentence: &str) -> Response {
+    error_response(&Error::Unimplemented(sentence.to_owned()))
+}
 
-fn error_response(error: &Error) -> Response {
+pub(super) type Params = Query<HashMap<String, String>>;
+
+/// A request body, read up to the transport limit; beyond it the answer is Google's
+/// `INVALID_ARGUMENT` in JSON rather than axum's plain-text 413.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        Bytes::from_request(request, state).await.map(Body).map_err(|rejection| {
+            error_response(&Error::invalid(format!(
+                "Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes (the body could not be read: {rejection})."
+            )))
+        })
+    }
+}
+
+/// Google's JSON error body, with the `ErrorInfo` detail of exactly-once ack failures.
+pub(super) fn error_response(error: &Error) -> Response {
     let (code, status) = error.http_status();
-    let body = json!({"error": {"code": code, "message": error.to_string(), "status": status}});
+    let mut body = json!({"error": {"code": code, "message": error.to_string(), "status": status}});
+    if let Some(metadata) = error.ack_id_metadata() {
+        body["error"]["details"] = json!([{
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": crate::error::EXACTLY_ONCE_REASON,
+            "domain": crate::error::DOMAIN,
+            "metadata": metadata,
+        }]);
+    }
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, axum::Json(body)).into_response()
 }
 
-fn respond<T: Serialize>(result: Result<T, Error>) -> Response {
+pub(super) fn respond<T: Serialize>(result: Result<T, Error>) -> Response {
     match result {
         Ok(value) => axum::Json(value).into_response(),
         Err(error) => error_response(&error),
     }
 }
 
-fn body<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, Error> {
+pub(super) fn body<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, Error> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
     serde_json::from_slice(bytes).map_err(|e| Error::invalid(format!("Invalid JSON payload received. {e}")))
 }
 
-fn page(params: &HashMap<String, String>) -> Result<Page<'_>, Error> {
+pub(super) fn page(params: &HashMap<String, String>) -> Result<Page<'_>, Error> {
     let size = match params.get("pageSize") {
         Some(size) => size
             .parse()
@@ -88,7 +122,7 @@ fn page(params: &HashMap<String, String>) -> Result<Page<'_>, Error> {
     Ok(Page { size, token })
 }
 
-fn topic_name(project: &str, topic: &str) -> String {
+pub(super) fn topic_name(project: &str, topic: &str) -> String {
     format!("projects/{project}/topics/{topic}")
 }
 
@@ -108,7 +142,7 @@ async fn list_topics(
     }))
 }
 
-fn with_next(mut value: Value, next: String) -> Value {
+pub(super) fn with_next(mut value: Value, next: String) -> Value {
     if !next.is_empty() {
         value["nextPageToken"] = json!(next);
     }
@@ -122,7 +156,7 @@ async fn get_topic(State(e): State<Emulator>, Path((project, topic)): Path<(Stri
 async fn create_topic(
     State(e): State<Emulator>,
     Path((project, topic)): Path<(String, String)>,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Response {
     respond(body::<TopicJson>(&bytes).and_then(|json| {
         let created = e.create_topic(json.into_proto(topic_name(&project, &topic))?)?;
@@ -133,7 +167,7 @@ async fn create_topic(
 async fn update_topic(
     State(e): State<Emulator>,
     Path((project, topic)): Path<(String, String)>,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Response {
     respond(body::<UpdateTopicJson>(&bytes).and_then(|json| {
         let paths = mask_paths(&json.update_mask);
@@ -149,11 +183,14 @@ async fn delete_topic(State(e): State<Emulator>, Path((project, topic)): Path<(S
 async fn topic_action(
     State(e): State<Emulator>,
     Path((project, topic)): Path<(String, String)>,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Response {
-    let Some((topic, "publish")) = topic.split_once(':') else {
+    let Some((topic, action)) = topic.split_once(':') else {
         return not_found(&format!("/v1/{}", topic_name(&project, &topic)));
     };
+    if action != "publish" {
+        return unsupported_action(&format!("/v1/{}:{action}", topic_name(&project, topic)), action);
+    }
     respond(body::<PublishJson>(&bytes).and_then(|json| {
         let messages = json
             .messages
@@ -201,7 +238,7 @@ async fn get_subscription(
 async fn create_subscription(
     State(e): State<Emulator>,
     Path((project, sub)): Path<(String, String)>,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Response {
     respond(body::<SubscriptionJson>(&bytes).and_then(|json| {
         let created = e.create_subscription(json.into_proto(sub_name(&project, &sub))?)?;
@@ -212,7 +249,7 @@ async fn create_subscription(
 async fn update_subscription(
     State(e): State<Emulator>,
     Path((project, sub)): Path<(String, String)>,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Response {
     respond(body::<UpdateSubscriptionJson>(&bytes).and_then(|json| {
         let paths = mask_paths(&json.update_mask);
@@ -235,7 +272,7 @@ async fn delete_subscription(
 async fn subscription_action(
     State(e): State<Emulator>,
     Path((project, sub)): Path<(String, String)>,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Response {
     let Some((sub, action)) = sub.split_once(':') else {
         return not_found(&format!("/v1/{}", sub_name(&project, &sub)));
@@ -269,6 +306,20 @@ async fn subscription_action(
             e.modify_push_config(&name, push)?;
             Ok(json!({}))
         })),
-        other => not_found(&format!("/v1/{name}:{other}")),
+        "seek" => seek(&e, &name, &bytes),
+        other => unsupported_action(&format!("/v1/{name}:{other}"), other),
+    }
+}
+
+/// Google's methods this emulator leaves out answer `UNIMPLEMENTED`; anything else is unknown.
+pub(super) fn unsupported_action(path: &str, action: &str) -> Response {
+    match action {
+        "detach" => unimplemented(
+            "Detaching a subscription (subscriptions.detach) is not supported by this emulator: delete the subscription instead.",
+        ),
+        "getIamPolicy" | "setIamPolicy" | "testIamPermissions" => unimplemented(&format!(
+            "IAM policies ({action}) are not supported by this emulator: it has no IAM."
+        )),
+        _ => not_found(path),
     }
 }

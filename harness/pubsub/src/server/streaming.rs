@@ -1,10 +1,13 @@
 //! `StreamingPull`: one task per stream leases messages to the stream (up to its
-//! `max_outstanding_messages`), applies the acks and deadline changes the client sends on it,
-//! and ends when the client closes, the subscription is deleted or the emulator shuts down.
+//! `max_outstanding_messages`), applies the acks and deadline changes the client sends on it
+//! (confirming each id on the stream when the subscription has exactly-once delivery), and
+//! ends when the client closes, the subscription is deleted or the emulator shuts down.
 
 use std::time::Duration;
 
-use gcloud_googleapis::pubsub::v1::streaming_pull_response::SubscriptionProperties;
+use gcloud_googleapis::pubsub::v1::streaming_pull_response::{
+    AcknowledgeConfirmation, ModifyAckDeadlineConfirmation, SubscriptionProperties,
+};
 use gcloud_googleapis::pubsub::v1::{StreamingPullRequest, StreamingPullResponse};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -35,7 +38,7 @@ pub async fn start(
         DEFAULT_OUTSTANDING
     };
     let properties = SubscriptionProperties {
-        exactly_once_delivery_enabled: false,
+        exactly_once_delivery_enabled: sub.enable_exactly_once_delivery,
         message_ordering_enabled: sub.enable_message_ordering,
     };
     let stream = Stream {
@@ -46,8 +49,11 @@ pub async fn start(
         limit: usize::try_from(limit).unwrap_or(usize::MAX),
         properties,
     };
-    stream.apply(&first)?;
+    let confirmation = stream.apply(&first)?;
     let (tx, rx) = mpsc::channel(4);
+    if let Some(confirmation) = confirmation {
+        let _ = tx.try_send(Ok(confirmation));
+    }
     tokio::spawn(stream.run(inbound, tx));
     Ok(Response::new(ReceiverStream::new(rx)))
 }
@@ -72,8 +78,11 @@ impl Stream {
             tokio::select! {
                 request = inbound.message() => match request {
                     Ok(Some(request)) => {
-                        if let Err(status) = self.update(&request) {
-                            let _ = tx.send(Err(status)).await;
+                        let reply = self.update(&request).transpose();
+                        let failed = matches!(reply, Some(Err(_)));
+                        if let Some(reply) = reply
+                            && (tx.send(reply).await.is_err() || failed)
+                        {
                             break;
                         }
                     }
@@ -134,7 +143,7 @@ impl Stream {
         }
     }
 
-    fn update(&mut self, request: &StreamingPullRequest) -> Result<(), Status> {
+    fn update(&mut self, request: &StreamingPullRequest) -> Result<Option<StreamingPullResponse>, Status> {
         if request.stream_ack_deadline_seconds != 0 {
             self.deadline = stream_deadline(request.stream_ack_deadline_seconds)?;
         }
@@ -144,8 +153,9 @@ impl Stream {
         self.apply(request)
     }
 
-    /// Applies the acks and deadline modifications carried by a request.
-    fn apply(&self, request: &StreamingPullRequest) -> Result<(), Status> {
+    /// Applies the acks and deadline modifications carried by a request. With exactly-once
+    /// delivery, returns the confirmations to send: which ids took effect and which did not.
+    fn apply(&self, request: &StreamingPullRequest) -> Result<Option<StreamingPullResponse>, Status> {
         if request.modify_deadline_seconds.len() != request.modify_deadline_ack_ids.len() {
             return Err(Error::invalid(format!(
                 "modify_deadline_seconds has {} entries but modify_deadline_ack_ids has {}",
@@ -154,18 +164,37 @@ impl Stream {
             ))
             .into());
         }
+        let mut acks = AcknowledgeConfirmation::default();
         if !request.ack_ids.is_empty() {
-            self.emulator.acknowledge(&self.subscription, &request.ack_ids)?;
+            let results = self
+                .emulator
+                .acknowledge_each(&self.subscription, &request.ack_ids)?;
+            acks.ack_ids = results.applied;
+            acks.invalid_ack_ids = results.failed.into_keys().collect();
         }
+        let mut modacks = ModifyAckDeadlineConfirmation::default();
         for (seconds, id) in request
             .modify_deadline_seconds
             .iter()
             .zip(&request.modify_deadline_ack_ids)
         {
-            self.emulator
-                .modify_ack_deadline(&self.subscription, std::slice::from_ref(id), *seconds)?;
+            let results = self.emulator.modify_ack_deadline_each(
+                &self.subscription,
+                std::slice::from_ref(id),
+                *seconds,
+            )?;
+            modacks.ack_ids.extend(results.applied);
+            modacks.invalid_ack_ids.extend(results.failed.into_keys());
         }
-        Ok(())
+        let nothing = request.ack_ids.is_empty() && request.modify_deadline_ack_ids.is_empty();
+        if !self.properties.exactly_once_delivery_enabled || nothing {
+            return Ok(None);
+        }
+        Ok(Some(StreamingPullResponse {
+            acknowledge_confirmation: Some(acks),
+            modify_ack_deadline_confirmation: Some(modacks),
+            ..StreamingPullResponse::default()
+        }))
     }
 }
 

@@ -6,8 +6,10 @@ use std::sync::{Arc, RwLock};
 
 use fleetgate_bridge::Forwarder;
 use fleetgate_identity::google::GoogleIdentity;
+use fleetgate_metrics::{Better, Unit};
 use fleetgate_pubsub::{EmulatorConfig, EmulatorHandle, Source};
 use fleetgate_push::PushTarget;
+use fleetgate_report::Measurement;
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::PubsubTarget;
 use gcloud_googleapis::pubsub::v1::push_config::{AuthenticationMethod, OidcToken};
@@ -86,6 +88,21 @@ impl PubsubEnv {
         }
     }
 
+    /// The most bytes of messages the embedded emulator held at once so far, as the report's
+    /// `pubsub.stored_bytes.peak` (none for an external emulator).
+    pub fn stored_bytes_peak(&self) -> Option<(String, Measurement)> {
+        let Kind::Embedded(handle) = &self.kind else {
+            return None;
+        };
+        let (_, peak) = handle.emulator().stored_bytes();
+        let measurement = Measurement {
+            value: peak as f64,
+            unit: Unit::Count,
+            better: Better::Lower,
+        };
+        Some(("pubsub.stored_bytes.peak".to_owned(), measurement))
+    }
+
     /// Stops the embedded emulator.
     pub(super) async fn shutdown(self) {
         if let Kind::Embedded(handle) = self.kind {
@@ -125,6 +142,7 @@ pub(super) async fn start(
         PubsubTarget::Embedded => {
             let config = EmulatorConfig {
                 token_source: Some(Arc::new(GoogleTokens::new(Arc::clone(google)))),
+                max_stored_bytes: scenario.target.pubsub_max_stored,
                 ..EmulatorConfig::default()
             };
             let handle = fleetgate_pubsub::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)

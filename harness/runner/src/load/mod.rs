@@ -103,7 +103,8 @@ pub(crate) async fn run(
     }
     let real = crate::observe::real_devices(scenario);
     let loaded = fleet.phases.last().map_or(Duration::ZERO, |p| p.end);
-    let measurements = measure::measurements(&metrics, &seen, loaded);
+    let mut measurements = measure::measurements(&metrics, &seen, loaded);
+    measurements.extend(env.pubsub.stored_bytes_peak());
     LoadResult {
         phases: phases(&fleet),
         measurements,

@@ -6,6 +6,9 @@ use crate::template::{IOT_ID_HELP, is_iot_id};
 
 use super::Cx;
 
+/// The default bound on the embedded Pub/Sub's stored bytes (the emulator's own default).
+const DEFAULT_MAX_STORED: u64 = 1 << 30;
+
 /// Compiles `[target]` (an empty table when absent).
 pub(super) fn target(fields: &Fields, cx: &mut Cx) -> Option<Target> {
     let bridge = match fields.get("bridge").map(|i| (&i.val, i)) {
@@ -79,9 +82,26 @@ pub(super) fn target(fields: &Fields, cx: &mut Cx) -> Option<Target> {
         }
         Some(_) => return None,
     };
+    let pubsub_max_stored = fields.size("pubsub_max_stored").unwrap_or(DEFAULT_MAX_STORED);
+    if let Some(item) = fields.get("pubsub_max_stored") {
+        if pubsub != PubsubTarget::Embedded {
+            cx.error(
+                item,
+                "pubsub_max_stored bounds the embedded Pub/Sub, which this target does not use",
+                "remove it, or set pubsub = \"embedded\"",
+            );
+        } else if pubsub_max_stored == 0 {
+            cx.error(
+                item,
+                "a bound of 0 bytes refuses every publish",
+                "a size such as \"512MiB\"",
+            );
+        }
+    }
     Some(Target {
         bridge,
         pubsub,
+        pubsub_max_stored,
         push_endpoint,
     })
 }

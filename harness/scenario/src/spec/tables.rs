@@ -155,6 +155,12 @@ pub static TARGET: TableSpec = TableSpec {
             "Pub/Sub: \"embedded\", \"container\" (Google's emulator in Docker), or an emulator address.",
         ),
         opt(
+            "pubsub_max_stored",
+            Kind::Size,
+            "\"1GiB\"",
+            "Most bytes of messages (data, attributes, ordering keys) the embedded Pub/Sub stores at once; publishes beyond it get RESOURCE_EXHAUSTED. The peak is reported as pubsub.stored_bytes.peak.",
+        ),
+        opt(
             "push_endpoint",
             Kind::OneOf(&[Kind::Enum(&["embedded"]), Kind::Table(&EXTERNAL_PUSH)]),
             "\"embedded\"",
