@@ -5,8 +5,9 @@
 //! checks run on a [`ManualClock`] that the test moves between the script's phases.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -17,31 +18,10 @@ use serde_json::{Value, json};
 /// Runs `features.py PROJECT CHECK [INPUT]` against `addr`; its one JSON line.
 async fn python(addr: SocketAddr, project: &str, check: &str, input: Option<&Value>) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/features.py");
-    let mut command = tokio::process::Command::new("python3");
-    command.arg(script).arg(project).arg(check);
-    if let Some(input) = input {
-        command.arg(input.to_string());
-    }
-    let child = command
-        .env("PUBSUB_EMULATOR_HOST", addr.to_string())
-        .env("METADATA_SERVER_DETECTION", "none")
-        .env("NO_GCE_CHECK", "True")
-        .env("GCE_METADATA_HOST", "127.0.0.1:9")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python3 runs (google-cloud-pubsub comes from .ci/requirements.txt)");
-    let output = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
-        .await
-        .expect("the Python client finishes within 180 s")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{check} failed: {stderr}\n{stdout}");
-    let parsed = serde_json::from_str(stdout.trim());
-    assert!(parsed.is_ok(), "{check}: not one JSON line: {stdout}");
-    parsed.unwrap()
+    let input = input.map(Value::to_string);
+    let mut args = vec![script, project, check];
+    args.extend(input.as_deref());
+    common::judge("python3", &args, addr, check).await
 }
 
 async fn emulator(clock: Option<Arc<ManualClock>>, max_stored_bytes: Option<u64>) -> EmulatorHandle {

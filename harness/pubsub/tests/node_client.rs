@@ -3,9 +3,10 @@
 //! pointed at the emulator through `PUBSUB_EMULATOR_HOST`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -21,29 +22,8 @@ async fn node(addr: SocketAddr, project: &str, check: &str) -> Value {
         Path::new(DIR).join("node_modules/@google-cloud/pubsub").is_dir(),
         "the Node judge is not installed: run `npm ci --prefix harness/pubsub/tests/node` (as .ci/run does)"
     );
-    let child = tokio::process::Command::new("node")
-        .arg(format!("{DIR}/features.js"))
-        .arg(project)
-        .arg(check)
-        .env("PUBSUB_EMULATOR_HOST", addr.to_string())
-        .env("METADATA_SERVER_DETECTION", "none")
-        .env("NO_GCE_CHECK", "True")
-        .env("GCE_METADATA_HOST", "127.0.0.1:9")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
-    let output = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
-        .await
-        .expect("the Node client finishes within 180 s")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{check} failed: {stderr}\n{stdout}");
-    let parsed = serde_json::from_str(stdout.trim());
-    assert!(parsed.is_ok(), "{check}: not one JSON line: {stdout}");
-    parsed.unwrap()
+    let script = format!("{DIR}/features.js");
+    common::judge("node", &[&script, project, check], addr, check).await
 }
 
 async fn emulator(config: EmulatorConfig) -> EmulatorHandle {

@@ -3,8 +3,7 @@
 //! pointed at the emulator through `PUBSUB_EMULATOR_HOST`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Stdio;
-use std::time::Duration;
+mod common;
 
 use fleetgate_pubsub::{EmulatorConfig, start};
 
@@ -14,29 +13,13 @@ async fn google_python_client_publishes_pulls_and_streams_100_messages() {
         .await
         .unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/official_client.py");
-    let child = tokio::process::Command::new("python3")
-        .arg(script)
-        .arg("official")
-        .env("PUBSUB_EMULATOR_HOST", handle.local_addr().to_string())
-        .env("METADATA_SERVER_DETECTION", "none")
-        .env("NO_GCE_CHECK", "True")
-        .env("GCE_METADATA_HOST", "127.0.0.1:9")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python3 runs (google-cloud-pubsub comes from .ci/requirements.txt)");
-    let output = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
-        .await
-        .expect("the Python client finishes within 180 s")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "python client failed: {stderr}\n{stdout}"
-    );
-    let summary: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let summary = common::judge(
+        "python3",
+        &[script, "official"],
+        handle.local_addr(),
+        "the Python client",
+    )
+    .await;
     assert_eq!(summary["published"], 100);
     assert_eq!(summary["unary"], 100);
     assert_eq!(summary["streaming"], 100);
