@@ -151,16 +151,16 @@ fn python_judges_installed() {
     );
 }
 
+/// The bridge's MQTT port from serve's or qualify's JSON line.
+fn port(announced: &Value) -> String {
+    let address = announced["bridge"]["mqtt"].as_str().unwrap();
+    address.rsplit(':').next().unwrap().to_owned()
+}
+
 /// Starts one stand-in from `127.0.0.<octet>`.
 fn stand_in(announced: &Value, device: &str, faults: &[&str], octet: usize, log: &Path) -> Killed {
     let fixtures = root().join("fixtures/pi");
-    let port = announced["bridge"]["mqtt"]
-        .as_str()
-        .unwrap()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_owned();
+    let port = port(announced);
     let bind = format!("127.0.0.{octet}");
     let mut args: Vec<String> = [
         fixtures.join("pi_device.py").to_str().unwrap(),
@@ -222,13 +222,7 @@ fn stand_in(announced: &Value, device: &str, faults: &[&str], octet: usize, log:
 /// Garbage from `127.0.0.40`: bytes that are neither TLS nor MQTT (sent by python3, since
 /// std cannot choose the source address of a connection).
 fn garbage(announced: &Value) {
-    let port = announced["bridge"]["mqtt"]
-        .as_str()
-        .unwrap()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_owned();
+    let port = port(announced);
     let script = format!(
         "import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=5, source_address=('127.0.0.40', 0))\ns.sendall(b'GET / HTTP/1.1 garbage')\ntry:\n    s.recv(100)\nexcept OSError:\n    pass\ns.close()"
     );

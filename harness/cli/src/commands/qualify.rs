@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use fleetgate_report::Outcome;
-use fleetgate_runner::RunError;
 use fleetgate_runner::environment::EnvironmentOptions;
 use fleetgate_runner::qualify::{Qualification, QualifyEvent, selected_cases};
 use fleetgate_runner::sanitize::label;
@@ -13,27 +12,17 @@ use fleetgate_scenario::Scenario;
 use serde_json::json;
 
 use crate::args::QualifyArgs;
-use crate::commands::run::{verdict_word, write_reports};
+use crate::commands::run::{not_run, verdict_word, write_reports};
 use crate::commands::serve::announcement;
-use crate::commands::validate::{acceptable, load};
+use crate::commands::validate::runnable;
 use crate::exit_codes;
 use crate::output::{error, interrupted, out, prepare_out_dir, stamped};
 
 pub(crate) fn qualify(args: &QualifyArgs) -> anyhow::Result<u8> {
-    let Some((file, compiled)) = load(&args.file) else {
+    let Some(scenario) = runnable(&args.file, false) else {
         return Ok(exit_codes::INVALID);
     };
-    let Some(scenario) = compiled
-        .scenario
-        .as_ref()
-        .filter(|_| acceptable(&compiled, false))
-    else {
-        error(&format!(
-            "{} is not a runnable scenario; nothing was started",
-            file.name
-        ));
-        return Ok(exit_codes::INVALID);
-    };
+    let scenario = &scenario;
     let out_dir = match prepare_out_dir(args.out.as_deref(), &format!("{}-qualify", scenario.name)) {
         Ok(dir) => dir,
         Err(message) => {
@@ -58,14 +47,7 @@ pub(crate) fn qualify(args: &QualifyArgs) -> anyhow::Result<u8> {
 async fn run(scenario: &Scenario, options: EnvironmentOptions) -> anyhow::Result<u8> {
     let qualification = match Qualification::start(scenario, options.clone()).await {
         Ok(q) => q,
-        Err(RunError::Input(message)) => {
-            error(&message);
-            return Ok(exit_codes::INVALID);
-        }
-        Err(RunError::Environment(message)) => {
-            error(&message);
-            return Ok(exit_codes::ENVIRONMENT);
-        }
+        Err(e) => return Ok(not_run(e)),
     };
     let cases = selected_cases(scenario);
     let mut announced = announcement(scenario, &options, qualification.environment());

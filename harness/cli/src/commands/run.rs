@@ -7,29 +7,16 @@ use fleetgate_report::{Outcome, ReportData, Verdict, render};
 use fleetgate_runner::{Baseline, RunError, RunEvent, RunOptions};
 
 use crate::args::RunArgs;
-use crate::commands::validate::{acceptable, load};
+use crate::commands::validate::runnable;
 use crate::exit_codes;
 use crate::output::{err, error, out};
 use crate::progress::LiveLine;
 
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
-    let Some((file, compiled)) = load(&args.file) else {
+    let Some(scenario) = runnable(&args.file, args.deny_warnings) else {
         return Ok(exit_codes::INVALID);
     };
-    let scenario = match compiled
-        .scenario
-        .as_ref()
-        .filter(|_| acceptable(&compiled, args.deny_warnings))
-    {
-        Some(scenario) => scenario,
-        None => {
-            error(&format!(
-                "{} is not a runnable scenario; nothing was run",
-                file.name
-            ));
-            return Ok(exit_codes::INVALID);
-        }
-    };
+    let scenario = &scenario;
     let baseline = match &args.baseline {
         None => None,
         Some(path) => match load_baseline(path, args.tolerance) {
@@ -61,14 +48,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let mut watch = |event: &RunEvent| progress(event, &mut live);
     let report = match fleetgate_runner::run(scenario, &options, &mut watch) {
         Ok(report) => report,
-        Err(RunError::Input(message)) => {
-            error(&message);
-            return Ok(exit_codes::INVALID);
-        }
-        Err(RunError::Environment(message)) => {
-            error(&message);
-            return Ok(exit_codes::ENVIRONMENT);
-        }
+        Err(e) => return Ok(not_run(e)),
     };
     if let Err(message) = write_reports(&out_dir, &report) {
         error(&message);
@@ -90,6 +70,21 @@ fn load_baseline(path: &Path, tolerance_pct: f64) -> Result<Baseline, String> {
         report,
         tolerance_pct,
     })
+}
+
+/// Prints why a run could not start and returns its exit code: 2 for the scenario's input,
+/// 3 for the environment.
+pub(crate) fn not_run(error: RunError) -> u8 {
+    match error {
+        RunError::Input(message) => {
+            crate::output::error(&message);
+            exit_codes::INVALID
+        }
+        RunError::Environment(message) => {
+            crate::output::error(&message);
+            exit_codes::ENVIRONMENT
+        }
+    }
 }
 
 pub(crate) fn write_reports(dir: &Path, report: &ReportData) -> Result<(), String> {

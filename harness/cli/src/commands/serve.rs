@@ -15,27 +15,17 @@ use serde_json::{Value, json};
 use crate::args::ServeArgs;
 use crate::commands::run::write_reports;
 use crate::commands::serve_push;
-use crate::commands::validate::{acceptable, load};
+use crate::commands::validate::runnable;
 use crate::exit_codes;
 use crate::output::{error, interrupted, out, prepare_out_dir, stamped};
 use fleetgate_runner::observe::Observer;
 use fleetgate_runner::sanitize::label;
 
 pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
-    let Some((file, compiled)) = load(&args.file) else {
+    let Some(scenario) = runnable(&args.file, false) else {
         return Ok(exit_codes::INVALID);
     };
-    let Some(scenario) = compiled
-        .scenario
-        .as_ref()
-        .filter(|_| acceptable(&compiled, false))
-    else {
-        error(&format!(
-            "{} is not a runnable scenario; nothing was started",
-            file.name
-        ));
-        return Ok(exit_codes::INVALID);
-    };
+    let scenario = &scenario;
     if args.verifier_only {
         return serve_push::serve_verifier(scenario);
     }

@@ -30,6 +30,23 @@ pub(crate) fn load(path: &Path) -> Option<(SourceFile, Compiled)> {
 }
 
 /// Whether a compiled file may run: no errors, and no warnings when they are denied.
+/// The scenario of `path` when it may run (its diagnostics printed either way); `None` when it
+/// cannot, with the reason printed (exit 2 follows).
+pub(crate) fn runnable(path: &Path, deny_warnings: bool) -> Option<fleetgate_scenario::Scenario> {
+    let (file, mut compiled) = load(path)?;
+    let scenario = compiled
+        .scenario
+        .take()
+        .filter(|_| acceptable(&compiled, deny_warnings));
+    if scenario.is_none() {
+        error(&format!(
+            "{} is not a runnable scenario; nothing was run",
+            file.name
+        ));
+    }
+    scenario
+}
+
 pub(crate) fn acceptable(compiled: &Compiled, deny_warnings: bool) -> bool {
     compiled.errors().next().is_none() && !(deny_warnings && compiled.warnings().next().is_some())
 }
