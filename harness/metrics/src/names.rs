@@ -213,15 +213,33 @@ pub const METRICS: &[Metric] = &[
     },
 ];
 
-/// Prefix of the per-reason refusal counters (`refusals.bad-signature`, `refusals.expired-token`,
-/// …). Reasons are open-ended, so these counters are reported but are not in [`METRICS`] and
-/// cannot be gated on; gate on `connects.refused` instead.
+/// Prefix of the per-reason refusal counters (`refusals.bad-signature`, `refusals.expired`, …),
+/// counted from the embedded bridge's verdicts.
 pub const REFUSALS_PREFIX: &str = "refusals.";
 
 /// The counter name for refusals with `reason`: `refusals.<reason>`.
 pub fn refusal_counter(reason: &str) -> String {
     format!("{REFUSALS_PREFIX}{reason}")
 }
+
+/// Counter families whose members are named when they are counted: `refusals.<reason>` (the
+/// embedded bridge's reason, kebab-case) and `connack.<code>` (a refusing CONNACK code 1–5 that
+/// devices received). A gate names one member.
+pub const FAMILIES: &[Metric] = &[
+    counter(
+        "refusals",
+        Better::Lower,
+        "connects the embedded bridge refused, by its reason (refusals.bad-signature)",
+    ),
+    counter(
+        "connack",
+        Better::Lower,
+        "refusing CONNACK codes devices received, by code 1-5 (connack.5)",
+    ),
+];
+
+/// Prefix of a cohort's own measurements: `cohort.<name>.publish.puback.p99`.
+pub const COHORT_PREFIX: &str = "cohort.";
 
 /// A statistic of a latency histogram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,31 +302,68 @@ impl Statistic {
     }
 }
 
-/// What a gate or a baseline comparison addresses: a metric, with a statistic for histograms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a gate or a baseline comparison addresses: a metric, with a statistic for histograms,
+/// a member for families (`refusals.<reason>`, `connack.<code>`), and optionally one cohort's
+/// share of it (`cohort.<name>.…`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GateKey {
     /// The metric.
     pub metric: &'static Metric,
     /// The statistic, for histogram metrics.
     pub statistic: Option<Statistic>,
+    /// The member, for a family of [`FAMILIES`].
+    pub member: Option<String>,
+    /// The cohort whose devices alone are measured; the whole fleet when `None`.
+    pub cohort: Option<String>,
 }
 
 impl GateKey {
-    /// Parses `publish.puback.p99`, `messages.lost`, … against [`METRICS`].
+    /// Parses `publish.puback.p99`, `messages.lost`, `refusals.expired`, `connack.5`, and any of
+    /// them after `cohort.<name>.`; with a cohort prefix the shortest name that leaves a valid
+    /// key is taken ([`GateKey::parse_for`] knows the scenario's names).
     pub fn parse(text: &str) -> Option<Self> {
-        METRICS.iter().find_map(|metric| match metric.kind {
+        Self::unscoped(text).or_else(|| {
+            let rest = text.strip_prefix(COHORT_PREFIX)?;
+            rest.match_indices('.').find_map(|(dot, _)| {
+                let mut key = Self::unscoped(&rest[dot + 1..])?;
+                key.cohort = Some(rest[..dot].to_owned());
+                Some(key)
+            })
+        })
+    }
+
+    /// Like [`GateKey::parse`], with the cohort (if any) one of `cohorts`.
+    pub fn parse_for(text: &str, cohorts: &[&str]) -> Option<Self> {
+        Self::unscoped(text).or_else(|| {
+            let rest = text.strip_prefix(COHORT_PREFIX)?;
+            cohorts.iter().find_map(|name| {
+                let mut key = Self::unscoped(rest.strip_prefix(name)?.strip_prefix('.')?)?;
+                key.cohort = Some((*name).to_owned());
+                Some(key)
+            })
+        })
+    }
+
+    fn unscoped(text: &str) -> Option<Self> {
+        let plain = |metric, statistic, member| Self {
+            metric,
+            statistic,
+            member,
+            cohort: None,
+        };
+        let known = METRICS.iter().find_map(|metric| match metric.kind {
             MetricKind::Histogram => {
                 let suffix = text.strip_prefix(metric.name)?.strip_prefix('.')?;
                 let statistic = Statistic::ALL.into_iter().find(|s| s.suffix() == suffix)?;
-                Some(Self {
-                    metric,
-                    statistic: Some(statistic),
-                })
+                Some(plain(metric, Some(statistic), None))
             }
-            _ => (text == metric.name).then_some(Self {
-                metric,
-                statistic: None,
-            }),
+            _ => (text == metric.name).then_some(plain(metric, None, None)),
+        });
+        known.or_else(|| {
+            FAMILIES.iter().find_map(|family| {
+                let member = text.strip_prefix(family.name)?.strip_prefix('.')?;
+                family_member_ok(family, member).then(|| plain(family, None, Some(member.to_owned())))
+            })
         })
     }
 
@@ -332,21 +387,44 @@ impl GateKey {
             let plain = (metric.kind != MetricKind::Histogram).then_some(GateKey {
                 metric,
                 statistic: None,
+                member: None,
+                cohort: None,
             });
             plain.into_iter().chain(stats.iter().map(move |s| GateKey {
                 metric,
                 statistic: Some(*s),
+                member: None,
+                cohort: None,
             }))
         })
     }
 }
 
+/// Whether `member` names a member of `family`: a kebab-case reason, or a CONNACK code 1–5.
+fn family_member_ok(family: &Metric, member: &str) -> bool {
+    if family.name == "connack" {
+        return matches!(member, "1" | "2" | "3" | "4" | "5");
+    }
+    !member.is_empty()
+        && member.len() <= 64
+        && member
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+}
+
 impl fmt::Display for GateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.statistic {
-            Some(statistic) => write!(f, "{}.{}", self.metric.name, statistic.suffix()),
-            None => f.write_str(self.metric.name),
+        if let Some(cohort) = &self.cohort {
+            write!(f, "{COHORT_PREFIX}{cohort}.")?;
         }
+        f.write_str(self.metric.name)?;
+        if let Some(member) = &self.member {
+            write!(f, ".{member}")?;
+        }
+        if let Some(statistic) = self.statistic {
+            write!(f, ".{}", statistic.suffix())?;
+        }
+        Ok(())
     }
 }
 
@@ -362,7 +440,7 @@ pub fn gate_key_help() -> String {
     }
     let stats: Vec<&str> = Statistic::ALL.iter().map(|s| s.suffix()).collect();
     format!(
-        "a latency metric with a statistic ({}; each followed by .{}), or one of {}",
+        "a latency metric with a statistic ({}; each followed by .{}), one of {}, refusals.<reason> (such as refusals.bad-signature), connack.<code> (1-5), or any of these after cohort.<cohort name>.",
         histograms.join(", "),
         stats.join("/."),
         others.join(", ")
@@ -397,11 +475,25 @@ mod tests {
     }
 
     #[test]
-    fn refusal_counters_are_not_gateable() {
-        assert_eq!(refusal_counter("bad-signature"), "refusals.bad-signature");
-        assert!(GateKey::parse(&refusal_counter("bad-signature")).is_none());
+    fn family_members_and_cohort_scopes_are_gateable() {
+        let refusal = GateKey::parse(&refusal_counter("bad-signature")).unwrap();
+        assert_eq!(refusal.metric.name, "refusals");
+        assert_eq!(refusal.member.as_deref(), Some("bad-signature"));
+        assert_eq!(refusal.to_string(), "refusals.bad-signature");
+        assert_eq!(GateKey::parse("connack.5").unwrap().unit(), Unit::Count);
+        assert!(GateKey::parse("connack.0").is_none(), "0 is acceptance");
+        assert!(GateKey::parse("connack.6").is_none());
+        assert!(GateKey::parse("refusals.").is_none());
+        assert!(GateKey::parse("refusals.Bad Signature").is_none());
+        let scoped = GateKey::parse("cohort.good.publish.puback.p99").unwrap();
+        assert_eq!(scoped.cohort.as_deref(), Some("good"));
+        assert_eq!(scoped.statistic, Some(Statistic::P99));
+        assert_eq!(scoped.to_string(), "cohort.good.publish.puback.p99");
+        let dotted = GateKey::parse_for("cohort.eu.west.connect.p50", &["eu.west"]).unwrap();
+        assert_eq!(dotted.cohort.as_deref(), Some("eu.west"));
+        assert!(GateKey::parse_for("cohort.other.connect.p50", &["eu.west"]).is_none());
+        assert!(GateKey::parse("cohort.good.nothing").is_none());
         assert!(GateKey::parse("messages.publish_failed").is_some());
-        assert!(GateKey::parse("state.updates").is_some());
     }
 
     #[test]

@@ -16,8 +16,9 @@ pub mod render;
 
 pub use gates::{compare_with_baseline, evaluate_gates};
 pub use model::{
-    BaselineResult, Bound, CaseResult, Comparison, DeviceSummary, GateResult, GateSpec, Measurement, Outcome,
-    PhaseResult, ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, Spread, Tool, Verdict,
+    BaselineResult, Bound, CaseResult, CohortResult, Comparison, DeviceDifference, DeviceSummary, GateResult,
+    GateSpec, Measurement, Outcome, PhaseResult, ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, Spread,
+    Tool, Verdict,
 };
 
 /// Why a report file could not be loaded as a baseline.
@@ -50,14 +51,15 @@ impl ReportData {
         Ok(serde_json::from_str(text)?)
     }
 
-    /// Sets [`ReportData::outcome`] from the verdicts: failed when any case, phase, gate or
-    /// baseline comparison failed.
+    /// Sets [`ReportData::outcome`] from the verdicts: failed when any case, phase, cohort,
+    /// gate or baseline comparison failed.
     pub fn decide_outcome(&mut self) {
         let verdicts = self
             .cases
             .iter()
             .map(|c| c.verdict)
             .chain(self.phases.iter().map(|p| p.verdict))
+            .chain(self.cohorts.iter().map(|c| c.verdict))
             .chain(self.gates.iter().map(|g| g.verdict))
             .chain(
                 self.baseline
@@ -144,6 +146,7 @@ pub(crate) mod testing {
             baseline: None,
             notes: vec!["a note".into()],
             devices: Vec::new(),
+            cohorts: Vec::new(),
         };
         let spec = GateSpec {
             metric: "publish.puback.p99".into(),

@@ -47,6 +47,54 @@ pub struct ReportData {
     /// `run --listen`), by device id; virtual devices are not listed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<DeviceSummary>,
+    /// The virtual fleet's cohorts: what the bridge did with their connects against what was
+    /// expected (faulty cohorts refused, well-behaved ones accepted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cohorts: Vec<CohortResult>,
+}
+
+/// One cohort of the virtual fleet: its connects against what the bridge should have done.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CohortResult {
+    /// Cohort name.
+    pub name: String,
+    /// Its devices.
+    pub devices: u64,
+    /// The fault its faulty devices carry (`auth.alg-none`, `key-format.rsa-1024`, …).
+    pub fault: Option<String>,
+    /// Devices that carry the fault.
+    pub faulty: u64,
+    /// What was expected, in words.
+    pub expectation: String,
+    /// Failed when any device's connects differed from the expectation.
+    pub verdict: Verdict,
+    /// Connects attempted.
+    pub attempts: u64,
+    /// Connects accepted.
+    pub accepted: u64,
+    /// Connects refused, by CONNACK code.
+    pub refused_by_connack: BTreeMap<String, u64>,
+    /// Connects refused, by the embedded bridge's reason (empty for an external bridge).
+    pub refused_by_reason: BTreeMap<String, u64>,
+    /// Connects that ended without a CONNACK.
+    pub dropped: u64,
+    /// Connects too close to a clock boundary to judge.
+    pub unjudged: u64,
+    /// Devices whose outcome differed from the expectation.
+    pub differing_devices: u64,
+    /// The first of them, with what differed.
+    pub differing: Vec<DeviceDifference>,
+    /// How registration went, for credential faults.
+    pub notes: Vec<String>,
+}
+
+/// A device whose connects differed from what was expected of them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeviceDifference {
+    /// Device id.
+    pub device: String,
+    /// What differed.
+    pub what: String,
 }
 
 /// The tool that wrote the report.
@@ -93,10 +141,11 @@ pub enum Outcome {
 }
 
 /// The verdict on one case, phase, gate or comparison.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// It held.
+    #[default]
     Passed,
     /// It did not hold.
     Failed,

@@ -201,6 +201,7 @@ pub fn report(
         baseline: None,
         notes,
         devices,
+        cohorts: Vec::new(),
     };
     report.decide_outcome();
     report

@@ -187,6 +187,7 @@ async fn execute(
         baseline,
         notes,
         devices,
+        cohorts: load.cohorts,
     };
     report.decide_outcome();
     watch(&RunEvent::Finished {

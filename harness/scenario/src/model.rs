@@ -325,6 +325,53 @@ pub struct Cohort {
     pub backoff: Backoff,
     /// Messages kept while offline.
     pub offline_queue: u32,
+    /// The fault a share of its devices carries on every connect.
+    pub fault: Option<CohortFault>,
+    /// What the bridge must do with its devices' connects instead of the natural expectation.
+    pub expect: Option<CohortExpectation>,
+}
+
+/// A fault from the conformance catalogue that a share of a cohort's devices carries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CohortFault {
+    /// The catalogue case id, as written (`auth.alg-none`, `key-format.rsa-pkcs1-public`).
+    pub id: String,
+    /// What it does.
+    pub kind: FaultKind,
+    /// The share of the cohort's devices that carry it, spread evenly over device indexes.
+    pub share: f64,
+}
+
+impl CohortFault {
+    /// Whether device `index` carries the fault: the devices where the running count of
+    /// `share × (index + 1)` steps up.
+    pub fn carried_by(&self, index: u64) -> bool {
+        let step = |i: u64| (i as f64 * self.share + 1e-9).floor();
+        step(index + 1) > step(index)
+    }
+}
+
+/// What a cohort fault changes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FaultKind {
+    /// Every token the device sends is this catalogue mutation.
+    Token(fleetgate_identity::jwt::mutations::TokenMutation),
+    /// The device's credential is registered as this malformed variant (embedded bridge only).
+    Credential(&'static fleetgate_identity::variants::KeyFormatVariant),
+}
+
+/// What the bridge must do with a cohort's connects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CohortExpectation {
+    /// Accept every connect.
+    Accept,
+    /// Refuse the faulty devices' connects.
+    Refuse {
+        /// The embedded bridge's reason, when stated.
+        reason: Option<String>,
+        /// The CONNACK code, when stated.
+        connack: Option<u8>,
+    },
 }
 
 /// A cohort's state updates.
@@ -396,6 +443,9 @@ pub struct Clock {
     pub skew: SignedDuration,
     /// Drift in parts per million.
     pub drift_ppm: f64,
+    /// Where the clock starts: synchronised, or a fixed date it counts on from (a Pi without
+    /// a real-time clock and no network time starts in 1970).
+    pub start: Option<i64>,
 }
 
 /// A cohort's token policy.

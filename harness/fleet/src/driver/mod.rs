@@ -4,6 +4,7 @@
 //! freshly minted JWT the device task hands it, so refreshes and backoff stay the machine's
 //! decisions.
 
+pub mod conduct;
 mod events;
 mod record;
 pub mod tls;
@@ -12,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fleetgate_identity::Alg;
-use fleetgate_identity::jwt::TokenMinter;
 use fleetgate_metrics::Shards;
 use rumqttc::{AsyncClient, MqttOptions, QoS, TlsConfiguration, Transport};
 use tokio::sync::mpsc;
@@ -22,7 +22,8 @@ use tokio_rustls::rustls::ClientConfig;
 use crate::device::{Action, Device, DeviceSpec, Input, Message, MessageKind};
 use crate::payload::{self, Stamp};
 use crate::tally::SeqSet;
-pub use record::{Live, LiveReading};
+use conduct::{Conduct, Expected, Judge, Outcome, TokenSource};
+pub use record::{Live, LiveReading, Scope};
 
 /// Where the devices connect.
 #[derive(Clone, Debug)]
@@ -37,15 +38,22 @@ pub struct Target {
     pub client_id_prefix: String,
 }
 
-/// One device's identity: its id and the minter of its JWTs.
+/// One device's identity: its id, the source of its JWTs, and what the bridge should do with
+/// its connects.
 #[derive(Clone, Debug)]
 pub struct Identity {
     /// Device id.
     pub id: String,
-    /// Mints its JWTs (key parsed once, device clock applied).
-    pub minter: TokenMinter,
+    /// Makes its JWTs (a minter with the key parsed once and the device clock applied, or a
+    /// faulty device's catalogue mutation).
+    pub tokens: Arc<dyn TokenSource>,
     /// Its signing algorithm, for `sign.<alg>`.
     pub alg: Alg,
+    /// States what the bridge should do with each token; every connect should be accepted
+    /// when `None`.
+    pub judge: Option<Arc<dyn Judge>>,
+    /// Its cohort's own metric names, when the fleet measures cohorts apart.
+    pub scope: Option<Arc<Scope>>,
 }
 
 /// What every device task shares.
@@ -84,13 +92,16 @@ impl Shared {
     }
 }
 
-/// What a device leaves behind: the telemetry sequence numbers acknowledged.
+/// What a device leaves behind: the telemetry sequence numbers acknowledged, and how its
+/// connects went.
 #[derive(Debug)]
 pub struct DeviceResult {
     /// Device id.
     pub id: String,
     /// Acknowledged (QoS 1) or sent (QoS 0) telemetry sequence numbers.
     pub acked: SeqSet,
+    /// Its connects against what was expected of them.
+    pub conduct: Conduct,
 }
 
 /// Runs `device` until it is done, as worker `worker` (which metrics shard it records into).
@@ -116,6 +127,8 @@ pub async fn run_device(
         inputs: &inputs_tx,
         topics: Topics::new(&identity.id, &spec),
         online: false,
+        pending: None,
+        conduct: Conduct::default(),
     };
     let mut actions = Vec::new();
     // One timer per device, moved to each next deadline (an hour on when there is none).
@@ -130,7 +143,10 @@ pub async fn run_device(
         }
         tokio::select! {
             input = inputs.recv() => match input {
-                Some(input) => device.handle(shared.now(), input, &mut actions),
+                Some(input) => {
+                    session.settle(&input);
+                    device.handle(shared.now(), input, &mut actions);
+                }
                 None => break,
             },
             () = &mut timer => device.tick(shared.now(), &mut actions),
@@ -140,11 +156,14 @@ pub async fn run_device(
         }
     }
     session.set_online(false);
+    let conduct = std::mem::take(&mut session.conduct);
+    drop(session);
     drop(passwords);
     loop_task.abort();
     DeviceResult {
         id: identity.id,
         acked: device.acked().clone(),
+        conduct,
     }
 }
 
@@ -181,6 +200,9 @@ struct Session<'a> {
     inputs: &'a mpsc::UnboundedSender<Input>,
     topics: Topics,
     online: bool,
+    /// What the bridge should do with the connect under way.
+    pending: Option<Expected>,
+    conduct: Conduct,
 }
 
 /// A device's publish topics, rendered once.
@@ -236,15 +258,34 @@ impl Session<'_> {
         self.set_online(false);
         let started = std::time::Instant::now();
         let true_ms = (self.shared.epoch_unix_us / 1000) as i64 + self.shared.now().as_millis() as i64;
-        match self.identity.minter.mint_at(true_ms) {
+        match self.identity.tokens.token(true_ms) {
             Ok(token) => {
                 record::signed(self, started.elapsed());
+                let expected = self
+                    .identity
+                    .judge
+                    .as_ref()
+                    .map_or(Expected::Accept, |judge| judge.expect(&token.token, true_ms));
+                self.pending = Some(expected);
                 let _ = self.passwords.send(token.token);
             }
             Err(_) => {
                 record::mint_failed(self);
                 let _ = self.inputs.send(Input::Down);
             }
+        }
+    }
+
+    /// Notes how the connect under way ended, if `input` ends it.
+    fn settle(&mut self, input: &Input) {
+        let outcome = match input {
+            Input::ConnAck => Outcome::Accepted,
+            Input::Refused(code) => Outcome::Refused(*code),
+            Input::Down => Outcome::Dropped,
+            _ => return,
+        };
+        if let Some(expected) = self.pending.take() {
+            self.conduct.record(&expected, outcome);
         }
     }
 

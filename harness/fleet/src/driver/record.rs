@@ -1,5 +1,7 @@
-//! Turns device observations into metrics (the worker's shard) and live progress counters.
+//! Turns device observations into metrics (the worker's shard) and live progress counters;
+//! with a [`Scope`], every measurement is also recorded under the device's cohort.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -7,10 +9,91 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use fleetgate_identity::Alg;
-use fleetgate_metrics::names::refusal_counter;
+use fleetgate_metrics::Recorder;
+use fleetgate_metrics::names::{COHORT_PREFIX, refusal_counter};
 
 use super::Session;
 use crate::device::{ConnectReason, MessageKind, Observation};
+
+/// Metrics every device records; a [`Scope`] renders each once under its cohort.
+const SCOPED: &[&str] = &[
+    "connect",
+    "publish.puback",
+    "publish.puback.actual",
+    "sign.rs256",
+    "sign.es256",
+    "connects.accepted",
+    "connects.refused",
+    "connack.1",
+    "connack.2",
+    "connack.3",
+    "connack.4",
+    "connack.5",
+    "connections.lost",
+    "reconnects",
+    "token.refreshes",
+    "messages.sent",
+    "messages.acked",
+    "messages.dropped_by_device",
+    "messages.publish_failed",
+    "messages.unacked",
+    "state.updates",
+    "config.received",
+    "commands.received",
+    "client.errors",
+];
+
+/// One cohort's metric names: `cohort.<name>.<metric>`, rendered once.
+#[derive(Debug)]
+pub struct Scope {
+    names: HashMap<&'static str, String>,
+}
+
+impl Scope {
+    /// The names of cohort `cohort`.
+    pub fn new(cohort: &str) -> Self {
+        Self {
+            names: SCOPED
+                .iter()
+                .map(|name| (*name, format!("{COHORT_PREFIX}{cohort}.{name}")))
+                .collect(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.names.get(name).map(String::as_str)
+    }
+}
+
+/// A worker's recorder, recording each measurement for the fleet and for the device's cohort.
+struct Scoped<'a> {
+    recorder: &'a mut Recorder,
+    scope: Option<&'a Scope>,
+}
+
+impl Scoped<'_> {
+    fn count(&mut self, name: &str, n: u64) {
+        self.recorder.count(name, n);
+        if let Some(scoped) = self.scope.and_then(|s| s.get(name)) {
+            self.recorder.count(scoped, n);
+        }
+    }
+
+    fn duration(&mut self, name: &str, value: Duration) {
+        self.recorder.record_duration(name, value);
+        if let Some(scoped) = self.scope.and_then(|s| s.get(name)) {
+            self.recorder.record_duration(scoped, value);
+        }
+    }
+}
+
+/// Runs `f` on the session's worker recorder, scoped to its cohort.
+fn with(session: &Session<'_>, f: impl FnOnce(&mut Scoped<'_>)) {
+    let scope = session.identity.scope.as_deref();
+    session.shared.shards.with(session.worker, |recorder| {
+        f(&mut Scoped { recorder, scope });
+    });
+}
 
 /// Counters a progress display reads while the run goes on.
 #[derive(Debug, Default)]
@@ -73,12 +156,12 @@ impl Live {
 
 /// Records `observation` of the session's device.
 pub(super) fn observe(session: &mut Session<'_>, observation: Observation) {
-    let shared = session.shared;
+    let live = &session.shared.live;
     match observation {
         Observation::Connected { reason, latency } => {
             session.set_online(true);
-            shared.shards.with(session.worker, |r| {
-                r.record_duration("connect", latency);
+            with(session, |r| {
+                r.duration("connect", latency);
                 r.count("connects.accepted", 1);
                 match reason {
                     ConnectReason::Refresh => r.count("token.refreshes", 1),
@@ -88,61 +171,43 @@ pub(super) fn observe(session: &mut Session<'_>, observation: Observation) {
             });
         }
         Observation::Refused(code) => {
-            shared.live.error();
-            shared.shards.with(session.worker, |r| {
+            live.error();
+            with(session, |r| {
                 r.count("connects.refused", 1);
                 r.count(&format!("connack.{code}"), 1);
             });
         }
         Observation::ConnectionLost => {
             session.set_online(false);
-            shared.live.error();
-            shared
-                .shards
-                .with(session.worker, |r| r.count("connections.lost", 1));
+            session.shared.live.error();
+            with(session, |r| r.count("connections.lost", 1));
         }
         Observation::Sent(kind) => {
             let counter = match kind {
                 MessageKind::Telemetry => {
-                    shared.live.sent.fetch_add(1, Ordering::Relaxed);
+                    live.sent.fetch_add(1, Ordering::Relaxed);
                     "messages.sent"
                 }
                 MessageKind::State => "state.updates",
             };
-            shared.shards.with(session.worker, |r| r.count(counter, 1));
+            with(session, |r| r.count(counter, 1));
         }
         Observation::Acked {
             from_intended,
             from_sent,
         } => {
-            shared.live.acked.fetch_add(1, Ordering::Relaxed);
-            shared.shards.with(session.worker, |r| {
-                r.record_duration("publish.puback", from_intended);
-                r.record_duration("publish.puback.actual", from_sent);
+            live.acked.fetch_add(1, Ordering::Relaxed);
+            with(session, |r| {
+                r.duration("publish.puback", from_intended);
+                r.duration("publish.puback.actual", from_sent);
                 r.count("messages.acked", 1);
             });
         }
-        Observation::Dropped(n) => {
-            shared
-                .shards
-                .with(session.worker, |r| r.count("messages.dropped_by_device", n));
-        }
-        Observation::Unconfirmed(n) => {
-            shared
-                .shards
-                .with(session.worker, |r| r.count("messages.publish_failed", n));
-        }
-        Observation::Unacked(n) => {
-            shared
-                .shards
-                .with(session.worker, |r| r.count("messages.unacked", n));
-        }
-        Observation::Config => shared
-            .shards
-            .with(session.worker, |r| r.count("config.received", 1)),
-        Observation::Command => shared
-            .shards
-            .with(session.worker, |r| r.count("commands.received", 1)),
+        Observation::Dropped(n) => with(session, |r| r.count("messages.dropped_by_device", n)),
+        Observation::Unconfirmed(n) => with(session, |r| r.count("messages.publish_failed", n)),
+        Observation::Unacked(n) => with(session, |r| r.count("messages.unacked", n)),
+        Observation::Config => with(session, |r| r.count("config.received", 1)),
+        Observation::Command => with(session, |r| r.count("commands.received", 1)),
     }
 }
 
@@ -152,26 +217,17 @@ pub(super) fn signed(session: &Session<'_>, took: Duration) {
         Alg::Rs256 => "sign.rs256",
         Alg::Es256 => "sign.es256",
     };
-    session
-        .shared
-        .shards
-        .with(session.worker, |r| r.record_duration(metric, took));
+    with(session, |r| r.duration(metric, took));
 }
 
 /// Records a JWT that could not be minted; the device stays offline and backs off.
 pub(super) fn mint_failed(session: &Session<'_>) {
     session.shared.live.error();
-    session
-        .shared
-        .shards
-        .with(session.worker, |r| r.count(&refusal_counter("mint-failed"), 1));
+    with(session, |r| r.count(&refusal_counter("mint-failed"), 1));
 }
 
 /// Records a request the MQTT client would not take.
 pub(super) fn client_error(session: &Session<'_>) {
     session.shared.live.error();
-    session
-        .shared
-        .shards
-        .with(session.worker, |r| r.count("client.errors", 1));
+    with(session, |r| r.count("client.errors", 1));
 }

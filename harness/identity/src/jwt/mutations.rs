@@ -97,6 +97,28 @@ impl TokenMutation {
         Self::ALL.iter().copied().find(|m| m.id() == id)
     }
 
+    /// The conformance case id that sends this token: `clock.<id>` for the lifetime and skew
+    /// entries, `auth.<id>` for the others. A fleet cohort names its fault the same way.
+    pub fn case_id(self) -> String {
+        let group = match self {
+            Self::Lifetime24h
+            | Self::Lifetime24hPlus1s
+            | Self::Lifetime24hPlusSkew
+            | Self::LifetimeOverBound
+            | Self::IatFutureWithinSkew
+            | Self::ExpPastWithinSkew
+            | Self::IatFutureBeyondSkew
+            | Self::ExpPastBeyondSkew => "clock",
+            _ => "auth",
+        };
+        format!("{group}.{}", self.id())
+    }
+
+    /// The entry whose case id is `case_id` (see [`TokenMutation::case_id`]).
+    pub fn by_case_id(case_id: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|m| m.case_id() == case_id)
+    }
+
     /// Whether the entry exists for keys of `alg` (the signature-form ones are ES256 only).
     pub fn applies_to(self, alg: Alg) -> bool {
         alg == Alg::Es256 || !matches!(self, Self::Es256Der | Self::Es256Unpadded)

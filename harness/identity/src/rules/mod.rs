@@ -176,6 +176,34 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Every refusal.
+    pub const ALL: &'static [Self] = &[
+        Self::EmptyPassword,
+        Self::Malformed,
+        Self::BadBase64,
+        Self::MalformedJson,
+        Self::AlgNone,
+        Self::AlgUnsupported,
+        Self::KidNotAllowed,
+        Self::NoCredentials,
+        Self::AlgMismatch,
+        Self::CredentialExpired,
+        Self::RsaTooSmall,
+        Self::Es256SignatureForm,
+        Self::BadSignature,
+        Self::MissingAud,
+        Self::AudNotString,
+        Self::AudMismatch,
+        Self::MissingIat,
+        Self::MissingExp,
+        Self::ClaimNotInteger,
+        Self::IatInFuture,
+        Self::Expired,
+        Self::ExpBeforeIat,
+        Self::LifetimeTooLong,
+        Self::ExtraClaims,
+    ];
+
     /// Stable kebab-case id, used in events, reports and case ids.
     pub fn id(self) -> &'static str {
         match self {

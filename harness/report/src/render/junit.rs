@@ -1,4 +1,4 @@
-//! JUnit XML: one testsuite each for cases, phases, gates and the baseline comparison; one
+//! JUnit XML: one testsuite each for cases, phases, gates, cohorts and the baseline comparison; one
 //! testcase per item, failures carrying their message and evidence.
 
 use std::time::Duration;
@@ -58,6 +58,7 @@ pub fn junit(report: &ReportData) -> String {
     }));
 
     junit.add_test_suites([cases, phases, gates]);
+    junit.add_test_suites(super::cohorts::junit_suite(report));
     if let Some(baseline) = &report.baseline {
         let mut suite = TestSuite::new(format!("{scenario}.baseline"));
         suite.add_test_cases(baseline.comparisons.iter().map(|c| {
@@ -84,7 +85,7 @@ pub fn junit(report: &ReportData) -> String {
     junit.to_string().unwrap_or_default()
 }
 
-fn testcase(
+pub(super) fn testcase(
     name: &str,
     classname: &str,
     verdict: Verdict,

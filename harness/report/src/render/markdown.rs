@@ -27,6 +27,7 @@ pub fn markdown(report: &ReportData) -> String {
     );
     failures(&mut out, report);
     cases(&mut out, report);
+    super::cohorts::section(&mut out, report);
     devices(&mut out, report);
     phases(&mut out, report);
     gates(&mut out, report);
@@ -65,6 +66,7 @@ fn failures(out: &mut String, report: &ReportData) {
             escape(phase.message.as_deref().unwrap_or("failed"))
         ));
     }
+    lines.extend(super::cohorts::failure_lines(report));
     for gate in report.gates.iter().filter(|g| g.verdict == Verdict::Failed) {
         lines.push(format!(
             "- gate `{}`: {}",
@@ -92,7 +94,7 @@ fn failures(out: &mut String, report: &ReportData) {
     }
 }
 
-fn count(verdicts: impl Iterator<Item = Verdict>) -> String {
+pub(super) fn count(verdicts: impl Iterator<Item = Verdict>) -> String {
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for verdict in verdicts {
         match verdict {
@@ -104,7 +106,7 @@ fn count(verdicts: impl Iterator<Item = Verdict>) -> String {
     format!("{passed} passed, {failed} failed, {skipped} skipped")
 }
 
-fn mark(verdict: Verdict) -> &'static str {
+pub(super) fn mark(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Passed => "pass",
         Verdict::Failed => "**FAIL**",
@@ -298,7 +300,7 @@ fn measurements(out: &mut String, report: &ReportData) {
 }
 
 /// Keeps table cells intact: no pipes or line breaks.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 

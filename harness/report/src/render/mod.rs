@@ -1,5 +1,6 @@
 //! Renderers: the same [`ReportData`](crate::ReportData) as JSON, JUnit XML and Markdown.
 
+mod cohorts;
 mod junit;
 mod markdown;
 

@@ -165,22 +165,6 @@ fn jwt_switch(refusal: Refusal) -> Option<SafetyCheck> {
     SafetyCheck::ALL.contains(&check).then_some(check)
 }
 
-/// Token mutations that are about time go to `clock.*`, the others to `auth.*`.
-fn token_group(mutation: TokenMutation) -> &'static str {
-    use TokenMutation as M;
-    match mutation {
-        M::Lifetime24h
-        | M::Lifetime24hPlus1s
-        | M::Lifetime24hPlusSkew
-        | M::LifetimeOverBound
-        | M::IatFutureWithinSkew
-        | M::ExpPastWithinSkew
-        | M::IatFutureBeyondSkew
-        | M::ExpPastBeyondSkew => "clock",
-        _ => "auth",
-    }
-}
-
 fn case(id: String, section: &str, rule: &str, check: Check) -> BridgeCase {
     BridgeCase {
         id,
@@ -194,7 +178,7 @@ pub(crate) fn all() -> &'static [BridgeCase] {
     static CASES: OnceLock<Vec<BridgeCase>> = OnceLock::new();
     CASES.get_or_init(|| {
         let tokens = TokenMutation::ALL.iter().map(|&m| {
-            let id = format!("{}.{}", token_group(m), m.id());
+            let id = m.case_id();
             (id, "§2", m.rule(), Check::Token(m))
         });
         let clocks = ClockToken::ALL

@@ -10,9 +10,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use fleetgate_bridge::registry::{RegistryError, Store};
 use fleetgate_identity::certs::{CertOptions, certificate};
 use fleetgate_identity::credentials::{Credential, CredentialFormat};
+use fleetgate_identity::variants::{VariantError, VariantMaterial};
 use fleetgate_identity::{DeviceKey, KeySpec, pool};
 use fleetgate_scenario::Scenario;
-use fleetgate_scenario::model::{Algorithm, KeyFormat};
+use fleetgate_scenario::model::{Algorithm, Cohort, FaultKind, KeyFormat};
 
 use super::{EnvironmentError, EnvironmentOptions};
 
@@ -31,6 +32,23 @@ pub struct CohortKeys {
     pub format: &'static str,
     /// The private keys, parsed, in device index order.
     pub keys: Vec<Arc<DeviceKey>>,
+    /// With a credential fault on the embedded bridge: how registering the malformed
+    /// credentials went.
+    pub registration: Option<FaultyRegistration>,
+}
+
+/// How the registry answered a cohort's malformed credentials (a `key-format.*` fault): each
+/// should be refused, and the device is then registered without a credential.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultyRegistration {
+    /// The fault id.
+    pub fault: String,
+    /// The refusal a correct registry gives.
+    pub expected: String,
+    /// Malformed credentials the registry refused, by its reason.
+    pub refused: std::collections::BTreeMap<String, u64>,
+    /// Devices whose malformed credential the registry accepted.
+    pub accepted: Vec<String>,
 }
 
 /// Everything registered.
@@ -65,6 +83,24 @@ fn explain(error: &RegistryError) -> String {
     }
 }
 
+/// The malformed credential (one for all the cohort's faulty devices) and an empty tally, for
+/// a cohort with a credential fault.
+fn credential_fault(
+    cohort: &Cohort,
+    now: i64,
+) -> Result<Option<(Credential, FaultyRegistration)>, VariantError> {
+    let Some((fault, FaultKind::Credential(variant))) = cohort.fault.as_ref().map(|f| (f, f.kind)) else {
+        return Ok(None);
+    };
+    let registration = FaultyRegistration {
+        fault: fault.id.clone(),
+        expected: variant.expected.map(|r| r.id().to_owned()).unwrap_or_default(),
+        ..FaultyRegistration::default()
+    };
+    let malformed = variant.build(&VariantMaterial::generate(now)?)?.credential;
+    Ok(Some((malformed, registration)))
+}
+
 /// Generates every cohort's keys and, with a `store` (an embedded bridge), registers every
 /// cohort device and `[[device]]` of `scenario` in it.
 pub(super) fn register(
@@ -94,13 +130,27 @@ pub(super) fn register(
         let registry = store
             .into_iter()
             .flat_map(|store| keys.keys.iter().enumerate().map(move |k| (store, k)));
+        let mut faulty = credential_fault(cohort, now).map_err(|e| start(&e))?;
         for (store, (i, key)) in registry {
+            let id = cohort.device_id.render(i as u64);
+            if let Some((malformed, registration)) = faulty.as_mut()
+                && cohort.fault.as_ref().is_some_and(|f| f.carried_by(i as u64))
+            {
+                match store.create(&id, vec![malformed.clone()], false, now) {
+                    Err(RegistryError::Credential(c)) => {
+                        *registration.refused.entry(c.reason.id().to_owned()).or_default() += 1;
+                        store.create(&id, Vec::new(), false, now).map_err(|e| start(&e))?;
+                    }
+                    Err(e) => return Err(start(&e)),
+                    Ok(_) => registration.accepted.push(id),
+                }
+                continue;
+            }
             let pem = if credential_format.is_x509() {
                 certificate(key, &CertOptions::valid_around(now, 365), None).map_err(|e| start(&e))?
             } else {
                 key.spki_pem()
             };
-            let id = cohort.device_id.render(i as u64);
             let credential = Credential {
                 format: credential_format,
                 pem,
@@ -123,6 +173,7 @@ pub(super) fn register(
             keys_dir: dir,
             format: credential_format.as_str(),
             keys: keys.keys,
+            registration: faulty.map(|(_, registration)| registration),
         });
     }
     let Some(store) = store else {

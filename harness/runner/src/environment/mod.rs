@@ -31,7 +31,7 @@ use fleetgate_scenario::model::{BridgeTarget, Profile as ScenarioProfile};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-pub use devices::RegisteredDevices;
+pub use devices::{CohortKeys, FaultyRegistration, RegisteredDevices};
 pub use pubsub::PubsubEnv;
 pub use push::PushEnv;
 

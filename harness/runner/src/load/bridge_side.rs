@@ -6,6 +6,7 @@ use fleetgate_metrics::Recorder;
 use fleetgate_metrics::names::refusal_counter;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::cohorts::Reasons;
 use crate::observe::Observer;
 
 /// Forgets the events recorded so far (those of the conformance cases, which ran before),
@@ -17,19 +18,23 @@ pub(super) fn discard(events: &mut UnboundedReceiver<Recorded>, observer: &mut O
 }
 
 /// Counts every event recorded so far: `refusals.<reason>`, `disconnects.<cause>`,
-/// `bridge.dropped` (connections dropped before a CONNECT verdict); real devices' events go to
-/// the observer too.
+/// `bridge.dropped` (connections dropped before a CONNECT verdict), and each device's refusals
+/// by reason; real devices' events go to the observer too.
 pub(super) fn count(
     events: &mut UnboundedReceiver<Recorded>,
     metrics: &mut Recorder,
     observer: &mut Observer,
-) {
+) -> Reasons {
+    let mut reasons = Reasons::new();
     while let Ok(recorded) = events.try_recv() {
         observer.record(&recorded);
         match recorded.event {
             Event::ConnectAttempt(attempt) => {
                 if let Verdict::Refused { reason, .. } = attempt.verdict {
                     metrics.count(&refusal_counter(&reason), 1);
+                    if let Some(device) = attempt.device {
+                        *reasons.entry(device).or_default().entry(reason).or_default() += 1;
+                    }
                 }
             }
             Event::Dropped { .. } => metrics.count("bridge.dropped", 1),
@@ -39,4 +44,5 @@ pub(super) fn count(
             Event::Packet { .. } | Event::Forwarded { .. } => {}
         }
     }
+    reasons
 }

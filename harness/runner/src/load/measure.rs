@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fleetgate_metrics::names::REFUSALS_PREFIX;
-use fleetgate_metrics::{Better, GateKey, Recorder, Unit, flatten};
+use fleetgate_metrics::{Better, GateKey, MetricKind, Recorder, Unit, flatten};
 use fleetgate_report::Measurement;
+use fleetgate_scenario::Scenario;
 
 use super::downstream::Tallies;
 
@@ -75,6 +76,26 @@ pub(super) fn measurements(
             (key, Measurement { value, unit, better })
         })
         .collect()
+}
+
+/// Counters a gate names that were never counted are 0, not absent, where their source ran:
+/// `refusals.*` come from the embedded bridge, the others from the fleet.
+pub(super) fn zero_gated_counters(
+    scenario: &Scenario,
+    embedded_bridge: bool,
+    measurements: &mut BTreeMap<String, Measurement>,
+) {
+    for gate in &scenario.gates {
+        let counter = gate.key.metric.kind == MetricKind::Counter;
+        if !counter || (gate.key.metric.name == "refusals" && !embedded_bridge) {
+            continue;
+        }
+        measurements.entry(gate.key.to_string()).or_insert(Measurement {
+            value: 0.0,
+            unit: Unit::Count,
+            better: gate.key.metric.better,
+        });
+    }
 }
 
 /// The unit and better direction of a measurement key.

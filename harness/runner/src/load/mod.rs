@@ -3,7 +3,9 @@
 //! measurement, and the raw metrics for shard merging.
 
 mod bridge_side;
+mod cohorts;
 mod downstream;
+mod faulty;
 mod measure;
 mod plan;
 
@@ -38,6 +40,8 @@ pub(crate) struct LoadResult {
     pub notes: Vec<String>,
     /// What the real devices that joined the run did.
     pub devices: Vec<fleetgate_report::DeviceSummary>,
+    /// Each cohort's connects against what was expected of them.
+    pub cohorts: Vec<fleetgate_report::CohortResult>,
 }
 
 /// Runs the scenario's phases with its cohorts; progress goes to `watch` once a second and the
@@ -56,7 +60,10 @@ pub(crate) async fn run(
         Ok(target) => target,
         Err(message) => return failed(scenario, &message),
     };
-    let plan = plan::fleet(scenario, env);
+    let plan = match plan::fleet(scenario, env) {
+        Ok(plan) => plan,
+        Err(message) => return failed(scenario, &message),
+    };
     let mut observer = crate::observe::Observer::default();
     if let Some(bridge) = env.bridge.as_ref() {
         bridge_side::discard(&mut *bridge.events.lock().await, &mut observer);
@@ -98,12 +105,29 @@ pub(crate) async fn run(
     notes.extend(capacity_notes(&fleet));
     let mut metrics = fleet.metrics.clone();
     let seen = downstreams.finish(&fleet, &mut metrics, &mut notes).await;
-    if let Some(bridge) = env.bridge.as_ref() {
-        bridge_side::count(&mut *bridge.events.lock().await, &mut metrics, &mut observer);
-    }
+    let reasons = match env.bridge.as_ref() {
+        Some(bridge) => Some(bridge_side::count(
+            &mut *bridge.events.lock().await,
+            &mut metrics,
+            &mut observer,
+        )),
+        None => None,
+    };
+    let cohorts = cohorts::results(
+        &cohorts::Judged {
+            scenario,
+            keys: &env.devices.cohorts,
+            fleet: &fleet,
+            reasons: reasons.as_ref(),
+            tallies: &seen,
+            connack: faulty::profile_under_test(scenario).connack_auth_failure,
+        },
+        &mut metrics,
+    );
     let real = crate::observe::real_devices(scenario);
     let loaded = fleet.phases.last().map_or(Duration::ZERO, |p| p.end);
     let mut measurements = measure::measurements(&metrics, &seen, loaded);
+    measure::zero_gated_counters(scenario, reasons.is_some(), &mut measurements);
     measurements.extend(env.pubsub.stored_bytes_peak());
     LoadResult {
         phases: phases(&fleet),
@@ -111,6 +135,7 @@ pub(crate) async fn run(
         metrics: Some(metrics.to_set()),
         notes,
         devices: observer.summaries(|id| real.contains(id)),
+        cohorts,
     }
 }
 

@@ -7,15 +7,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fleetgate_fleet::backoff::BackoffPolicy;
 use fleetgate_fleet::device::{DeviceSpec, StateSpec, TelemetrySpec, TokenPolicy};
-use fleetgate_fleet::driver::{Identity, Target, tls};
+use fleetgate_fleet::driver::conduct::{Judge, TokenSource};
+use fleetgate_fleet::driver::{Identity, Scope, Target, tls};
 use fleetgate_fleet::engine::{CohortPlan, FleetPlan, PhasePlan};
 use fleetgate_fleet::payload::PayloadKind;
 use fleetgate_fleet::schedule::ScheduleKind;
 use fleetgate_identity::clock::{ClockModel, ClockStart, DeviceClock};
 use fleetgate_identity::jwt::TokenMinter;
+use fleetgate_identity::{DeviceKey, KeySpec};
 use fleetgate_scenario::Scenario;
-use fleetgate_scenario::model::{BridgeTarget, Cohort, PayloadEncoding, Schedule};
+use fleetgate_scenario::model::{BridgeTarget, Cohort, FaultKind, PayloadEncoding, Schedule};
 
+use super::faulty::{self, MutatedTokens, RulesJudge};
 use crate::environment::Environment;
 
 /// Where the fleet connects: the embedded bridge, or the scenario's external one.
@@ -66,44 +69,95 @@ pub(super) fn target(scenario: &Scenario, env: &Environment, scenario_dir: &Path
     })
 }
 
-/// The fleet plan: every cohort with its keys, clocks and behaviour, and the phases.
-pub(super) fn fleet(scenario: &Scenario, env: &Environment) -> FleetPlan {
+/// The fleet plan: every cohort with its keys, clocks, faults, expectations and behaviour, and
+/// the phases. With more than one cohort, each cohort's devices are also measured apart.
+pub(super) fn fleet(scenario: &Scenario, env: &Environment) -> Result<FleetPlan, String> {
     let origin_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let cohorts = scenario
-        .cohorts
-        .iter()
-        .zip(&env.devices.cohorts)
-        .map(|(cohort, keys)| {
-            let clock = DeviceClock::new(
-                ClockModel {
-                    skew_ms: (cohort.clock.skew.as_secs_f64() * 1000.0).round() as i64,
-                    drift_ppm: cohort.clock.drift_ppm,
-                    start: ClockStart::Synced,
-                },
-                origin_ms,
-            );
-            let lifetime = i64::try_from(cohort.token.lifetime.as_secs()).unwrap_or(i64::MAX);
-            let devices = keys
-                .keys
-                .iter()
-                .enumerate()
-                .map(|(index, key)| Identity {
+    let profile = faulty::profile_under_test(scenario);
+    let scoped = scenario.cohorts.len() > 1;
+    let mut cohorts = Vec::new();
+    for (cohort, keys) in scenario.cohorts.iter().zip(&env.devices.cohorts) {
+        let start = match cohort.clock.start {
+            None => ClockStart::Synced,
+            Some(secs) => ClockStart::FixedDate(secs),
+        };
+        let clock = DeviceClock::new(
+            ClockModel {
+                skew_ms: (cohort.clock.skew.as_secs_f64() * 1000.0).round() as i64,
+                drift_ppm: cohort.clock.drift_ppm,
+                start,
+            },
+            origin_ms,
+        );
+        let lifetime = i64::try_from(cohort.token.lifetime.as_secs()).unwrap_or(i64::MAX);
+        let scope = scoped.then(|| Arc::new(Scope::new(&cohort.name)));
+        let other_key = match cohort.fault.as_ref().map(|f| f.kind) {
+            Some(FaultKind::Token(_)) => Some(Arc::new(
+                DeviceKey::generate(keys.keys.first().map_or(KeySpec::P256, |k| k.spec())).map_err(|e| {
+                    format!(
+                        "cohort `{}`: cannot make the key of another device: {e}",
+                        cohort.name
+                    )
+                })?,
+            )),
+            _ => None,
+        };
+        let devices = keys
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(index, key)| {
+                let faulty = cohort.fault.as_ref().filter(|f| f.carried_by(index as u64));
+                let minter = || -> Arc<dyn TokenSource> {
+                    Arc::new(TokenMinter::new(
+                        Arc::clone(key),
+                        &scenario.project.id,
+                        lifetime,
+                        clock,
+                    ))
+                };
+                let tokens = match (faulty.map(|f| f.kind), &other_key) {
+                    (Some(FaultKind::Token(mutation)), Some(other)) => Arc::new(MutatedTokens {
+                        mutation,
+                        key: Arc::clone(key),
+                        other_key: Arc::clone(other),
+                        audience: scenario.project.id.clone(),
+                        clock,
+                        skew_secs: profile.jwt.skew_secs,
+                    }),
+                    _ => minter(),
+                };
+                let registered = !matches!(faulty.map(|f| f.kind), Some(FaultKind::Credential(_)));
+                let judged = faulty.is_some() || faulty::clock_needs_judging(&clock);
+                let judge = judged.then(|| {
+                    let stated = faulty.and(cohort.expect.clone());
+                    Arc::new(RulesJudge::new(
+                        &scenario.project.id,
+                        key,
+                        registered,
+                        &profile,
+                        stated,
+                    )) as Arc<dyn Judge>
+                });
+                Identity {
                     id: cohort.device_id.render(index as u64),
-                    minter: TokenMinter::new(Arc::clone(key), &scenario.project.id, lifetime, clock),
+                    tokens,
                     alg: key.alg(),
-                })
-                .collect();
-            CohortPlan {
-                name: cohort.name.clone(),
-                spec: Arc::new(spec(cohort)),
-                devices,
-                connect_rate: cohort.connect_rate.map(|r| r.per_second()),
-            }
-        })
-        .collect();
-    FleetPlan {
+                    judge,
+                    scope: scope.clone(),
+                }
+            })
+            .collect();
+        cohorts.push(CohortPlan {
+            name: cohort.name.clone(),
+            spec: Arc::new(spec(cohort)),
+            devices,
+            connect_rate: cohort.connect_rate.map(|r| r.per_second()),
+        });
+    }
+    Ok(FleetPlan {
         seed: scenario.seed,
         cohorts,
         phases: scenario
@@ -117,7 +171,7 @@ pub(super) fn fleet(scenario: &Scenario, env: &Environment) -> FleetPlan {
                 churn_per_min: p.churn_per_min,
             })
             .collect(),
-    }
+    })
 }
 
 fn spec(cohort: &Cohort) -> DeviceSpec {

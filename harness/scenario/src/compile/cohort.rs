@@ -10,7 +10,7 @@ use crate::read::{Fields, Item, Val};
 use crate::spec::RSA_BITS;
 use crate::template::{IOT_ID_HELP, IdTemplate, TEMPLATE_HELP, is_iot_id};
 
-use super::{Cx, behaviour};
+use super::{Cx, behaviour, cohort_fault};
 
 const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 const MIN_PAYLOAD: u64 = 64;
@@ -89,15 +89,20 @@ fn cohort(item: &Item, fields: &Fields, cx: &mut Cx) -> Option<Cohort> {
     let token = token(fields.table("token").unwrap_or(&empty), cx);
     let telemetry = fields.table("telemetry").and_then(|t| telemetry(t, cx));
     let clock = fields.table("clock").unwrap_or(&empty);
+    let start = cohort_fault::clock_start(clock, cx);
     let backoff = behaviour::backoff(fields.table("backoff").unwrap_or(&empty), cx);
+    let name = fields.str("name")?;
+    let fault = key.and_then(|k| cohort_fault::fault(fields, name, k.alg, cx));
+    let expect = cohort_fault::expectation(fields, name, cx);
     Some(Cohort {
-        name: fields.str("name")?.to_owned(),
+        name: name.to_owned(),
         devices: devices?,
         device_id: device_id?,
         key: key?,
         clock: Clock {
             skew: clock.signed_duration("skew").unwrap_or_default(),
             drift_ppm: clock.float("drift_ppm").unwrap_or(0.0),
+            start: start?,
         },
         token: token?,
         telemetry,
@@ -107,6 +112,8 @@ fn cohort(item: &Item, fields: &Fields, cx: &mut Cx) -> Option<Cohort> {
         offline_queue: fields
             .int("offline_queue")
             .map_or(1000, |q| u32::try_from(q).unwrap_or(u32::MAX)),
+        fault: fault?,
+        expect: expect?,
     })
 }
 

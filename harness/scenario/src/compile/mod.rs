@@ -6,6 +6,7 @@
 
 mod behaviour;
 mod cohort;
+pub(crate) mod cohort_fault;
 mod faults;
 mod push;
 mod registry;
@@ -87,8 +88,19 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
     let phases = cohort::phases(fields.array("phase"), declares_cohorts, cx);
     let selected = selection::cases(fields.table("cases"), cases, cx);
     let case_settings = selection::case_settings(fields.table("cases"), cases, cx);
-    let gates = selection::gates(fields.get("gates"), cx);
+    let cohort_names: Vec<&str> = fields
+        .array("cohort")
+        .iter()
+        .filter_map(|item| match &item.val {
+            crate::read::Val::Table(cohort) => cohort.str("name"),
+            _ => None,
+        })
+        .collect();
+    let gates = selection::gates(fields.get("gates"), &cohort_names, cx);
     let push = push::push(fields.table("push").unwrap_or(&empty), &project, &target, cx);
+    if let Some(target) = &target {
+        credential_faults_need_the_embedded_bridge(fields.array("cohort"), &cohorts, target, cx);
+    }
     let declares_devices = fields.get("device").is_some();
     if !declares_cohorts
         && !declares_devices
@@ -119,6 +131,41 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
         gates,
         push: push?,
     })
+}
+
+/// A credential fault acts where fleetgate registers the devices: only on its own bridge.
+fn credential_faults_need_the_embedded_bridge(
+    items: &[Item],
+    cohorts: &[crate::model::Cohort],
+    target: &crate::model::Target,
+    cx: &mut Cx,
+) {
+    if target.bridge == crate::model::BridgeTarget::Embedded {
+        return;
+    }
+    for cohort in cohorts {
+        let Some(fault) = cohort
+            .fault
+            .as_ref()
+            .filter(|f| matches!(f.kind, crate::model::FaultKind::Credential(_)))
+        else {
+            continue;
+        };
+        let item = items.iter().find_map(|item| match &item.val {
+            crate::read::Val::Table(t) if t.str("name") == Some(cohort.name.as_str()) => t.get("fault"),
+            _ => None,
+        });
+        if let Some(item) = item {
+            cx.error(
+                item,
+                format!(
+                    "cohort `{}`: `{}` is applied when fleetgate registers the devices, which it does only on its embedded bridge",
+                    cohort.name, fault.id
+                ),
+                "a token fault (auth.*, clock.*), or register the malformed credential on your bridge yourself and expect its refusal there",
+            );
+        }
+    }
 }
 
 /// Collects diagnostics during compilation.

@@ -67,7 +67,7 @@ fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
 }
 
 /// Compiles `[gates]`.
-pub(super) fn gates(map: Option<&Item>, cx: &mut Cx) -> Vec<Gate> {
+pub(super) fn gates(map: Option<&Item>, cohorts: &[&str], cx: &mut Cx) -> Vec<Gate> {
     let Some(Item {
         val: Val::Map(entries),
         ..
@@ -77,7 +77,16 @@ pub(super) fn gates(map: Option<&Item>, cx: &mut Cx) -> Vec<Gate> {
     };
     let mut out = Vec::new();
     for (name, key_span, item) in entries {
-        let Some(key) = GateKey::parse(name) else {
+        let Some(key) = GateKey::parse_for(name, cohorts) else {
+            if let Some(scoped) = GateKey::parse(name).and_then(|k| k.cohort) {
+                cx.error_at(
+                    &item.path,
+                    key_span.clone(),
+                    format!("gate `{name}` names no cohort of this scenario (`{scoped}` or a longer name)"),
+                    format!("cohort.<name>.<metric> with one of: {}", cohorts.join(", ")),
+                );
+                continue;
+            }
             if let Some(metric) = fleetgate_metrics::names::METRICS
                 .iter()
                 .find(|m| m.name == name.as_str())
@@ -120,10 +129,10 @@ pub(super) fn gates(map: Option<&Item>, cx: &mut Cx) -> Vec<Gate> {
             let Val::Threshold(threshold) = at.val else {
                 continue;
             };
-            if let Some(value) = convert(key, threshold, at, cx) {
+            if let Some(value) = convert(&key, threshold, at, cx) {
                 pair[slot] = Some(value);
                 out.push(Gate {
-                    key,
+                    key: key.clone(),
                     bound,
                     threshold: value,
                     written: written(threshold),
@@ -145,7 +154,7 @@ pub(super) fn gates(map: Option<&Item>, cx: &mut Cx) -> Vec<Gate> {
 }
 
 /// The threshold in the metric's unit, or an error saying which form the metric takes.
-fn convert(key: GateKey, threshold: Threshold, at: &Item, cx: &mut Cx) -> Option<f64> {
+fn convert(key: &GateKey, threshold: Threshold, at: &Item, cx: &mut Cx) -> Option<f64> {
     use fleetgate_metrics::Unit;
     let value = match (key.unit(), threshold) {
         (Unit::Micros, Threshold::Duration(d)) => Some(d.as_secs_f64() * 1e6),

@@ -415,8 +415,37 @@ pub static COHORT: TableSpec = TableSpec {
             "1000",
             "Messages a device keeps while offline; beyond it the oldest are dropped and counted as messages.dropped_by_device.",
         ),
+        maybe(
+            "fault",
+            Kind::Str,
+            "A fault every connect of the cohort's faulty devices carries: a token case id of the catalogue (auth.alg-none, clock.exp-past-beyond-skew, …) or a credential one (key-format.rsa-pkcs1-public, …; embedded bridge only). `fleetgate cases` lists them.",
+        ),
+        opt(
+            "fault_share",
+            Kind::Float { min: 0.0, max: 1.0 },
+            "1",
+            "Share of the cohort's devices that carry the fault, spread evenly over device indexes; the others are well-behaved.",
+        ),
+        maybe(
+            "expect",
+            Kind::Enum(EXPECTATIONS),
+            "What the bridge must do with the faulty devices' connects; when omitted, what a correct bridge of the profile does with each token sent (the natural expectation).",
+        ),
+        maybe(
+            "expect_reason",
+            Kind::Ident,
+            "With expect = \"refuse\": the embedded bridge's refusal reason (bad-signature, alg-none, expired, no-credentials, …).",
+        ),
+        maybe(
+            "expect_connack",
+            Kind::Int { min: 1, max: 5 },
+            "With expect = \"refuse\": the CONNACK code of the refusals; the profile's when omitted.",
+        ),
     ],
 };
+
+/// What a cohort may expect of the bridge.
+pub const EXPECTATIONS: &[&str] = &["accept", "refuse"];
 
 /// `state = { … }` of a cohort.
 pub static STATE: TableSpec = TableSpec {
@@ -487,6 +516,12 @@ pub static CLOCK: TableSpec = TableSpec {
             },
             "0",
             "Clock drift in parts per million (positive: runs fast).",
+        ),
+        opt(
+            "start",
+            Kind::Str,
+            "\"synced\"",
+            "\"synced\" (true time plus skew and drift), or an RFC 3339 UTC time the clock starts from at the start of the run, such as \"1970-01-01T00:00:00Z\" for a Pi with no real-time clock and no network time.",
         ),
     ],
 };
