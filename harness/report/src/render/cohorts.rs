@@ -24,7 +24,9 @@ fn failure(cohort: &CohortResult) -> String {
         .iter()
         .map(|d| format!("`{}` {}", d.device, d.what))
         .collect();
-    let more = cohort.differing_devices.saturating_sub(cohort.differing.len() as u64);
+    let more = cohort
+        .differing_devices
+        .saturating_sub(cohort.differing.len() as u64);
     format!(
         "{} of {} devices differed from the expectation ({}): {}{}",
         cohort.differing_devices,
@@ -78,7 +80,11 @@ pub(super) fn section(out: &mut String, report: &ReportData) {
             c.differing_devices
         );
     }
-    for note in report.cohorts.iter().flat_map(|c| c.notes.iter().map(move |n| (c, n))) {
+    for note in report
+        .cohorts
+        .iter()
+        .flat_map(|c| c.notes.iter().map(move |n| (c, n)))
+    {
         let _ = writeln!(out, "\n- `{}`: {}", note.0.name, super::markdown::escape(note.1));
     }
     out.push('\n');
@@ -145,12 +151,21 @@ mod tests {
         ];
         report.decide_outcome();
         let text = crate::render::markdown(&report);
-        assert!(text.contains("## Cohorts: 1 passed, 1 failed, 0 skipped"), "{text}");
-        assert!(text.contains("- cohort `alg-none`: 2 of 5 devices differed"), "{text}");
+        assert!(
+            text.contains("## Cohorts: 1 passed, 1 failed, 0 skipped"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- cohort `alg-none`: 2 of 5 devices differed"),
+            "{text}"
+        );
         assert!(text.contains("`bad-00001` accepted, expected a refusal (alg-none); and 1 more"));
         assert!(text.contains("7 × CONNACK 5"));
         let xml = crate::render::junit(&report);
-        assert!(xml.contains("testsuite name=\"demo.cohorts\" tests=\"2\""), "{xml}");
+        assert!(
+            xml.contains("testsuite name=\"demo.cohorts\" tests=\"2\""),
+            "{xml}"
+        );
         assert!(xml.contains("bad-00001"));
     }
 }
