@@ -193,6 +193,26 @@ pub const METRICS: &[Metric] = &[
     counter("reconnects", Better::Lower, "reconnections after a disconnect"),
     counter("token.refreshes", Better::Higher, "JWT refreshes by reconnecting"),
     counter("push.errors", Better::Lower, "push-load requests that failed"),
+    counter(
+        "push.invalid.sent",
+        Better::Higher,
+        "invalid pushes a push load mixed in ([push.load] invalid_share)",
+    ),
+    counter(
+        "push.invalid.refused",
+        Better::Higher,
+        "invalid pushes the endpoint refused with a refusal status",
+    ),
+    counter(
+        "push.invalid.accepted",
+        Better::Lower,
+        "invalid pushes the endpoint acknowledged: a validation hole",
+    ),
+    counter(
+        "push.invalid.other",
+        Better::Lower,
+        "invalid pushes answered neither 2xx nor a refusal status",
+    ),
     Metric {
         name: "pipeline.delivered_ratio",
         kind: MetricKind::Ratio,

@@ -1,6 +1,8 @@
-//! Push load (issue 8, item 5): goose users POST authenticated, wrapped Pub/Sub pushes, each with
-//! a freshly minted valid token from the Google mock's active key, against an endpoint URL at a
-//! fixed rate (goose's request throttle) for a fixed time.
+//! Push load: goose users POST authenticated, wrapped Pub/Sub pushes, each with a freshly minted
+//! valid token from the Google mock's active key, against an endpoint URL at a fixed rate
+//! (goose's request throttle) for a fixed time. A share of the pushes may carry an invalid token
+//! from the `push.*` catalogue instead; the endpoint must refuse those, and they are counted
+//! apart (`push.invalid.*`), outside `push.request` and `push.errors`.
 //!
 //! Latencies are goose's own per-request timing (from the send, after the throttle released the
 //! request, to the response headers), recorded in µs as `push.request` into per-user
@@ -15,7 +17,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use fleetgate_identity::google::mutations::{PushContext, PushMutation};
 use fleetgate_identity::google::{GoogleIdentity, PushClaims};
+use fleetgate_identity::{DeviceKey, KeySpec};
 use fleetgate_metrics::{Recorder, Shards};
 use goose::config::GooseConfiguration;
 use goose::goose::{GooseRequest, GooseUser, Scenario, Transaction, TransactionError, TransactionResult};
@@ -26,7 +30,7 @@ use crate::GoogleMock;
 use crate::cases::PushTarget;
 
 /// The shape of a push load.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LoadConfig {
     /// Pushes per second across all users (goose's throttle counts whole requests), at least 1.
     pub rate: u32,
@@ -36,7 +40,26 @@ pub struct LoadConfig {
     pub users: u32,
     /// Timeout of one push.
     pub timeout: Duration,
+    /// Share of the pushes that carry an invalid token (0: none), spread evenly.
+    pub invalid_share: f64,
+    /// The invalid tokens, taken in turn.
+    pub invalid: Vec<PushMutation>,
+    /// Statuses that count as the endpoint refusing an invalid push.
+    pub refusal_statuses: Vec<u16>,
+    /// The endpoint's clock skew, for the expired and future tokens (300 s: the most tolerant
+    /// common default).
+    pub endpoint_skew: Duration,
 }
+
+/// Counters of the invalid pushes mixed into a load: sent, refused with a refusal status,
+/// acknowledged (the endpoint let an invalid token through), answered otherwise.
+pub const INVALID_SENT: &str = "push.invalid.sent";
+/// See [`INVALID_SENT`].
+pub const INVALID_REFUSED: &str = "push.invalid.refused";
+/// See [`INVALID_SENT`].
+pub const INVALID_ACCEPTED: &str = "push.invalid.accepted";
+/// See [`INVALID_SENT`].
+pub const INVALID_OTHER: &str = "push.invalid.other";
 
 /// The latency histogram of a push load (µs).
 pub const REQUEST: &str = "push.request";
@@ -55,6 +78,8 @@ pub struct LoadOutcome {
     pub errors: BTreeMap<String, u64>,
     /// Wall time of the load, goose's user launch included.
     pub elapsed: Duration,
+    /// Invalid pushes the endpoint acknowledged, by case id.
+    pub invalid_accepted: BTreeMap<String, u64>,
 }
 
 impl LoadOutcome {
@@ -73,6 +98,9 @@ pub enum LoadError {
         /// Goose's error.
         error: Box<GooseError>,
     },
+    /// The key for the rogue-key pushes could not be made.
+    #[error("cannot make the rogue key of invalid pushes: {0}")]
+    Key(String),
     /// The URL has no scheme and host for goose's base URL.
     #[error("the push endpoint URL {url} has no scheme://host part")]
     Url {
@@ -91,6 +119,12 @@ struct Shared {
     sent: AtomicU64,
     metrics: Shards,
     errors: Mutex<BTreeMap<String, u64>>,
+    invalid_share: f64,
+    invalid: Vec<PushMutation>,
+    refusal_statuses: Vec<u16>,
+    skew_secs: i64,
+    rogue: DeviceKey,
+    invalid_accepted: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Shared {
@@ -99,12 +133,52 @@ impl Shared {
         *lock(&self.errors).entry(kind).or_default() += 1;
     }
 
-    /// One push: a fresh token, a wrapped body, goose's request, the recording.
+    /// The invalid token push `seq` carries, if it is one of the share.
+    fn invalid_for(&self, seq: u64) -> Option<PushMutation> {
+        let step = |i: u64| (i as f64 * self.invalid_share + 1e-9).floor() as u64;
+        let turn = step(seq);
+        (step(seq + 1) > turn && !self.invalid.is_empty())
+            .then(|| self.invalid[(turn % self.invalid.len() as u64) as usize])
+    }
+
+    /// Counts an invalid push's answer.
+    fn judge_invalid(&self, user: usize, mutation: PushMutation, status: u16) {
+        let counter = if (200..300).contains(&status) {
+            *lock(&self.invalid_accepted)
+                .entry(mutation.case_id().to_owned())
+                .or_default() += 1;
+            INVALID_ACCEPTED
+        } else if self.refusal_statuses.contains(&status) {
+            INVALID_REFUSED
+        } else {
+            INVALID_OTHER
+        };
+        self.metrics.with(user, |r| {
+            r.count(INVALID_SENT, 1);
+            r.count(counter, 1);
+        });
+    }
+
+    /// One push: a fresh token (or an invalid one, for the share), a wrapped body, goose's
+    /// request, the recording.
     async fn push(&self, user: &mut GooseUser) -> TransactionResult {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let index = user.weighted_users_index;
         let claims = PushClaims::new(&self.audience, &self.service_account, unix_now() - 5);
-        let token = match lock_read(&self.identity).push_token(&claims) {
+        let invalid = self.invalid_for(seq);
+        let minted = {
+            let google = lock_read(&self.identity);
+            match invalid {
+                None => google.push_token(&claims),
+                Some(mutation) => mutation.build(&PushContext {
+                    google: &google,
+                    rogue: &self.rogue,
+                    claims: &claims,
+                    skew_secs: self.skew_secs,
+                }),
+            }
+        };
+        let token = match minted {
             Ok(token) => token,
             Err(error) => {
                 self.error(index, format!("mint: {error}"));
@@ -131,6 +205,10 @@ impl Shared {
             },
         };
         self.sent.fetch_add(1, Ordering::Relaxed);
+        if let Some(mutation) = invalid {
+            self.judge_invalid(index, mutation, metric.status_code);
+            return Ok(());
+        }
         if metric.status_code != 0 {
             let micros = metric.response_time * 1000 + u64::from(metric.response_time_fraction_us);
             self.metrics.with(index, |r| r.record(REQUEST, micros));
@@ -226,6 +304,12 @@ pub async fn run(
         sent: AtomicU64::new(0),
         metrics: Shards::new(config.users.max(1) as usize),
         errors: Mutex::new(BTreeMap::new()),
+        invalid_share: config.invalid_share,
+        invalid: config.invalid.clone(),
+        refusal_statuses: config.refusal_statuses.clone(),
+        skew_secs: i64::try_from(config.endpoint_skew.as_secs()).unwrap_or(i64::MAX / 4),
+        rogue: DeviceKey::generate(KeySpec::RSA_2048).map_err(|e| LoadError::Key(e.to_string()))?,
+        invalid_accepted: Mutex::new(BTreeMap::new()),
     });
     let user_shared = Arc::clone(&shared);
     let push = Transaction::new(Arc::new(move |user| {
@@ -248,12 +332,19 @@ pub async fn run(
     let requests = shared.sent.load(Ordering::Relaxed);
     let mut metrics = shared.metrics.drain();
     metrics.count(ERRORS, 0);
+    if config.invalid_share > 0.0 {
+        for counter in [INVALID_SENT, INVALID_REFUSED, INVALID_ACCEPTED, INVALID_OTHER] {
+            metrics.count(counter, 0);
+        }
+    }
     let errors = lock(&shared.errors).clone();
+    let invalid_accepted = lock(&shared.invalid_accepted).clone();
     Ok(LoadOutcome {
         metrics,
         requests,
         errors,
         elapsed,
+        invalid_accepted,
     })
 }
 
@@ -313,6 +404,10 @@ mod tests {
             duration: Duration::from_millis(300),
             users: 4,
             timeout: Duration::from_secs(10),
+            invalid_share: 0.0,
+            invalid: Vec::new(),
+            refusal_statuses: vec![401, 403],
+            endpoint_skew: Duration::from_secs(300),
         };
         let goose = configuration("http://127.0.0.1:1", &config);
         assert!(goose.no_telnet && !goose.websocket && goose.no_print_metrics);

@@ -1,7 +1,8 @@
 //! Push load with goose against the reference verifier: every push carries a fresh valid token
 //! and is accepted, the verifier's delivery count equals the pushes sent, and every answered
 //! push has a latency sample; against a verifier expecting another service account every push
-//! is an error, counted by status.
+//! is an error, counted by status. A share of invalid pushes is counted apart: all refused by
+//! the reference verifier, and the ones a lenient endpoint lets through are named.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly
 
@@ -10,6 +11,7 @@ mod common;
 use std::time::Duration;
 
 use common::{SERVICE_ACCOUNT, Setup};
+use fleetgate_identity::google::mutations::PushMutation;
 use fleetgate_push::load::{self, LoadConfig};
 use fleetgate_push::verifier::{self, VerifierConfig};
 use fleetgate_push::{PushTarget, Verdict};
@@ -20,7 +22,76 @@ fn config() -> LoadConfig {
         duration: Duration::from_secs(1),
         users: 2,
         timeout: Duration::from_secs(10),
+        invalid_share: 0.0,
+        invalid: Vec::new(),
+        refusal_statuses: vec![401, 403],
+        endpoint_skew: Duration::from_secs(300),
     }
+}
+
+fn mixed(invalid: Vec<PushMutation>) -> LoadConfig {
+    LoadConfig {
+        rate: 60,
+        duration: Duration::from_secs(2),
+        invalid_share: 0.25,
+        invalid,
+        ..config()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_pushes_are_mixed_in_refused_and_counted_apart() {
+    let setup = Setup::start(3600).await;
+    let target = PushTarget::new(setup.verifier.url(), SERVICE_ACCOUNT);
+    let outcome = load::run(&setup.mock, &target, &mixed(PushMutation::invalid().collect()))
+        .await
+        .unwrap();
+    let m = &outcome.metrics;
+    let invalid = m.counter(load::INVALID_SENT);
+    assert!(
+        invalid >= 4,
+        "a quarter of {} pushes: {invalid}",
+        outcome.requests
+    );
+    assert!(invalid * 5 <= outcome.requests * 2, "about a quarter, not more");
+    assert_eq!(
+        m.counter(load::INVALID_REFUSED),
+        invalid,
+        "the reference verifier refuses all"
+    );
+    assert_eq!(
+        (m.counter(load::INVALID_ACCEPTED), m.counter(load::INVALID_OTHER)),
+        (0, 0)
+    );
+    assert!(outcome.invalid_accepted.is_empty());
+    assert_eq!(outcome.errors, Default::default(), "valid pushes all accepted");
+    assert_eq!(
+        m.histogram(load::REQUEST).unwrap().len(),
+        outcome.requests - invalid
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_lets_invalid_pushes_through_is_caught_by_case() {
+    let setup = Setup::start(3600).await;
+    let mut lenient = VerifierConfig::new(setup.mock.jwks_url(), SERVICE_ACCOUNT);
+    lenient.skew = Duration::from_secs(3600);
+    let (endpoint, _deliveries) = verifier::start(lenient).await.unwrap();
+    let target = PushTarget::new(endpoint.url(), SERVICE_ACCOUNT);
+    let invalid = vec![PushMutation::Expired, PushMutation::WrongAud];
+    let outcome = load::run(&setup.mock, &target, &mixed(invalid)).await.unwrap();
+    let accepted = outcome.metrics.counter(load::INVALID_ACCEPTED);
+    assert!(accepted > 0);
+    assert_eq!(
+        outcome.invalid_accepted.keys().collect::<Vec<_>>(),
+        ["push.expired"],
+        "an hour of skew lets expired tokens in, never a wrong audience"
+    );
+    assert_eq!(outcome.invalid_accepted["push.expired"], accepted);
+    assert_eq!(
+        outcome.metrics.counter(load::INVALID_REFUSED) + accepted,
+        outcome.metrics.counter(load::INVALID_SENT)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,7 +29,7 @@ pub(crate) async fn run(
     env: &Environment,
     watch: &mut dyn FnMut(&RunEvent),
 ) -> PushLoadReport {
-    let (Some(shape), Some(push)) = (scenario.push.load, env.push.as_ref()) else {
+    let (Some(shape), Some(push)) = (scenario.push.load.as_ref(), env.push.as_ref()) else {
         return PushLoadReport::default();
     };
     let config = LoadConfig {
@@ -37,6 +37,10 @@ pub(crate) async fn run(
         duration: shape.duration,
         users: shape.users,
         timeout: Duration::from_secs(10),
+        invalid_share: shape.invalid_share,
+        invalid: shape.invalid.clone(),
+        refusal_statuses: scenario.push.refusal_statuses.clone(),
+        endpoint_skew: Duration::from_secs(300),
     };
     match load::run(&push.mock, &push.target, &config).await {
         Ok(outcome) => {
@@ -46,9 +50,16 @@ pub(crate) async fn run(
                 errors: outcome.errors.clone(),
                 seconds: outcome.elapsed.as_secs_f64(),
             });
+            let notes = outcome
+                .invalid_accepted
+                .iter()
+                .map(|(case, n)| {
+                    format!("[push.load]: the endpoint acknowledged {n} invalid pushes of {case}")
+                })
+                .collect();
             PushLoadReport {
                 measurements: measurements(&outcome.metrics),
-                notes: Vec::new(),
+                notes,
             }
         }
         Err(error) => PushLoadReport {

@@ -57,8 +57,8 @@ pub struct PushSettings {
     pub load: Option<PushLoad>,
 }
 
-/// `[push.load]`: pushes with fresh valid tokens at a fixed rate.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// `[push.load]`: pushes with fresh valid tokens at a fixed rate, with a share of invalid ones.
+#[derive(Clone, Debug, PartialEq)]
 pub struct PushLoad {
     /// Pushes per second across all users.
     pub rate: Rate,
@@ -66,6 +66,10 @@ pub struct PushLoad {
     pub duration: Duration,
     /// Concurrent goose users.
     pub users: u32,
+    /// Share of the pushes that are invalid (0: none).
+    pub invalid_share: f64,
+    /// The invalid pushes, taken in turn.
+    pub invalid: Vec<fleetgate_identity::google::mutations::PushMutation>,
 }
 
 /// What is under test; everything not named is embedded.

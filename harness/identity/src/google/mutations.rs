@@ -77,6 +77,35 @@ push_catalogue! {
 }
 
 impl PushMutation {
+    /// The `push.*` case id that sends this token (fleetgate-push's catalogue; its tests hold
+    /// the two together). A push load names the invalid pushes it mixes in the same way.
+    pub fn case_id(self) -> &'static str {
+        match self {
+            Self::Valid => "push.valid",
+            Self::IssWithoutScheme => "push.iss-without-scheme",
+            Self::OneHourOld => "push.token-59-min-old",
+            Self::PreviousKey => "push.previous-key",
+            Self::Expired => "push.expired",
+            Self::IatInFuture => "push.iat-future",
+            Self::WrongAud => "push.wrong-aud",
+            Self::AudCase => "push.aud-other-case",
+            Self::WrongEmail => "push.wrong-email",
+            Self::EmailUnverified => "push.email-unverified",
+            Self::WrongIss => "push.wrong-iss",
+            Self::UnknownKid => "push.unknown-kid",
+            Self::NoKid => "push.no-kid",
+            Self::AlgNone => "push.alg-none",
+            Self::Hs256PublicKey => "push.hs256-public-key",
+            Self::Tampered => "push.tampered-claims",
+            Self::RogueKey => "push.rogue-key",
+        }
+    }
+
+    /// The refused entries a push load can mix into its valid pushes.
+    pub fn invalid() -> impl Iterator<Item = Self> {
+        Self::ALL.iter().copied().filter(|m| m.expected().is_some())
+    }
+
     /// Builds the token. `PreviousKey` needs at least two published keys (see
     /// [`GoogleIdentity::rotate`]); with one it signs with the only key.
     pub fn build(self, ctx: &PushContext<'_>) -> Result<String, KeyError> {

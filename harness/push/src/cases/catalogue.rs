@@ -159,6 +159,17 @@ mod tests {
     }
 
     #[test]
+    fn a_token_case_has_its_mutation_s_case_id() {
+        for case in PushCase::ALL {
+            if let Request::Token(mutation) = case.request()
+                && *case != PushCase::ValidAfterRotation
+            {
+                assert_eq!(mutation.case_id(), case.id());
+            }
+        }
+    }
+
+    #[test]
     fn every_identity_mutation_has_a_case() {
         for mutation in PushMutation::ALL {
             assert!(

@@ -89,7 +89,7 @@ pub(super) fn fault(fields: &Fields, name: &str, alg: Algorithm, cx: &mut Cx) ->
             cx.error(
                 item,
                 format!("fault `{id}` of cohort `{name}` needs ES256 keys, and the cohort signs with RS256"),
-                "key = { alg = \"ES256\" }, or a fault for any key such as auth.bad-signature… (see `fleetgate cases`)",
+                "key = { alg = \"ES256\" }, or a fault for any key such as auth.tampered-payload (see `fleetgate cases`)",
             );
             return None;
         }

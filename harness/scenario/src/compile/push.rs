@@ -4,8 +4,10 @@
 
 use std::net::SocketAddr;
 
+use fleetgate_identity::google::mutations::PushMutation;
+
 use crate::model::{Project, PubsubTarget, PushLoad, PushSettings, Target};
-use crate::read::Fields;
+use crate::read::{Fields, Item, Val};
 
 use super::Cx;
 
@@ -37,7 +39,7 @@ pub(super) fn push(
         Some(item) => {
             let mut statuses = Vec::new();
             for status in fields.array("refusal_statuses") {
-                let crate::read::Val::Int(n) = status.val else {
+                let Val::Int(n) = status.val else {
                     continue;
                 };
                 let Ok(code) = u16::try_from(n) else { continue };
@@ -110,6 +112,8 @@ pub(super) fn push(
             rate,
             duration,
             users: u32::try_from(load.int("users").unwrap_or(8)).ok()?,
+            invalid_share: load.float("invalid_share").unwrap_or(0.0),
+            invalid: invalid_pushes(load, cx)?,
         })
     });
     Some(PushSettings {
@@ -119,6 +123,44 @@ pub(super) fn push(
         google_listen: google_listen?,
         load,
     })
+}
+
+/// `[push.load] invalid`: refused push cases with a token of their own; all of them by default.
+fn invalid_pushes(load: &Fields, cx: &mut Cx) -> Option<Vec<PushMutation>> {
+    let Some(Item {
+        val: Val::Array(items),
+        ..
+    }) = load.get("invalid")
+    else {
+        return Some(PushMutation::invalid().collect());
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Val::Str(id) = &item.val else { continue };
+        match PushMutation::invalid().find(|m| m.case_id() == id) {
+            Some(mutation) => out.push(mutation),
+            None => {
+                let ids: Vec<&str> = PushMutation::invalid().map(PushMutation::case_id).collect();
+                cx.error(
+                    item,
+                    format!("`{id}` is not a push case whose token the endpoint must refuse"),
+                    format!("one of {}", ids.join(", ")),
+                );
+                return None;
+            }
+        }
+    }
+    if out.is_empty()
+        && let Some(item) = load.get("invalid")
+    {
+        cx.error(
+            item,
+            "an empty list of invalid pushes",
+            "leave `invalid` out for every refused case, or name some",
+        );
+        return None;
+    }
+    Some(out)
 }
 
 fn is_email(text: &str) -> bool {

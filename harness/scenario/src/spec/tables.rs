@@ -755,7 +755,7 @@ pub static PUSH: TableSpec = TableSpec {
 /// `[push.load]`.
 pub static PUSH_LOAD: TableSpec = TableSpec {
     title: "[push.load]",
-    doc: "Push load (goose): authenticated pushes with fresh valid tokens at a fixed rate; measures `push.request` and `push.errors`.",
+    doc: "Push load (goose): authenticated pushes with fresh valid tokens at a fixed rate, optionally mixed with invalid ones; measures `push.request`, `push.errors` and `push.invalid.*`.",
     keys: &[
         key(
             "rate",
@@ -768,6 +768,17 @@ pub static PUSH_LOAD: TableSpec = TableSpec {
             Kind::Int { min: 1, max: 10_000 },
             "8",
             "Concurrent goose users (each sends one push at a time, so the rate needs rate × latency users at least).",
+        ),
+        opt(
+            "invalid_share",
+            Kind::Float { min: 0.0, max: 1.0 },
+            "0",
+            "Share of the pushes that carry an invalid token, which the endpoint must refuse (counted as push.invalid.refused / push.invalid.accepted, apart from push.request and push.errors).",
+        ),
+        maybe(
+            "invalid",
+            Kind::Array(&Kind::Str),
+            "The invalid pushes, taken in turn: push.* case ids with a refused token (push.expired, push.wrong-aud, push.alg-none, …); every such case when omitted.",
         ),
     ],
 };
