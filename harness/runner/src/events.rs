@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use fleetgate_fleet::engine::Progress;
-use fleetgate_report::{CaseResult, GateResult, Outcome, PhaseResult};
+use fleetgate_report::{CaseResult, CohortResult, GateResult, Outcome, PhaseResult};
 
 /// Something that happened during a run.
 #[derive(Clone, Debug)]
@@ -38,6 +38,8 @@ pub enum RunEvent {
     Progress(Progress),
     /// A load phase finished (or was skipped).
     PhaseFinished(PhaseResult),
+    /// A cohort's connects were judged against what was expected of them.
+    CohortJudged(CohortResult),
     /// The push load (`[push.load]`) finished.
     PushLoadFinished {
         /// The endpoint loaded.

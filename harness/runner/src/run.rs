@@ -138,6 +138,9 @@ async fn execute(
     for phase in &phases {
         watch(&RunEvent::PhaseFinished(phase.clone()));
     }
+    for cohort in &load.cohorts {
+        watch(&RunEvent::CohortJudged(cohort.clone()));
+    }
     env.shutdown().await;
     let mut measurements = load.measurements;
     measurements.extend(push_load.measurements);

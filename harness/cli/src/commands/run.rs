@@ -153,6 +153,26 @@ fn progress(event: &RunEvent, live: &mut LiveLine) {
                 verdict_word(phase.verdict)
             ));
         }
+        RunEvent::CohortJudged(cohort) => {
+            let refused: u64 = cohort.refused_by_connack.values().sum();
+            let first = cohort
+                .differing
+                .first()
+                .map(|d| format!("; e.g. {} {}", d.device, d.what))
+                .unwrap_or_default();
+            err(&format!(
+                "  cohort {} {}: {} devices ({} faulty), {} connects: {} accepted, {refused} refused, {} without CONNACK; {} devices differed from \"{}\"{first}",
+                cohort.name,
+                verdict_word(cohort.verdict),
+                cohort.devices,
+                cohort.faulty,
+                cohort.attempts,
+                cohort.accepted,
+                cohort.dropped,
+                cohort.differing_devices,
+                cohort.expectation
+            ));
+        }
         RunEvent::GateEvaluated(gate) => {
             err(&format!(
                 "  gate  {} {}: {}",
@@ -209,12 +229,21 @@ fn summary(report: &ReportData, dir: &Path) {
         Outcome::Failed => "FAILED",
     };
     out(&format!(
-        "{outcome}: `{}`: {} of {} cases failed, {} of {} gates failed{}",
+        "{outcome}: `{}`: {} of {} cases failed, {} of {} gates failed{}{}",
         report.scenario.name,
         failed(&mut report.cases.iter().map(|c| c.verdict)),
         report.cases.len(),
         failed(&mut report.gates.iter().map(|g| g.verdict)),
         report.gates.len(),
+        if report.cohorts.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {} of {} cohorts failed",
+                failed(&mut report.cohorts.iter().map(|c| c.verdict)),
+                report.cohorts.len()
+            )
+        },
         report
             .baseline
             .as_ref()
