@@ -52,6 +52,23 @@ pub struct RunOptions {
     pub ca_dir: Option<PathBuf>,
 }
 
+impl RunOptions {
+    /// Options for a run writing to `out_dir`, reading relative paths from `scenario_dir`: no
+    /// baseline, no key progress, every safety check on, the bridge on `127.0.0.1:0`, a fresh CA.
+    pub fn new(out_dir: PathBuf, scenario_dir: PathBuf) -> Self {
+        Self {
+            baseline: None,
+            out_dir,
+            scenario_dir,
+            key_progress: std::sync::Arc::new(|_, _, _| {}),
+            safety: fleetgate_bridge::safety::SafetyChecks::default(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            server_names: Vec::new(),
+            ca_dir: None,
+        }
+    }
+}
+
 /// Why a run produced no report.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

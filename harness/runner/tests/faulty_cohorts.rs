@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::panic)] // tests fail loudly
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use fleetgate_identity::rules::Refusal;
 use fleetgate_report::{Outcome, ReportData, Verdict};
@@ -56,14 +55,8 @@ fn run_with(text: &str, safety: SafetyChecks) -> ReportData {
         .unwrap_or_else(|| panic!("{:?}", compiled.diagnostics));
     let dir = tempfile::tempdir().unwrap();
     let options = RunOptions {
-        baseline: None,
-        out_dir: dir.path().to_path_buf(),
-        scenario_dir: dir.path().to_path_buf(),
-        key_progress: Arc::new(|_, _, _| {}),
         safety,
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        server_names: Vec::new(),
-        ca_dir: None,
+        ..RunOptions::new(dir.path().to_path_buf(), dir.path().to_path_buf())
     };
     run(&scenario, &options, &mut |_| {}).unwrap()
 }

@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::panic)] // tests fail loudly
 
-use std::sync::Arc;
-
 use fleetgate_report::{ReportData, Verdict};
 use fleetgate_runner::{RunEvent, RunOptions, run};
 use fleetgate_scenario::{SourceFile, compile};
@@ -19,16 +17,7 @@ fn run_scenario(body: &str) -> (ReportData, Vec<RunEvent>, tempfile::TempDir) {
         .scenario
         .unwrap_or_else(|| panic!("{:?}", compiled.diagnostics));
     let dir = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        baseline: None,
-        out_dir: dir.path().to_path_buf(),
-        scenario_dir: dir.path().to_path_buf(),
-        key_progress: Arc::new(|_, _, _| {}),
-        safety: Default::default(),
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        server_names: Vec::new(),
-        ca_dir: None,
-    };
+    let options = RunOptions::new(dir.path().to_path_buf(), dir.path().to_path_buf());
     let mut events = Vec::new();
     let report = run(&scenario, &options, &mut |e| events.push(e.clone())).unwrap();
     (report, events, dir)

@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::panic)] // tests fail loudly
 
-use std::sync::Arc;
-
 use fleetgate_report::Verdict;
 use fleetgate_runner::{RunOptions, run};
 use fleetgate_scenario::{SourceFile, compile};
@@ -35,16 +33,7 @@ hold = "1s"
         .unwrap_or_else(|| panic!("{:?}", compiled.diagnostics));
     assert_eq!(scenario.target.pubsub_max_stored, 4 << 20);
     let dir = tempfile::tempdir().unwrap();
-    let options = RunOptions {
-        baseline: None,
-        out_dir: dir.path().to_path_buf(),
-        scenario_dir: dir.path().to_path_buf(),
-        key_progress: Arc::new(|_, _, _| {}),
-        safety: Default::default(),
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        server_names: Vec::new(),
-        ca_dir: None,
-    };
+    let options = RunOptions::new(dir.path().to_path_buf(), dir.path().to_path_buf());
     let report = run(&scenario, &options, &mut |_| {}).unwrap();
     assert_eq!(report.phases[0].verdict, Verdict::Passed, "{:?}", report.phases);
     let acked = report.measurements["messages.acked"].value;
