@@ -78,23 +78,41 @@ pub(super) fn measurements(
         .collect()
 }
 
-/// Counters a gate names that were never counted are 0, not absent, where their source ran:
-/// `refusals.*` come from the embedded bridge, the others from the fleet.
-pub(super) fn zero_gated_counters(
+/// Fills in what a gate names that the run measured under another name or not at all: with a
+/// single cohort its `cohort.<name>.` metrics are the fleet's (only several cohorts are measured
+/// apart); a counter never counted is 0 where its source ran (`refusals.*` come from the
+/// embedded bridge, the others from the fleet).
+pub(super) fn fill_gated(
     scenario: &Scenario,
     embedded_bridge: bool,
     measurements: &mut BTreeMap<String, Measurement>,
 ) {
     for gate in &scenario.gates {
-        let counter = gate.key.metric.kind == MetricKind::Counter;
-        if !counter || (gate.key.metric.name == "refusals" && !embedded_bridge) {
+        let key = gate.key.to_string();
+        if measurements.contains_key(&key) {
             continue;
         }
-        measurements.entry(gate.key.to_string()).or_insert(Measurement {
-            value: 0.0,
-            unit: Unit::Count,
-            better: gate.key.metric.better,
-        });
+        if gate.key.cohort.is_some() && scenario.cohorts.len() == 1 {
+            let fleet = fleetgate_metrics::GateKey {
+                cohort: None,
+                ..gate.key.clone()
+            };
+            if let Some(m) = measurements.get(&fleet.to_string()).cloned() {
+                measurements.insert(key, m);
+                continue;
+            }
+        }
+        let counter = gate.key.metric.kind == MetricKind::Counter;
+        if counter && (gate.key.metric.name != "refusals" || embedded_bridge) {
+            measurements.insert(
+                key,
+                Measurement {
+                    value: 0.0,
+                    unit: Unit::Count,
+                    better: gate.key.metric.better,
+                },
+            );
+        }
     }
 }
 
@@ -159,6 +177,28 @@ mod tests {
         assert_eq!(
             m["messages.dropped_by_device"].value, 0.0,
             "counted as zero, not absent"
+        );
+    }
+
+    #[test]
+    fn gates_on_one_cohort_read_the_fleet_and_uncounted_counters_are_zero() {
+        let text = "[scenario]\nname = \"g\"\n[[cohort]]\nname = \"pis\"\ndevices = 1\ndevice_id = \"pi-{index}\"\n[[phase]]\nname = \"p\"\nhold = \"1s\"\n[gates]\n\"cohort.pis.connect.p99\" = { max = \"1s\" }\n\"refusals.expired\" = { max = 0 }\n\"cohort.pis.connack.5\" = { max = 0 }\n";
+        let scenario = fleetgate_scenario::compile(&fleetgate_scenario::SourceFile::new("g.toml", text), &[])
+            .scenario
+            .unwrap();
+        let mut recorder = Recorder::new();
+        recorder.record("connect", 3_000);
+        let fleet = measurements(&recorder, &Tallies::default(), Duration::from_secs(1));
+        let mut embedded = fleet.clone();
+        fill_gated(&scenario, true, &mut embedded);
+        assert_eq!(embedded["cohort.pis.connect.p99"], embedded["connect.p99"]);
+        assert_eq!(embedded["refusals.expired"].value, 0.0);
+        assert_eq!(embedded["cohort.pis.connack.5"].value, 0.0);
+        let mut external = fleet;
+        fill_gated(&scenario, false, &mut external);
+        assert!(
+            !external.contains_key("refusals.expired"),
+            "no bridge reasons from outside"
         );
     }
 }

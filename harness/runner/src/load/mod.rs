@@ -127,7 +127,7 @@ pub(crate) async fn run(
     let real = crate::observe::real_devices(scenario);
     let loaded = fleet.phases.last().map_or(Duration::ZERO, |p| p.end);
     let mut measurements = measure::measurements(&metrics, &seen, loaded);
-    measure::zero_gated_counters(scenario, reasons.is_some(), &mut measurements);
+    measure::fill_gated(scenario, reasons.is_some(), &mut measurements);
     measurements.extend(env.pubsub.stored_bytes_peak());
     LoadResult {
         phases: phases(&fleet),
