@@ -93,7 +93,7 @@ pub(super) fn fill_gated(
             continue;
         }
         if gate.key.cohort.is_some() && scenario.cohorts.len() == 1 {
-            let fleet = fleetgate_metrics::GateKey {
+            let fleet = GateKey {
                 cohort: None,
                 ..gate.key.clone()
             };
