@@ -8,8 +8,11 @@ use fleetgate_identity::jwt::mutations::TokenMutation;
 use fleetgate_identity::rules::Refusal;
 use fleetgate_identity::variants::{KEY_FORMAT_VARIANTS, KeyFormatVariant};
 
-use crate::model::{Algorithm, CohortExpectation, CohortFault, FaultKind};
-use crate::read::{Fields, Item};
+use crate::model::{
+    Algorithm, BridgeTarget, Cohort, CohortExpectation, CohortFault, EmbeddedBridge, FaultKind, Profile,
+    Target,
+};
+use crate::read::{Fields, Item, Val};
 
 use super::Cx;
 
@@ -170,4 +173,59 @@ fn misplaced(item: &Item, name: &str, accept: bool, cx: &mut Cx) {
         format!("cohort `{name}` states a refusal's reason or CONNACK code with {why}"),
         "expect = \"refuse\" beside expect_reason / expect_connack",
     );
+}
+
+/// A stated expectation must be one the profile under test can give: its CONNACK codes for a
+/// refused connect, and reasons its JWT rules can refuse for.
+pub(super) fn expectations_the_profile_gives(
+    items: &[Item],
+    cohorts: &[Cohort],
+    target: &Target,
+    bridge: &EmbeddedBridge,
+    cx: &mut Cx,
+) {
+    let profile = match &target.bridge {
+        BridgeTarget::External { profile, .. } => *profile,
+        BridgeTarget::Embedded => bridge.profile,
+    };
+    let (name, auth_code, base64) = match profile {
+        Profile::Google => ("google", 5, false),
+        Profile::ClearBlade => ("clearblade", 4, true),
+    };
+    for cohort in cohorts {
+        let Some(CohortExpectation::Refuse { reason, connack }) = &cohort.expect else {
+            continue;
+        };
+        let fields = items.iter().find_map(|item| match &item.val {
+            Val::Table(t) if t.str("name") == Some(cohort.name.as_str()) => Some(t),
+            _ => None,
+        });
+        if let (Some(code), Some(item)) = (connack, fields.and_then(|f| f.get("expect_connack")))
+            && ![2, auth_code].contains(code)
+        {
+            cx.error(
+                item,
+                format!(
+                    "cohort `{}`: the {name} profile never refuses a connect with CONNACK {code}",
+                    cohort.name
+                ),
+                format!("{auth_code} (a refused JWT, credential or device) or 2 (a malformed client id)"),
+            );
+        }
+        let never = match reason.as_deref() {
+            Some(r @ ("extra-claims" | "kid-not-allowed")) => Some(r),
+            Some(r @ "bad-base64") if !base64 => Some(r),
+            _ => None,
+        };
+        if let (Some(reason), Some(item)) = (never, fields.and_then(|f| f.get("expect_reason"))) {
+            cx.error(
+                item,
+                format!(
+                    "cohort `{}`: the {name} profile never refuses for `{reason}` (it ignores what this reason is about)",
+                    cohort.name
+                ),
+                "a reason the profile's rules refuse for, or the clearblade profile for bad-base64",
+            );
+        }
+    }
 }

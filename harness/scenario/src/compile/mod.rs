@@ -100,6 +100,7 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
     let push = push::push(fields.table("push").unwrap_or(&empty), &project, &target, cx);
     if let Some(target) = &target {
         credential_faults_need_the_embedded_bridge(fields.array("cohort"), &cohorts, target, cx);
+        cohort_fault::expectations_the_profile_gives(fields.array("cohort"), &cohorts, target, &bridge, cx);
     }
     let declares_devices = fields.get("device").is_some();
     if !declares_cohorts
