@@ -1,23 +1,30 @@
 //! fleetgate's report: one model ([`ReportData`]), rendered as JSON (stable, reloadable as a
-//! baseline), JUnit XML (one testcase per case, phase, gate and baseline comparison) and a
-//! Markdown summary; gates and baseline comparison decide the outcome. Pure: no I/O, no async.
+//! baseline), JUnit XML (one testcase per case, phase, gate and baseline comparison), a
+//! Markdown summary and a self-contained HTML page with plots; gates and baseline comparison
+//! decide the outcome. Pure: no I/O, no async.
 //!
 //! # Layout
 //!
 //! - [`model`]: the report types and the JSON schema version.
-//! - [`gates`]: gate evaluation and baseline comparison.
-//! - [`render`]: JSON, JUnit and Markdown renderers.
+//! - [`timeline`]: the load over time, one sample per interval.
+//! - [`gates`]: gate evaluation.
+//! - [`baseline`]: what a baseline comparison compares, and the comparison.
+//! - [`render`]: JSON, JUnit, Markdown and HTML renderers.
 //! - [`format`]: values in their units, for people.
 
+pub mod baseline;
 pub mod format;
 pub mod gates;
 pub mod model;
 pub mod render;
+pub mod timeline;
 
-pub use gates::{compare_with_baseline, evaluate_gates};
+pub use baseline::{BaselinePolicy, compare_with_baseline};
+pub use gates::evaluate_gates;
 pub use model::{
-    BaselineResult, Bound, CaseResult, Comparison, DeviceSummary, GateResult, GateSpec, Measurement, Outcome,
-    PhaseResult, ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, Spread, Tool, Verdict,
+    BaselineResult, Bound, CaseComparison, CaseResult, Comparison, DeviceSummary, GateResult, GateSpec,
+    IntervalLatency, Measurement, Outcome, PhaseResult, ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, Spread,
+    TimelineSample, Tool, Verdict,
 };
 
 /// Why a report file could not be loaded as a baseline.
@@ -51,8 +58,12 @@ impl ReportData {
     }
 
     /// Sets [`ReportData::outcome`] from the verdicts: failed when any case, phase, gate or
-    /// baseline comparison failed.
+    /// baseline comparison failed. An outcome of `aborted` or `error` is kept: it says the run
+    /// did not finish, whatever was judged before.
     pub fn decide_outcome(&mut self) {
+        if matches!(self.outcome, Outcome::Aborted | Outcome::Error) {
+            return;
+        }
         let verdicts = self
             .cases
             .iter()
@@ -63,6 +74,11 @@ impl ReportData {
                 self.baseline
                     .iter()
                     .flat_map(|b| b.comparisons.iter().map(|c| c.verdict)),
+            )
+            .chain(
+                self.baseline
+                    .iter()
+                    .flat_map(|b| b.cases.iter().map(|c| c.verdict)),
             );
         let failed = verdicts.into_iter().any(|v| v == Verdict::Failed);
         self.outcome = if failed { Outcome::Failed } else { Outcome::Passed };
@@ -115,6 +131,7 @@ pub(crate) mod testing {
                 duration_secs: 2.0,
             },
             outcome: Outcome::Passed,
+            error: None,
             cases: vec![
                 case("auth.aud-mismatch", Verdict::Passed, None),
                 case(
@@ -143,6 +160,7 @@ pub(crate) mod testing {
             gates: Vec::new(),
             baseline: None,
             notes: vec!["a note".into()],
+            timeline: Vec::new(),
             devices: Vec::new(),
         };
         let spec = GateSpec {

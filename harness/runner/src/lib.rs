@@ -49,4 +49,4 @@ pub use fleetgate_identity::{Alg, KeySpec, pool};
 /// The reference push verifier's deliveries and verdicts, for whoever watches a served
 /// environment.
 pub use fleetgate_push::verifier as push;
-pub use run::{Baseline, RunError, RunOptions, run};
+pub use run::{Baseline, RunError, RunOptions, baseline_policy, not_started, run};

@@ -4,19 +4,24 @@ use std::net::SocketAddr;
 
 use fleetgate_bridge::server::Observe;
 use std::path::PathBuf;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use fleetgate_report::{
-    Bound, GateSpec, Outcome, ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, Tool, compare_with_baseline,
-    evaluate_gates,
+    BaselinePolicy, Bound, CaseResult, GateSpec, Outcome, PhaseResult, ReportData, RunInfo, SCHEMA_VERSION,
+    ScenarioInfo, Tool, Verdict, compare_with_baseline, evaluate_gates,
 };
 use fleetgate_scenario::Scenario;
-use fleetgate_scenario::model::Bound as ScenarioBound;
+use fleetgate_scenario::model::{BaselineSettings, Bound as ScenarioBound};
+use tokio_util::sync::CancellationToken;
 
 use crate::cases::{self, CaseContext};
 use crate::environment::{self, EnvironmentError, EnvironmentOptions, KeyProgress};
 use crate::events::RunEvent;
 use crate::load;
+use crate::push_load::PushLoadReport;
+
+/// How long the environment has to shut down after the run, and the runtime's tasks to end.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
 
 /// A baseline report to compare this run with.
 #[derive(Clone, Debug)]
@@ -25,8 +30,28 @@ pub struct Baseline {
     pub file: String,
     /// The report.
     pub report: ReportData,
-    /// How much worse a value may be, in percent.
-    pub tolerance_pct: f64,
+    /// What is compared and how strictly.
+    pub policy: BaselinePolicy,
+}
+
+/// The comparison policy a scenario's `[baseline]` table asks for: its settings over the
+/// defaults of [`BaselinePolicy`].
+pub fn baseline_policy(settings: &BaselineSettings) -> BaselinePolicy {
+    let mut policy = BaselinePolicy::default();
+    if let Some(compare) = &settings.compare {
+        policy.compare = compare.clone();
+    }
+    if let Some(tolerance) = settings.tolerance_pct {
+        policy.tolerance_pct = tolerance;
+    }
+    if let Some(floor) = settings.noise_floor {
+        policy.noise_floor_us = floor.as_secs_f64() * 1e6;
+    }
+    if let Some(cases) = settings.cases {
+        policy.cases = cases;
+    }
+    policy.tolerances.extend(settings.tolerances.iter().cloned());
+    policy
 }
 
 /// How to run.
@@ -50,6 +75,9 @@ pub struct RunOptions {
     pub server_names: Vec<String>,
     /// Where the generated CA is kept across runs.
     pub ca_dir: Option<PathBuf>,
+    /// Cancelled to interrupt the run (Ctrl-C, SIGTERM): cases, push load and fleet stop, and
+    /// the report says `aborted` and holds what was measured so far.
+    pub stop: CancellationToken,
 }
 
 /// Why a run produced no report.
@@ -83,7 +111,21 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(|e| RunError::Environment(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(execute(scenario, options, watch))
+    let result = runtime.block_on(execute(scenario, options, watch));
+    runtime.shutdown_timeout(SHUTDOWN_LIMIT);
+    result
+}
+
+/// The report of a run that could not start (or could not reach its target): outcome
+/// `error` with the message, every selected case and phase skipped as not run.
+pub fn not_started(scenario: &Scenario, started: SystemTime, message: &str) -> ReportData {
+    let reason = format!("not run: {message}");
+    let mut report = report_of(scenario, started, 0.0);
+    report.outcome = Outcome::Error;
+    report.error = Some(message.to_owned());
+    report.cases = not_run_cases(scenario, &[], &reason);
+    report.phases = not_run_phases(scenario, &reason);
+    report
 }
 
 async fn execute(
@@ -125,20 +167,51 @@ async fn execute(
             openid_configuration,
         });
     }
-    let context = CaseContext {
-        scenario,
-        env: &env,
-        scenario_dir: &options.scenario_dir,
+    let stop = &options.stop;
+    let interrupted = "not run: the run was interrupted";
+    let mut done = Vec::new();
+    let finished = {
+        let context = CaseContext {
+            scenario,
+            env: &env,
+            scenario_dir: &options.scenario_dir,
+        };
+        let mut record = |event: &RunEvent| {
+            if let RunEvent::CaseFinished(case) = event {
+                done.push(case.clone());
+            }
+            watch(event);
+        };
+        tokio::select! {
+            results = cases::run(&context, &mut record) => Some(results),
+            () = stop.cancelled() => None,
+        }
     };
-    let case_results = cases::run(&context, watch).await;
-    let push_load = crate::push_load::run(scenario, &env, watch).await;
-    let load = load::run(scenario, &mut env, &options.out_dir, &options.scenario_dir, watch).await;
-    let phases = load.phases;
-    let devices = load.devices;
-    for phase in &phases {
+    let case_results = finished.unwrap_or_else(|| not_run_cases(scenario, &done, interrupted));
+    let push_load = tokio::select! {
+        report = crate::push_load::run(scenario, &env, watch), if !stop.is_cancelled() => report,
+        () = stop.cancelled() => PushLoadReport::interrupted(scenario),
+    };
+    let load = if stop.is_cancelled() {
+        load::LoadResult {
+            phases: not_run_phases(scenario, interrupted),
+            ..load::LoadResult::default()
+        }
+    } else {
+        load::run(scenario, &mut env, (&options.out_dir, &options.scenario_dir), stop, watch).await
+    };
+    let aborted = stop.is_cancelled();
+    let mut phases = load.phases;
+    for phase in &mut phases {
+        if aborted && phase.verdict != Verdict::Skipped {
+            phase.message = Some(format!(
+                "interrupted: {}",
+                phase.message.as_deref().unwrap_or("")
+            ));
+        }
         watch(&RunEvent::PhaseFinished(phase.clone()));
     }
-    env.shutdown().await;
+    let _ = tokio::time::timeout(SHUTDOWN_LIMIT, env.shutdown()).await;
     let mut measurements = load.measurements;
     measurements.extend(push_load.measurements);
     let gates = evaluate_gates(&gate_specs(scenario), &measurements);
@@ -148,7 +221,7 @@ async fn execute(
     let baseline = options
         .baseline
         .as_ref()
-        .map(|b| compare_with_baseline(&measurements, &b.report, &b.file, b.tolerance_pct));
+        .map(|b| compare_with_baseline(&measurements, &case_results, &b.report, &b.file, &b.policy));
     let mut notes = load.notes;
     notes.extend(push_load.notes);
     if let Some(b) = options
@@ -161,7 +234,40 @@ async fn execute(
             b.file, b.report.scenario.name, scenario.name
         ));
     }
+    if aborted {
+        notes.insert(
+            0,
+            format!(
+                "the run was interrupted after {:.1} s: what had not finished was stopped, and the report holds what was measured until then",
+                clock.elapsed().as_secs_f64()
+            ),
+        );
+    }
     let mut report = ReportData {
+        cases: case_results,
+        phases,
+        measurements,
+        metrics: load.metrics,
+        gates,
+        baseline,
+        notes,
+        devices: load.devices,
+        timeline: load.timeline,
+        ..report_of(scenario, started, clock.elapsed().as_secs_f64())
+    };
+    if aborted {
+        report.outcome = Outcome::Aborted;
+    }
+    report.decide_outcome();
+    watch(&RunEvent::Finished {
+        outcome: report.outcome,
+    });
+    Ok(report)
+}
+
+/// An empty report of `scenario`, started at `started`, finished now.
+pub(crate) fn report_of(scenario: &Scenario, started: SystemTime, duration_secs: f64) -> ReportData {
+    ReportData {
         schema_version: SCHEMA_VERSION,
         tool: Tool {
             name: "fleetgate".to_owned(),
@@ -176,23 +282,56 @@ async fn execute(
         run: RunInfo {
             started_at: humantime::format_rfc3339_seconds(started).to_string(),
             finished_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-            duration_secs: clock.elapsed().as_secs_f64(),
+            duration_secs,
         },
         outcome: Outcome::Passed,
-        cases: case_results,
-        phases,
-        measurements,
-        metrics: load.metrics,
-        gates,
-        baseline,
-        notes,
-        devices,
-    };
-    report.decide_outcome();
-    watch(&RunEvent::Finished {
-        outcome: report.outcome,
-    });
-    Ok(report)
+        error: None,
+        cases: Vec::new(),
+        phases: Vec::new(),
+        measurements: Default::default(),
+        metrics: None,
+        gates: Vec::new(),
+        baseline: None,
+        notes: Vec::new(),
+        timeline: Vec::new(),
+        devices: Vec::new(),
+    }
+}
+
+/// The cases that finished, then every other selected case skipped with `reason`.
+fn not_run_cases(scenario: &Scenario, done: &[CaseResult], reason: &str) -> Vec<CaseResult> {
+    let mut results = done.to_vec();
+    for id in &scenario.cases {
+        if done.iter().any(|c| &c.id == id) {
+            continue;
+        }
+        if let Some(case) = crate::catalogue::find(id) {
+            results.push(CaseResult {
+                id: id.clone(),
+                device: None,
+                rule: case.rule.to_owned(),
+                verdict: Verdict::Skipped,
+                duration_secs: 0.0,
+                message: Some(reason.to_owned()),
+                evidence: Default::default(),
+            });
+        }
+    }
+    results
+}
+
+/// Every phase of `scenario` skipped with `reason`.
+fn not_run_phases(scenario: &Scenario, reason: &str) -> Vec<PhaseResult> {
+    scenario
+        .phases
+        .iter()
+        .map(|phase| PhaseResult {
+            name: phase.name.clone(),
+            verdict: Verdict::Skipped,
+            duration_secs: 0.0,
+            message: Some(reason.to_owned()),
+        })
+        .collect()
 }
 
 fn gate_specs(scenario: &Scenario) -> Vec<GateSpec> {
@@ -238,6 +377,7 @@ mod tests {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             server_names: Vec::new(),
             ca_dir: None,
+            stop: CancellationToken::new(),
         }
     }
 
@@ -291,7 +431,7 @@ mod tests {
         let baseline = Baseline {
             file: "b.json".into(),
             report: other,
-            tolerance_pct: 10.0,
+            policy: BaselinePolicy::default(),
         };
         let report = run_quietly(&scenario(""), &options(&dir, Some(baseline)));
         assert!(

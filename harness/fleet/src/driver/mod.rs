@@ -105,7 +105,13 @@ pub async fn run_device(
     let (client, eventloop) = AsyncClient::new(options, spec.queue_limit + 1024);
     let (inputs_tx, mut inputs) = mpsc::unbounded_channel();
     let (passwords, passwords_rx) = mpsc::unbounded_channel();
-    let loop_task = tokio::spawn(events::pump(eventloop, inputs_tx.clone(), passwords_rx));
+    let loop_task = tokio::spawn(events::pump(
+        eventloop,
+        inputs_tx.clone(),
+        passwords_rx,
+        Arc::clone(&shared),
+        worker,
+    ));
     let mut session = Session {
         shared: &shared,
         worker,

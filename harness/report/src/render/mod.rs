@@ -1,8 +1,12 @@
-//! Renderers: the same [`ReportData`](crate::ReportData) as JSON, JUnit XML and Markdown.
+//! Renderers: the same [`ReportData`](crate::ReportData) as JSON, JUnit XML, Markdown and a
+//! self-contained HTML page.
 
+mod html;
 mod junit;
 mod markdown;
+mod overview;
 
+pub use html::html;
 pub use junit::junit;
 pub use markdown::markdown;
 

@@ -4,6 +4,7 @@
 //! against the declared format and the checks of this module add what only the whole file shows
 //! (duplicate names, unknown cases and metrics, inconsistent keys).
 
+mod baseline;
 mod behaviour;
 mod cohort;
 mod faults;
@@ -89,6 +90,7 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
     let case_settings = selection::case_settings(fields.table("cases"), cases, cx);
     let gates = selection::gates(fields.get("gates"), cx);
     let push = push::push(fields.table("push").unwrap_or(&empty), &project, &target, cx);
+    let baseline = baseline::baseline(fields.table("baseline").unwrap_or(&empty), cx);
     let declares_devices = fields.get("device").is_some();
     if !declares_cohorts
         && !declares_devices
@@ -118,6 +120,7 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
         phases,
         gates,
         push: push?,
+        baseline,
     })
 }
 
