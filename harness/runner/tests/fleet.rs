@@ -28,6 +28,7 @@ fn run_scenario(body: &str) -> (ReportData, Vec<RunEvent>, tempfile::TempDir) {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         server_names: Vec::new(),
         ca_dir: None,
+        stop: Default::default(),
     };
     let mut events = Vec::new();
     let report = run(&scenario, &options, &mut |e| events.push(e.clone())).unwrap();

@@ -44,6 +44,7 @@ hold = "1s"
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         server_names: Vec::new(),
         ca_dir: None,
+        stop: Default::default(),
     };
     let report = run(&scenario, &options, &mut |_| {}).unwrap();
     assert_eq!(report.phases[0].verdict, Verdict::Passed, "{:?}", report.phases);
