@@ -10,6 +10,26 @@ use plotters::prelude::*;
 const SIZE: (u32, u32) = (760, 300);
 /// The font of captions and labels.
 const FONT: &str = "sans-serif";
+/// Line colours, in series order: distinct on white and for common colour blindness
+/// (Okabe–Ito).
+const COLOURS: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(0, 158, 115),
+    RGBColor(213, 94, 0),
+    RGBColor(120, 120, 120),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 0, 0),
+];
+
+/// Lines of fewer points than this also get a marker at each point, so that a series of one
+/// interval still shows.
+const MARKED_BELOW: usize = 60;
+
+fn colour(i: usize) -> RGBColor {
+    COLOURS[i % COLOURS.len()]
+}
 
 /// One named line of a plot.
 pub(super) struct Line {
@@ -27,6 +47,8 @@ pub(super) struct Axes<'a> {
     pub x: &'a str,
     /// Description of the y axis.
     pub y: &'a str,
+    /// The end of the x axis, when the lines need not reach it (plots of one run share it).
+    pub x_end: Option<f64>,
 }
 
 type Drawn = Result<(), Box<dyn std::error::Error>>;
@@ -35,6 +57,7 @@ type Drawn = Result<(), Box<dyn std::error::Error>>;
 pub(super) fn lines(axes: &Axes, lines: &[Line]) -> String {
     render(|root| {
         let (x_max, y_max) = extent(lines);
+        let x_max = axes.x_end.map_or(x_max, |end| end.max(x_max));
         let mut chart = frame(root, axes.caption).build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
         chart
             .configure_mesh()
@@ -43,11 +66,19 @@ pub(super) fn lines(axes: &Axes, lines: &[Line]) -> String {
             .label_style((FONT, 12))
             .draw()?;
         for (i, line) in lines.iter().enumerate() {
-            let colour = Palette99::pick(i).to_rgba();
+            let colour = colour(i);
             chart
                 .draw_series(LineSeries::new(line.points.iter().copied(), colour.stroke_width(2)))?
                 .label(&line.name)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
+            if line.points.len() < MARKED_BELOW {
+                chart.draw_series(PointSeries::of_element(
+                    line.points.iter().copied(),
+                    3,
+                    colour.filled(),
+                    &|at, size, style| EmptyElement::at(at) + Circle::new((0, 0), size, style),
+                ))?;
+            }
         }
         legend(&mut chart)
     })
@@ -67,7 +98,7 @@ pub(super) fn percentiles(axes: &Axes, lines: &[Line]) -> String {
             .x_label_formatter(&|v| percentile_label(*v))
             .draw()?;
         for (i, line) in lines.iter().enumerate() {
-            let colour = Palette99::pick(i).to_rgba();
+            let colour = colour(i);
             chart
                 .draw_series(LineSeries::new(line.points.iter().copied(), colour.stroke_width(2)))?
                 .label(&line.name)
@@ -102,7 +133,7 @@ pub(super) fn categories(axes: &Axes, names: &[String], lines: &[Line]) -> Strin
             .disable_x_mesh()
             .draw()?;
         for (i, line) in lines.iter().enumerate() {
-            let colour = Palette99::pick(i).to_rgba();
+            let colour = colour(i);
             chart
                 .draw_series(LineSeries::new(line.points.iter().copied(), colour.stroke_width(2)))?
                 .label(&line.name)
@@ -194,6 +225,7 @@ mod tests {
                 caption: "publish.puback",
                 x: "s",
                 y: "ms",
+                x_end: None,
             },
             &[Line {
                 name: "p99".into(),

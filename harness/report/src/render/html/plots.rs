@@ -43,6 +43,14 @@ pub(super) fn section(out: &mut String, report: &ReportData) {
 
 type Figure = (String, String, String);
 
+/// Intervals shorter than this (the last reading of a run) tell no rate worth plotting.
+const MIN_RATE_INTERVAL: f64 = 0.5;
+
+/// The end of the load, where every plot over time ends.
+fn end(report: &ReportData) -> Option<f64> {
+    report.timeline.last().map(|s| s.at_secs)
+}
+
 fn ms(micros: f64) -> f64 {
     micros / 1_000.0
 }
@@ -73,6 +81,7 @@ fn latency_over_time(report: &ReportData, figures: &mut Vec<Figure>) {
                 caption: &caption,
                 x: "seconds since the start of the load",
                 y: "ms",
+                x_end: end(report),
             },
             &lines,
         );
@@ -91,13 +100,19 @@ fn load_over_time(report: &ReportData, figures: &mut Vec<Figure>) {
     }
     let throughput = Line {
         name: "acknowledged/s".into(),
-        points: report.timeline.iter().map(|s| (s.at_secs, s.acked_per_sec)).collect(),
+        points: report
+            .timeline
+            .iter()
+            .filter(|s| s.length_secs >= MIN_RATE_INTERVAL)
+            .map(|s| (s.at_secs, s.acked_per_sec))
+            .collect(),
     };
     let svg = charts::lines(
         &Axes {
             caption: "throughput",
             x: "seconds since the start of the load",
             y: "messages/s",
+            x_end: end(report),
         },
         &[throughput],
     );
@@ -119,6 +134,7 @@ fn load_over_time(report: &ReportData, figures: &mut Vec<Figure>) {
             caption: "connected devices",
             x: "seconds since the start of the load",
             y: "devices",
+            x_end: end(report),
         },
         &[connected, errors],
     );
@@ -151,6 +167,7 @@ fn distribution(report: &ReportData, figures: &mut Vec<Figure>) {
             caption: "latency distribution",
             x: "percentile",
             y: "ms",
+            x_end: None,
         },
         &lines,
     );
@@ -204,6 +221,7 @@ fn hops(report: &ReportData, figures: &mut Vec<Figure>) {
             caption: "latency per hop",
             x: "hop",
             y: "ms",
+            x_end: None,
         },
         &names,
         &[line("p50"), line("p90"), line("p99")],
