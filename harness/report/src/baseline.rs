@@ -4,7 +4,9 @@
 //!
 //! Latencies and rates may be worse by a relative tolerance, and latency changes under an
 //! absolute noise floor never count; counts and ratios (losses, delivery) compare exactly
-//! unless a per-metric tolerance says otherwise.
+//! unless a per-metric tolerance says otherwise. A percentile is compared only where both
+//! runs have enough samples to estimate it ([`SAMPLES_BEYOND`] beyond it: 20 for a median,
+//! 1,000 for a 99th percentile); the others are noted, not judged.
 
 use std::collections::BTreeMap;
 
@@ -40,6 +42,10 @@ pub const DEFAULT_TAIL_TOLERANCE_PCT: f64 = 50.0;
 
 /// Default noise floor, µs: a latency change under 1 ms is not a regression.
 pub const DEFAULT_NOISE_FLOOR_US: f64 = 1_000.0;
+
+/// Samples a run needs beyond a percentile for it to be compared: the p99 of 100 samples is
+/// its largest one, as noisy as a max.
+pub const SAMPLES_BEYOND: f64 = 10.0;
 
 /// What a baseline comparison compares and how strictly.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -118,17 +124,31 @@ pub fn compare_with_baseline(
     file: &str,
     policy: &BaselinePolicy,
 ) -> BaselineResult {
+    let mut thin = Vec::new();
     let comparisons = baseline
         .measurements
         .iter()
         .filter(|(key, _)| policy.compares(key))
+        .filter(|(key, _)| {
+            let enough = estimable(key, &baseline.measurements) && estimable(key, measurements);
+            if !enough {
+                thin.push(key.as_str());
+            }
+            enough
+        })
         .map(|(key, base)| compare_one(key, base, measurements.get(key), policy))
         .collect();
-    let (cases, notes) = if policy.cases {
+    let (cases, mut notes) = if policy.cases {
         compare_cases(cases, &baseline.cases)
     } else {
         (Vec::new(), Vec::new())
     };
+    if !thin.is_empty() {
+        notes.push(format!(
+            "not compared, too few samples in one of the runs to estimate them: {}",
+            thin.join(", ")
+        ));
+    }
     BaselineResult {
         file: file.to_owned(),
         scenario: baseline.scenario.name.clone(),
@@ -137,6 +157,26 @@ pub fn compare_with_baseline(
         comparisons,
         cases,
         notes,
+    }
+}
+
+/// Whether `measurements` hold enough samples to estimate `key` when it is a percentile
+/// (`<metric>.p99` with `<metric>.count`); anything else, or a percentile of a run that
+/// reported no count, is estimable.
+fn estimable(key: &str, measurements: &BTreeMap<String, Measurement>) -> bool {
+    let Some((stem, statistic)) = key.rsplit_once('.') else {
+        return true;
+    };
+    let Some(percent) = statistic
+        .strip_prefix('p')
+        .and_then(|digits| digits.parse::<f64>().ok())
+        .map(|n| if n >= 100.0 { n / 10.0 } else { n })
+    else {
+        return true;
+    };
+    match measurements.get(&format!("{stem}.count")) {
+        Some(count) => count.value >= (SAMPLES_BEYOND * 100.0 / (100.0 - percent)).ceil(),
+        None => true,
     }
 }
 
@@ -381,6 +421,29 @@ mod tests {
         );
         assert!(result.notes[0].contains("auth.new"), "{:?}", result.notes);
         assert!(result.notes[1].contains("topic.other-device"), "{:?}", result.notes);
+    }
+
+    #[test]
+    fn percentiles_of_too_few_samples_are_noted_not_judged() {
+        let mut baseline = report();
+        let values = |p99: f64, count: f64| {
+            measured(&[
+                ("publish.puback.p50", 1_000.0, Unit::Micros, Better::Lower),
+                ("publish.puback.p99", p99, Unit::Micros, Better::Lower),
+                ("publish.puback.count", count, Unit::Count, Better::Higher),
+            ])
+        };
+        baseline.measurements = values(2_000.0, 999.0);
+        let now = values(9_000.0, 5_000.0);
+        let result = compare_with_baseline(&now, &[], &baseline, "b.json", &BaselinePolicy::default());
+        assert_eq!(by_metric(&result).keys().copied().collect::<Vec<_>>(), ["publish.puback.p50"]);
+        assert_eq!(
+            result.notes.last().unwrap(),
+            "not compared, too few samples in one of the runs to estimate them: publish.puback.p99"
+        );
+        baseline.measurements = values(2_000.0, 1_000.0);
+        let result = compare_with_baseline(&now, &[], &baseline, "b.json", &BaselinePolicy::default());
+        assert_eq!(by_metric(&result)["publish.puback.p99"].verdict, Verdict::Failed);
     }
 
     #[test]
