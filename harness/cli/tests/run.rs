@@ -1,5 +1,5 @@
 //! `fleetgate run`: the four report files are always written, the JSON report loads back as a
-//! baseline, and exit codes follow DESIGN.md (0 passed, 1 failed, 2 invalid, 3 environment).
+//! baseline, and exit codes follow the README (0 passed, 1 failed, 2 invalid, 3 environment).
 
 #![allow(clippy::unwrap_used)] // test helpers fail loudly on broken fixtures
 

@@ -107,7 +107,7 @@ pub(crate) mod testing {
         let case = |id: &str, verdict, message: Option<&str>| CaseResult {
             id: id.into(),
             device: None,
-            rule: format!("PROTOCOL.md rule for {id}"),
+            rule: format!("docs/protocol.md rule for {id}"),
             verdict,
             duration_secs: 0.25,
             message: message.map(str::to_owned),

@@ -32,7 +32,7 @@ const fn maybe(name: &'static str, kind: Kind, doc: &'static str) -> KeySpec {
     }
 }
 
-/// Bridge profiles: the answers a bridge gives where PROTOCOL.md leaves the rule configurable.
+/// Bridge profiles: the answers a bridge gives where docs/protocol.md leaves the rule configurable.
 pub const PROFILES: &[&str] = &["google", "clearblade"];
 /// JWT algorithms a device may sign with.
 pub const ALGORITHMS: &[&str] = &["RS256", "ES256"];
@@ -729,7 +729,7 @@ pub static CASE_PARAMS: TableSpec = TableSpec {
 /// `[push]`.
 pub static PUSH: TableSpec = TableSpec {
     title: "[push]",
-    doc: "Authenticated push (PROTOCOL.md §6): what the push endpoint expects, the pipeline's push hop, push load.",
+    doc: "Authenticated push (docs/protocol.md §6): what the push endpoint expects, the pipeline's push hop, push load.",
     keys: &[
         maybe(
             "service_account",
