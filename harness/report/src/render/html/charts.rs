@@ -64,6 +64,7 @@ pub(super) fn lines(axes: &Axes, lines: &[Line]) -> String {
             .x_desc(axes.x)
             .y_desc(axes.y)
             .label_style((FONT, 12))
+            .max_light_lines(2)
             .draw()?;
         for (i, line) in lines.iter().enumerate() {
             let colour = colour(i);
@@ -95,6 +96,7 @@ pub(super) fn percentiles(axes: &Axes, lines: &[Line]) -> String {
             .x_desc(axes.x)
             .y_desc(axes.y)
             .label_style((FONT, 12))
+            .max_light_lines(2)
             .x_label_formatter(&|v| percentile_label(*v))
             .draw()?;
         for (i, line) in lines.iter().enumerate() {
@@ -174,7 +176,7 @@ where
 {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .label_font((FONT, 12))
@@ -182,12 +184,15 @@ where
     Ok(())
 }
 
-/// The largest x and y over every line, at least 1 so that an axis is never empty; y gets
-/// 10 % of headroom.
+/// The share of a plot's height the data may fill: the legend sits in the rest, above it.
+const DATA_HEIGHT: f64 = 0.7;
+
+/// The largest x and y over every line, at least 1 so that an axis is never empty; y leaves
+/// the top of the plot to the legend.
 fn extent(lines: &[Line]) -> (f64, f64) {
     let points = lines.iter().flat_map(|l| l.points.iter());
     let (x, y) = points.fold((0.0_f64, 0.0_f64), |(x, y), (px, py)| (x.max(*px), y.max(*py)));
-    (x.max(1.0), (y * 1.1).max(1e-3))
+    (x.max(1.0), (y / DATA_HEIGHT).max(1e-3))
 }
 
 /// Draws into an SVG string; a drawing error becomes a visible message instead of a plot.
