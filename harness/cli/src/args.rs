@@ -177,8 +177,9 @@ fn parse_percent(text: &str) -> Result<f64, String> {
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("\"{text}\" is not a duration ({e}); use a duration such as \"1ms\" or \"500us\""))
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("\"{text}\" is not a duration ({e}); use a duration such as \"1ms\" or \"500us\"")
+    })
 }
 
 #[cfg(test)]

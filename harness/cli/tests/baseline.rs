@@ -61,7 +61,9 @@ fn two_runs_of_smoke_pass_against_each_other_on_medians_tails_rates_and_losses()
         "113 samples do not estimate a p99: {notes}"
     );
     assert!(
-        !compared.iter().any(|k| k.ends_with(".min") || k.ends_with(".max")),
+        !compared
+            .iter()
+            .any(|k| k.ends_with(".min") || k.ends_with(".max")),
         "{compared:?}"
     );
 }
@@ -71,7 +73,11 @@ fn two_runs_of_conformance_pass_against_each_other_case_by_case() {
     let tmp = tempfile::tempdir().unwrap();
     let report = back_to_back("scenarios/conformance.toml", tmp.path());
     assert_eq!(report["baseline"]["scenario"], "conformance");
-    assert!(report["baseline"].get("cases").is_none(), "no verdict changed: {}", report["baseline"]);
+    assert!(
+        report["baseline"].get("cases").is_none(),
+        "no verdict changed: {}",
+        report["baseline"]
+    );
 }
 
 fn scenario(dir: &Path, name: &str, extra: &str) -> PathBuf {
@@ -102,11 +108,20 @@ fn a_slower_bridge_and_a_newly_failing_case_fail_against_the_baseline() {
     let failed = failed_comparisons(&report);
     assert!(failed.contains(&"publish.puback.p50".to_owned()), "{failed:?}");
 
-    let strict = scenario(tmp.path(), "strict", "[cases.expect]\n\"auth.aud-mismatch\" = \"accept\"\n");
+    let strict = scenario(
+        tmp.path(),
+        "strict",
+        "[cases.expect]\n\"auth.aud-mismatch\" = \"accept\"\n",
+    );
     let out = tmp.path().join("strict");
     let (code, report, output) = run(strict.to_str().unwrap(), &out, Some(&baseline));
     assert_eq!(code, 1, "{output}");
-    assert_eq!(failed_comparisons(&report), ["auth.aud-mismatch"], "{}", report["baseline"]);
+    assert_eq!(
+        failed_comparisons(&report),
+        ["auth.aud-mismatch"],
+        "{}",
+        report["baseline"]
+    );
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(
         summary.contains("- baseline: case `auth.aud-mismatch` passed in the baseline and fails now"),

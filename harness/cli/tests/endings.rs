@@ -76,9 +76,20 @@ fn ctrl_c_and_sigterm_stop_the_run_and_write_every_report_as_aborted() {
         let report = report(&out);
         assert_eq!(report["outcome"], "aborted", "SIG{signal}");
         let measured = report["measurements"]["messages.sent"]["value"].as_f64().unwrap();
-        assert!(measured >= sent as f64, "{measured} sent in the report, {sent} on the status line");
-        assert!(report["notes"][0].as_str().unwrap().contains("interrupted"), "{report}");
-        assert!(report["phases"][0]["message"].as_str().unwrap().starts_with("interrupted"));
+        assert!(
+            measured >= sent as f64,
+            "{measured} sent in the report, {sent} on the status line"
+        );
+        assert!(
+            report["notes"][0].as_str().unwrap().contains("interrupted"),
+            "{report}"
+        );
+        assert!(
+            report["phases"][0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("interrupted")
+        );
         assert!(read(&out, "junit.xml").contains("<error message=\"aborted"));
         assert!(read(&out, "summary.md").starts_with("# fleetgate `long`: ABORTED"));
         assert!(read(&out, "report.html").contains("data-outcome=\"aborted\""));
@@ -107,7 +118,10 @@ fn an_environment_that_cannot_start_writes_its_reports_with_the_error_and_exits_
     assert!(stdout.starts_with("ERROR: `busy`:"), "{stdout}");
     let report = report(&out);
     assert_eq!(report["outcome"], "error");
-    assert!(report["error"].as_str().unwrap().contains(&address.to_string()), "{report}");
+    assert!(
+        report["error"].as_str().unwrap().contains(&address.to_string()),
+        "{report}"
+    );
     assert_eq!(report["cases"][0]["verdict"], "skipped");
     let junit = read(&out, "junit.xml");
     assert_eq!(junit.matches("<error").count(), 1, "{junit}");
@@ -142,7 +156,9 @@ fn an_unreachable_bridge_is_an_environment_error_not_failed_cases() {
     let report = report(&out);
     let error = report["error"].as_str().unwrap();
     assert!(
-        error.starts_with(&format!("cannot reach the bridge under test at 127.0.0.1:{port}:")),
+        error.starts_with(&format!(
+            "cannot reach the bridge under test at 127.0.0.1:{port}:"
+        )),
         "{error}"
     );
     assert_eq!(report["phases"][0]["verdict"], "skipped");

@@ -35,7 +35,11 @@ fn dump_dom(url: &str, profile: &Path) -> (String, String) {
         .args(["--dump-dom", url])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     (
         String::from_utf8(output.stdout).unwrap(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -80,7 +84,10 @@ fn chromium_renders_every_plot_with_data_and_no_script_error() {
     let url = format!("file://{}#verdict=failed", page.display());
     let (dom, log) = dump_dom(&url, &tmp.path().join("profile"));
 
-    assert!(dom.contains("data-script=\"ready\""), "the script did not finish: {log}");
+    assert!(
+        dom.contains("data-script=\"ready\""),
+        "the script did not finish: {log}"
+    );
     assert!(!dom.contains("data-script-error=\""), "{dom}");
     assert!(!log.contains("Uncaught"), "{log}");
 

@@ -180,7 +180,12 @@ fn estimable(key: &str, measurements: &BTreeMap<String, Measurement>) -> bool {
     }
 }
 
-fn compare_one(key: &str, base: &Measurement, now: Option<&Measurement>, policy: &BaselinePolicy) -> Comparison {
+fn compare_one(
+    key: &str,
+    base: &Measurement,
+    now: Option<&Measurement>,
+    policy: &BaselinePolicy,
+) -> Comparison {
     let tolerance_pct = policy.tolerance(key, base.unit);
     let observed = now.map(|m| m.value);
     let change_pct = observed
@@ -358,7 +363,11 @@ mod tests {
         let result = compare_with_baseline(&now, &[], &baseline, "b.json", &BaselinePolicy::default());
         let c = by_metric(&result);
         assert_eq!(c["publish.puback.p50"].verdict, Verdict::Failed, "+50 ms");
-        assert_eq!(c["sign.es256.p50"].verdict, Verdict::Passed, "+0.8 ms: under the floor");
+        assert_eq!(
+            c["sign.es256.p50"].verdict,
+            Verdict::Passed,
+            "+0.8 ms: under the floor"
+        );
         assert_eq!(c["publish.throughput"].verdict, Verdict::Failed, "-30%");
         assert_eq!(c["messages.lost"].verdict, Verdict::Failed, "one lost message");
         assert_eq!(c["messages.lost"].change_pct, None);
@@ -415,12 +424,21 @@ mod tests {
         assert_eq!(
             verdicts,
             [
-                ("auth.aud-mismatch", Verdict::Passed, Verdict::Failed, Verdict::Failed),
+                (
+                    "auth.aud-mismatch",
+                    Verdict::Passed,
+                    Verdict::Failed,
+                    Verdict::Failed
+                ),
                 ("auth.alg-none", Verdict::Failed, Verdict::Passed, Verdict::Passed),
             ]
         );
         assert!(result.notes[0].contains("auth.new"), "{:?}", result.notes);
-        assert!(result.notes[1].contains("topic.other-device"), "{:?}", result.notes);
+        assert!(
+            result.notes[1].contains("topic.other-device"),
+            "{:?}",
+            result.notes
+        );
     }
 
     #[test]
@@ -436,7 +454,10 @@ mod tests {
         baseline.measurements = values(2_000.0, 999.0);
         let now = values(9_000.0, 5_000.0);
         let result = compare_with_baseline(&now, &[], &baseline, "b.json", &BaselinePolicy::default());
-        assert_eq!(by_metric(&result).keys().copied().collect::<Vec<_>>(), ["publish.puback.p50"]);
+        assert_eq!(
+            by_metric(&result).keys().copied().collect::<Vec<_>>(),
+            ["publish.puback.p50"]
+        );
         assert_eq!(
             result.notes.last().unwrap(),
             "not compared, too few samples in one of the runs to estimate them: publish.puback.p99"

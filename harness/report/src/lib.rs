@@ -23,8 +23,8 @@ pub use baseline::{BaselinePolicy, compare_with_baseline};
 pub use gates::evaluate_gates;
 pub use model::{
     BaselineResult, Bound, CaseComparison, CaseResult, Comparison, DeviceSummary, GateResult, GateSpec,
-    IntervalLatency, Measurement, Outcome, PhaseResult, ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, Spread,
-    TimelineSample, Tool, Verdict,
+    IntervalLatency, Measurement, Outcome, PhaseResult, ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo,
+    Spread, TimelineSample, Tool, Verdict,
 };
 
 /// Why a report file could not be loaded as a baseline.

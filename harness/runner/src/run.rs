@@ -198,16 +198,20 @@ async fn execute(
             ..load::LoadResult::default()
         }
     } else {
-        load::run(scenario, &mut env, (&options.out_dir, &options.scenario_dir), stop, watch).await
+        load::run(
+            scenario,
+            &mut env,
+            (&options.out_dir, &options.scenario_dir),
+            stop,
+            watch,
+        )
+        .await
     };
     let aborted = stop.is_cancelled();
     let mut phases = load.phases;
     for phase in &mut phases {
         if aborted && phase.verdict != Verdict::Skipped {
-            phase.message = Some(format!(
-                "interrupted: {}",
-                phase.message.as_deref().unwrap_or("")
-            ));
+            phase.message = Some(format!("interrupted: {}", phase.message.as_deref().unwrap_or("")));
         }
         watch(&RunEvent::PhaseFinished(phase.clone()));
     }

@@ -59,7 +59,9 @@ fn the_phase_verdict_names_the_tls_failure_and_counts_the_attempts() {
     let message = phase.message.as_deref().unwrap();
     assert_eq!(
         message,
-        format!("no device could connect in {attempts} attempts: {attempts} × TLS handshake failed (connect_errors.tls)")
+        format!(
+            "no device could connect in {attempts} attempts: {attempts} × TLS handshake failed (connect_errors.tls)"
+        )
     );
     assert_eq!(report.measurements["connect.success_ratio"].value, 0.0);
 }

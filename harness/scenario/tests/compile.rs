@@ -381,7 +381,9 @@ cases = false
         compiled.diagnostics
     );
     let fixed = text.replace("\"messages.*\" = 5", "\"messages.*\" = \"5%\"");
-    let scenario = compile(&SourceFile::new("b.toml", fixed), CATALOGUE).scenario.unwrap();
+    let scenario = compile(&SourceFile::new("b.toml", fixed), CATALOGUE)
+        .scenario
+        .unwrap();
     let b = scenario.baseline;
     assert_eq!(b.compare.unwrap().len(), 3);
     assert_eq!(b.tolerance_pct, Some(10.0));
@@ -389,6 +391,9 @@ cases = false
     assert_eq!(b.cases, Some(false));
     assert_eq!(
         b.tolerances,
-        [("publish.puback.p99".to_owned(), 40.0), ("messages.*".to_owned(), 5.0)]
+        [
+            ("publish.puback.p99".to_owned(), 40.0),
+            ("messages.*".to_owned(), 5.0)
+        ]
     );
 }

@@ -60,8 +60,8 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
             files.push(path.clone());
             continue;
         }
-        let entries = std::fs::read_dir(path)
-            .map_err(|e| format!("cannot read the folder {}: {e}", path.display()))?;
+        let entries =
+            std::fs::read_dir(path).map_err(|e| format!("cannot read the folder {}: {e}", path.display()))?;
         let mut found: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .map(|entry| entry.path())

@@ -71,7 +71,12 @@ fn cause(error: &ConnectionError) -> &'static str {
             ErrorKind::ConnectionRefused => "refused",
             ErrorKind::TimedOut => "timeout",
             ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::UnexpectedEof => "closed",
-            _ if e.get_ref().is_some_and(|inner| inner.to_string().contains("certificate")) => "tls",
+            _ if e
+                .get_ref()
+                .is_some_and(|inner| inner.to_string().contains("certificate")) =>
+            {
+                "tls"
+            }
             _ => "io",
         },
         ConnectionError::Tls(_) => "tls",

@@ -119,7 +119,9 @@ fn run_error(report: &ReportData) -> Option<String> {
             "error: {}",
             report.error.as_deref().unwrap_or("the run could not start")
         )),
-        Outcome::Aborted => Some("aborted: the run was interrupted; the report holds what was measured so far".to_owned()),
+        Outcome::Aborted => {
+            Some("aborted: the run was interrupted; the report holds what was measured so far".to_owned())
+        }
         Outcome::Passed | Outcome::Failed => None,
     }
 }

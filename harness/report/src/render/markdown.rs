@@ -31,7 +31,10 @@ pub fn markdown(report: &ReportData) -> String {
     }
     let items = headline(report);
     if !items.is_empty() {
-        let cells: Vec<String> = items.iter().map(|(label, v)| format!("**{label}** {v}")).collect();
+        let cells: Vec<String> = items
+            .iter()
+            .map(|(label, v)| format!("**{label}** {v}"))
+            .collect();
         let _ = writeln!(out, "{}\n", cells.join(" · "));
     }
     failures(&mut out, report);
@@ -391,7 +394,11 @@ mod tests {
         use crate::testing::measurement;
 
         let mut report = report();
-        for (key, v) in [("messages.sent", 100.0), ("messages.acked", 100.0), ("messages.lost", 0.0)] {
+        for (key, v) in [
+            ("messages.sent", 100.0),
+            ("messages.acked", 100.0),
+            ("messages.lost", 0.0),
+        ] {
             report
                 .measurements
                 .insert(key.into(), measurement(v, Unit::Count, Better::Lower));
@@ -402,9 +409,10 @@ mod tests {
                 measurement(3_000.0, Unit::Micros, Better::Lower),
             );
         }
-        report
-            .measurements
-            .insert("connect.count".into(), measurement(10.0, Unit::Count, Better::Higher));
+        report.measurements.insert(
+            "connect.count".into(),
+            measurement(10.0, Unit::Count, Better::Higher),
+        );
         let text = markdown(&report);
         let headline = text.find("**messages** 100 sent, 100 acknowledged").unwrap();
         assert!(headline < text.find("## Failures").unwrap(), "{text}");

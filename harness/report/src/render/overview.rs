@@ -114,7 +114,6 @@ mod tests {
     fn every_statistic_has_a_column() {
         for suffix in Statistic::ALL.iter().map(|s| s.suffix()) {
             assert!(COLUMNS.contains(&suffix), "{suffix}");
-
         }
     }
 
@@ -127,8 +126,14 @@ mod tests {
                 measurement(2_000.0, Unit::Micros, Better::Lower),
             );
         }
-        measurements.insert("connect.count".into(), measurement(10.0, Unit::Count, Better::Higher));
-        measurements.insert("messages.lost".into(), measurement(0.0, Unit::Count, Better::Lower));
+        measurements.insert(
+            "connect.count".into(),
+            measurement(10.0, Unit::Count, Better::Higher),
+        );
+        measurements.insert(
+            "messages.lost".into(),
+            measurement(0.0, Unit::Count, Better::Lower),
+        );
         let grouped = grouped(&measurements);
         assert_eq!(grouped.latencies.len(), 1);
         assert_eq!(grouped.latencies[0].0, "connect");
@@ -141,7 +146,13 @@ mod tests {
     #[test]
     fn the_headline_counts_cases_and_gates() {
         let items = headline(&report());
-        assert!(items.contains(&("cases", "1 passed, 1 failed, 1 skipped".to_owned())), "{items:?}");
-        assert!(items.contains(&("gates", "0 passed, 1 failed, 0 skipped".to_owned())), "{items:?}");
+        assert!(
+            items.contains(&("cases", "1 passed, 1 failed, 1 skipped".to_owned())),
+            "{items:?}"
+        );
+        assert!(
+            items.contains(&("gates", "0 passed, 1 failed, 0 skipped".to_owned())),
+            "{items:?}"
+        );
     }
 }

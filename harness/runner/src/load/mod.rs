@@ -15,13 +15,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use fleetgate_fleet::driver::Shared;
-use fleetgate_fleet::engine::{self, FleetRun};
 use fleetgate_fleet::engine::Progress;
+use fleetgate_fleet::engine::{self, FleetRun};
 use fleetgate_metrics::names::{CONNECT_ERRORS_PREFIX, REFUSALS_PREFIX};
 use fleetgate_metrics::{IntervalLog, MetricSet, Recorder};
 use fleetgate_report::{IntervalLatency, Measurement, PhaseResult, TimelineSample, Verdict};
-use tokio_util::sync::CancellationToken;
 use fleetgate_scenario::Scenario;
+use tokio_util::sync::CancellationToken;
 
 use crate::environment::{Environment, faults};
 use crate::events::RunEvent;

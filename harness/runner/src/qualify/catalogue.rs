@@ -74,7 +74,9 @@ impl DeviceCase {
             Self::Connect => {
                 "docs/protocol.md §1, §2: connects over TLS with its registry client id and a JWT whose alg matches a registered key, aud = project, exp − iat ≤ 24 h"
             }
-            Self::ClockOffset => "docs/protocol.md §2: the device's iat is within the skew (10 min) of true time",
+            Self::ClockOffset => {
+                "docs/protocol.md §2: the device's iat is within the skew (10 min) of true time"
+            }
             Self::TlsUntrustedCa => {
                 "docs/protocol.md §10: a server certificate from a CA the device was not given aborts the handshake; no CONNECT is sent"
             }

@@ -69,7 +69,10 @@ pub(super) fn lines(axes: &Axes, lines: &[Line]) -> String {
         for (i, line) in lines.iter().enumerate() {
             let colour = colour(i);
             chart
-                .draw_series(LineSeries::new(line.points.iter().copied(), colour.stroke_width(2)))?
+                .draw_series(LineSeries::new(
+                    line.points.iter().copied(),
+                    colour.stroke_width(2),
+                ))?
                 .label(&line.name)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
             if line.points.len() < MARKED_BELOW {
@@ -90,7 +93,8 @@ pub(super) fn lines(axes: &Axes, lines: &[Line]) -> String {
 pub(super) fn percentiles(axes: &Axes, lines: &[Line]) -> String {
     render(|root| {
         let (x_max, y_max) = extent(lines);
-        let mut chart = frame(root, axes.caption).build_cartesian_2d((1.0..x_max.max(10.0)).log_scale(), 0.0..y_max)?;
+        let mut chart =
+            frame(root, axes.caption).build_cartesian_2d((1.0..x_max.max(10.0)).log_scale(), 0.0..y_max)?;
         chart
             .configure_mesh()
             .x_desc(axes.x)
@@ -102,7 +106,10 @@ pub(super) fn percentiles(axes: &Axes, lines: &[Line]) -> String {
         for (i, line) in lines.iter().enumerate() {
             let colour = colour(i);
             chart
-                .draw_series(LineSeries::new(line.points.iter().copied(), colour.stroke_width(2)))?
+                .draw_series(LineSeries::new(
+                    line.points.iter().copied(),
+                    colour.stroke_width(2),
+                ))?
                 .label(&line.name)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
         }
@@ -137,7 +144,10 @@ pub(super) fn categories(axes: &Axes, names: &[String], lines: &[Line]) -> Strin
         for (i, line) in lines.iter().enumerate() {
             let colour = colour(i);
             chart
-                .draw_series(LineSeries::new(line.points.iter().copied(), colour.stroke_width(2)))?
+                .draw_series(LineSeries::new(
+                    line.points.iter().copied(),
+                    colour.stroke_width(2),
+                ))?
                 .label(&line.name)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
             chart.draw_series(PointSeries::of_element(
@@ -159,7 +169,10 @@ fn percentile_label(x: f64) -> String {
     format!("{text}%")
 }
 
-fn frame<'a, 'b>(root: &'a DrawingArea<SVGBackend<'b>, Shift>, caption: &str) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+fn frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    caption: &str,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
     let mut builder = ChartBuilder::on(root);
     builder
         .caption(caption, (FONT, 16))
@@ -207,7 +220,10 @@ fn render(draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Drawn) -> St
     };
     match result {
         Ok(()) => svg,
-        Err(e) => format!("<p class=\"plot-error\">the plot could not be drawn: {}</p>", super::escape(&e.to_string())),
+        Err(e) => format!(
+            "<p class=\"plot-error\">the plot could not be drawn: {}</p>",
+            super::escape(&e.to_string())
+        ),
     }
 }
 

@@ -66,7 +66,11 @@ fn header(out: &mut String, report: &ReportData) {
         escape(&report.tool.version)
     );
     if let Some(error) = &report.error {
-        let _ = writeln!(out, "<p class=\"error-box\"><strong>error:</strong> {}</p>", escape(error));
+        let _ = writeln!(
+            out,
+            "<p class=\"error-box\"><strong>error:</strong> {}</p>",
+            escape(error)
+        );
     }
     let items = headline(report);
     if !items.is_empty() {

@@ -123,11 +123,19 @@ fn load_over_time(report: &ReportData, figures: &mut Vec<Figure>) {
     ));
     let connected = Line {
         name: "connected".into(),
-        points: report.timeline.iter().map(|s| (s.at_secs, s.connected as f64)).collect(),
+        points: report
+            .timeline
+            .iter()
+            .map(|s| (s.at_secs, s.connected as f64))
+            .collect(),
     };
     let errors = Line {
         name: "errors so far".into(),
-        points: report.timeline.iter().map(|s| (s.at_secs, s.errors as f64)).collect(),
+        points: report
+            .timeline
+            .iter()
+            .map(|s| (s.at_secs, s.errors as f64))
+            .collect(),
     };
     let svg = charts::lines(
         &Axes {
@@ -226,7 +234,10 @@ fn hops(report: &ReportData, figures: &mut Vec<Figure>) {
         &names,
         &[line("p50"), line("p90"), line("p99")],
     );
-    let described: Vec<String> = present.iter().map(|(metric, name)| format!("{name}: {metric}")).collect();
+    let described: Vec<String> = present
+        .iter()
+        .map(|(metric, name)| format!("{name}: {metric}"))
+        .collect();
     figures.push((
         "hops".into(),
         svg,

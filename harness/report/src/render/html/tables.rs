@@ -45,8 +45,14 @@ pub(super) fn failures(out: &mut String, report: &ReportData) {
         ));
     }
     if let Some(baseline) = &report.baseline {
-        for c in baseline.comparisons.iter().filter(|c| c.verdict == Verdict::Failed) {
-            let observed = c.observed.map_or_else(|| "not measured".to_owned(), |v| value(v, c.unit));
+        for c in baseline
+            .comparisons
+            .iter()
+            .filter(|c| c.verdict == Verdict::Failed)
+        {
+            let observed = c
+                .observed
+                .map_or_else(|| "not measured".to_owned(), |v| value(v, c.unit));
             items.push(format!(
                 "baseline <code>{}</code>: {}, baseline {}",
                 escape(&c.metric),
@@ -108,7 +114,11 @@ pub(super) fn cases(out: &mut String, report: &ReportData) {
             case.name(),
             case.rule,
             message,
-            case.evidence.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(" ")
+            case.evidence
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
         )
         .to_lowercase();
         let evidence_cell = if evidence.is_empty() {
@@ -204,12 +214,22 @@ pub(super) fn baseline(out: &mut String, report: &ReportData) {
         escape(&baseline.scenario),
         baseline.tolerance_pct,
         escape(&value(baseline.noise_floor_us, fleetgate_metrics::Unit::Micros)),
-        tally(baseline.comparisons.iter().map(|c| c.verdict).chain(baseline.cases.iter().map(|c| c.verdict)))
+        tally(
+            baseline
+                .comparisons
+                .iter()
+                .map(|c| c.verdict)
+                .chain(baseline.cases.iter().map(|c| c.verdict))
+        )
     );
     out.push_str("<table>\n<thead><tr><th>metric</th><th>baseline</th><th>observed</th><th>change</th><th>tolerance</th><th>verdict</th></tr></thead>\n<tbody>\n");
     for c in &baseline.comparisons {
-        let observed = c.observed.map_or_else(|| "not measured".to_owned(), |v| value(v, c.unit));
-        let change = c.change_pct.map_or_else(|| "—".to_owned(), |p| format!("{p:+.1}%"));
+        let observed = c
+            .observed
+            .map_or_else(|| "not measured".to_owned(), |v| value(v, c.unit));
+        let change = c
+            .change_pct
+            .map_or_else(|| "—".to_owned(), |p| format!("{p:+.1}%"));
         let tolerance = c.tolerance_pct.map_or_else(String::new, |t| format!("{t}%"));
         let _ = writeln!(
             out,

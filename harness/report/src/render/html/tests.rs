@@ -17,7 +17,11 @@ fn loaded() -> ReportData {
         recorder.record("connect", 2_000 + i % 700);
     }
     report.metrics = Some(recorder.to_set());
-    for (metric, p50) in [("connect", 2_300.0), ("publish.puback", 3_000.0), ("pipeline.pubsub", 5_000.0)] {
+    for (metric, p50) in [
+        ("connect", 2_300.0),
+        ("publish.puback", 3_000.0),
+        ("pipeline.pubsub", 5_000.0),
+    ] {
         for (statistic, factor) in [("p50", 1.0), ("p90", 1.5), ("p99", 2.0), ("max", 3.0)] {
             report.measurements.insert(
                 format!("{metric}.{statistic}"),
@@ -72,10 +76,7 @@ fn longest_line(figure: &str) -> usize {
 fn every_plot_has_data() {
     let page = html(&loaded());
     let figures: Vec<&str> = page.split("<figure class=\"plot\"").skip(1).collect();
-    let ids: Vec<&str> = figures
-        .iter()
-        .filter_map(|f| f.split('"').nth(1))
-        .collect();
+    let ids: Vec<&str> = figures.iter().filter_map(|f| f.split('"').nth(1)).collect();
     assert_eq!(
         ids,
         [
@@ -105,8 +106,15 @@ fn failures_come_first_and_text_is_escaped() {
     let page = html(&loaded());
     let failures = page.find("<section id=\"failures\">").unwrap();
     assert!(failures < page.find("<section id=\"plots\">").unwrap());
-    assert!(page.contains("A demo &lt;run&gt; &amp; friends"), "description escaped");
-    let rows: Vec<&str> = page.split("<tr data-verdict=\"").skip(1).filter_map(|r| r.split('"').next()).collect();
+    assert!(
+        page.contains("A demo &lt;run&gt; &amp; friends"),
+        "description escaped"
+    );
+    let rows: Vec<&str> = page
+        .split("<tr data-verdict=\"")
+        .skip(1)
+        .filter_map(|r| r.split('"').next())
+        .collect();
     assert_eq!(rows, ["failed", "passed", "skipped"]);
     assert!(page.contains("data-outcome=\"failed\""));
 }
