@@ -88,7 +88,7 @@ fn a_failed_gate_exits_1_and_still_writes_every_report() {
     ]));
     assert_eq!(code, 1, "{stdout}");
     assert!(
-        stdout.starts_with("FAILED: `gated`: 0 of 0 cases failed, 1 of 1 gates failed"),
+        stdout.starts_with("FAILED: `gated`: 0 of 1 phases failed, 0 of 0 cases failed, 1 of 1 gates failed"),
         "{stdout}"
     );
     let junit = read(&out, "junit.xml");

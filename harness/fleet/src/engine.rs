@@ -123,7 +123,7 @@ pub struct Progress {
     pub acked_per_sec: f64,
     /// 99th percentile of `publish.puback` so far.
     pub puback_p99: Option<Duration>,
-    /// Refusals, lost connections and client errors so far.
+    /// Refusals, failed connection attempts, lost connections and client errors so far.
     pub errors: u64,
     /// Length of the interval this reading closes.
     pub interval: Duration,

@@ -26,7 +26,7 @@ pub struct TimelineSample {
     pub acked: u64,
     /// Messages acknowledged per second over the interval.
     pub acked_per_sec: f64,
-    /// Refusals, lost connections and client errors so far.
+    /// Refusals, failed connection attempts, lost connections and client errors so far.
     pub errors: u64,
     /// Latency recorded during the interval, by metric (`publish.puback`, `connect`, …).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -260,8 +260,17 @@ fn summary(report: &ReportData, dir: &Path) {
         ));
         return;
     }
+    let phases = if report.phases.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "{} of {} phases failed, ",
+            failed(&mut report.phases.iter().map(|p| p.verdict)),
+            report.phases.len()
+        )
+    };
     out(&format!(
-        "{outcome}: `{}`: {} of {} cases failed, {} of {} gates failed{}",
+        "{outcome}: `{}`: {phases}{} of {} cases failed, {} of {} gates failed{}",
         report.scenario.name,
         failed(&mut report.cases.iter().map(|c| c.verdict)),
         report.cases.len(),

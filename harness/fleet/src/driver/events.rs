@@ -39,6 +39,7 @@ pub(super) async fn pump(
                 Err(ConnectionError::ConnectionRefused(code)) => Input::Refused(code as u8),
                 Err(error) => {
                     if !acknowledged {
+                        shared.live.error();
                         let counter = format!("{CONNECT_ERRORS_PREFIX}{}", cause(&error));
                         shared.shards.with(worker, |r| {
                             r.count("connects.failed", 1);

@@ -149,7 +149,7 @@ fn load_over_time(report: &ReportData, figures: &mut Vec<Figure>) {
     figures.push((
         "connected".into(),
         svg,
-        "devices connected at the end of each interval, and refusals, lost connections and client errors so far"
+        "devices connected at the end of each interval, and refusals, failed connection attempts, lost connections and client errors so far"
             .into(),
     ));
 }
