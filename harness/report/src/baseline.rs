@@ -50,7 +50,7 @@ pub const SAMPLES_BEYOND: f64 = 10.0;
 /// What a baseline comparison compares and how strictly.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct BaselinePolicy {
-    /// Measurement keys or globs (`*` matches any run of characters) to compare.
+    /// Measurement keys or globs (`*` matches any run of characters, `?` one) to compare.
     pub compare: Vec<String>,
     /// How much worse a latency or a rate may be, in percent.
     pub tolerance_pct: f64,
@@ -265,26 +265,34 @@ fn compare_cases(now: &[CaseResult], before: &[CaseResult]) -> (Vec<CaseComparis
     (changed, notes)
 }
 
-/// Whether `text` matches `pattern`, where `*` matches any run of characters.
+/// Whether `text` matches `pattern`, where `*` matches any run of characters and `?` any one
+/// character (as in the scenario's case globs).
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let Some(first) = parts.next() else {
-        return text.is_empty();
-    };
-    let Some(mut rest) = text.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
+    let pattern: Vec<char> = pattern.chars().collect();
+    let text: Vec<char> = text.chars().collect();
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(c) if *c == '?' || *c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
         }
     }
-    rest.len() >= last.len() && rest.ends_with(last)
+    pattern[p..].iter().all(|c| *c == '*')
 }
 
 #[cfg(test)]
@@ -476,5 +484,6 @@ mod tests {
         assert!(!glob_match("a*b*c", "a-c"));
         assert!(glob_match("exact", "exact"));
         assert!(!glob_match("exact", "exactly"));
+        assert!(glob_match("*.p9?", "connect.p99"));
     }
 }

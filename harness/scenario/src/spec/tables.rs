@@ -121,7 +121,7 @@ pub static BASELINE: TableSpec = TableSpec {
             "compare",
             Kind::Array(&Kind::Str),
             "[\"*.p50\", \"*.p99\", \"publish.throughput\", \"push.rate\", \"pipeline.delivered_ratio\", \"messages.lost\", …]",
-            "Measurement keys or globs compared (`*` matches any run of characters); the default compares medians and 99th percentiles of latencies, throughput, the push rate, the delivery ratio and the loss and error counters, never min or max.",
+            "Measurement keys or globs compared (`*` matches any run of characters, `?` one); the default compares medians and 99th percentiles of latencies, throughput, the push rate, the delivery ratio and the loss and error counters, never min or max.",
         ),
         opt(
             "tolerance",
