@@ -141,72 +141,9 @@ async fn execute(
         phases: scenario.phases.len(),
         gates: scenario.gates.len(),
     });
-    let mut env = environment::start(
-        scenario,
-        &EnvironmentOptions {
-            safety: options.safety.clone(),
-            observe: Observe::Only(crate::observe::real_devices(scenario)),
-            server_names: options.server_names.clone(),
-            ca_dir: options.ca_dir.clone(),
-            ..EnvironmentOptions::new(
-                options.listen,
-                options.out_dir.clone(),
-                options.scenario_dir.clone(),
-                options.key_progress.clone(),
-            )
-        },
-    )
-    .await?;
-    if let Some(push) = &env.push {
-        let (jwks, pem_certs, openid_configuration) = push.google_urls();
-        watch(&RunEvent::GoogleMock {
-            endpoint: push.target.url.clone(),
-            embedded: push.verifier.is_some(),
-            jwks,
-            pem_certs,
-            openid_configuration,
-        });
-    }
+    let mut env = start(scenario, options, watch).await?;
+    let (case_results, push_load, load) = stages(scenario, options, &mut env, watch).await;
     let stop = &options.stop;
-    let interrupted = "not run: the run was interrupted";
-    let mut done = Vec::new();
-    let finished = {
-        let context = CaseContext {
-            scenario,
-            env: &env,
-            scenario_dir: &options.scenario_dir,
-        };
-        let mut record = |event: &RunEvent| {
-            if let RunEvent::CaseFinished(case) = event {
-                done.push(case.clone());
-            }
-            watch(event);
-        };
-        tokio::select! {
-            results = cases::run(&context, &mut record) => Some(results),
-            () = stop.cancelled() => None,
-        }
-    };
-    let case_results = finished.unwrap_or_else(|| not_run_cases(scenario, &done, interrupted));
-    let push_load = tokio::select! {
-        report = crate::push_load::run(scenario, &env, watch), if !stop.is_cancelled() => report,
-        () = stop.cancelled() => PushLoadReport::interrupted(scenario),
-    };
-    let load = if stop.is_cancelled() {
-        load::LoadResult {
-            phases: not_run_phases(scenario, interrupted),
-            ..load::LoadResult::default()
-        }
-    } else {
-        load::run(
-            scenario,
-            &mut env,
-            (&options.out_dir, &options.scenario_dir),
-            stop,
-            watch,
-        )
-        .await
-    };
     let aborted = stop.is_cancelled();
     let mut phases = load.phases;
     for phase in &mut phases {
@@ -267,6 +204,92 @@ async fn execute(
         outcome: report.outcome,
     });
     Ok(report)
+}
+
+/// Starts the environment and tells `watch` where the Google mock is, when there is one.
+async fn start(
+    scenario: &Scenario,
+    options: &RunOptions,
+    watch: &mut dyn FnMut(&RunEvent),
+) -> Result<environment::Environment, RunError> {
+    let env = environment::start(
+        scenario,
+        &EnvironmentOptions {
+            safety: options.safety.clone(),
+            observe: Observe::Only(crate::observe::real_devices(scenario)),
+            server_names: options.server_names.clone(),
+            ca_dir: options.ca_dir.clone(),
+            ..EnvironmentOptions::new(
+                options.listen,
+                options.out_dir.clone(),
+                options.scenario_dir.clone(),
+                options.key_progress.clone(),
+            )
+        },
+    )
+    .await?;
+    if let Some(push) = &env.push {
+        let (jwks, pem_certs, openid_configuration) = push.google_urls();
+        watch(&RunEvent::GoogleMock {
+            endpoint: push.target.url.clone(),
+            embedded: push.verifier.is_some(),
+            jwks,
+            pem_certs,
+            openid_configuration,
+        });
+    }
+    Ok(env)
+}
+
+/// Runs the cases, the push load and the load phases in turn; once `options.stop` is
+/// cancelled, what runs is stopped and what has not started is reported as not run.
+async fn stages(
+    scenario: &Scenario,
+    options: &RunOptions,
+    env: &mut environment::Environment,
+    watch: &mut dyn FnMut(&RunEvent),
+) -> (Vec<CaseResult>, PushLoadReport, load::LoadResult) {
+    let stop = &options.stop;
+    let interrupted = "not run: the run was interrupted";
+    let mut done = Vec::new();
+    let finished = {
+        let context = CaseContext {
+            scenario,
+            env,
+            scenario_dir: &options.scenario_dir,
+        };
+        let mut record = |event: &RunEvent| {
+            if let RunEvent::CaseFinished(case) = event {
+                done.push(case.clone());
+            }
+            watch(event);
+        };
+        tokio::select! {
+            results = cases::run(&context, &mut record) => Some(results),
+            () = stop.cancelled() => None,
+        }
+    };
+    let case_results = finished.unwrap_or_else(|| not_run_cases(scenario, &done, interrupted));
+    let push_load = tokio::select! {
+        report = crate::push_load::run(scenario, env, watch), if !stop.is_cancelled() => report,
+        () = stop.cancelled() => PushLoadReport::interrupted(scenario),
+    };
+    let load = if stop.is_cancelled() {
+        load::LoadResult {
+            phases: not_run_phases(scenario, interrupted),
+            ..load::LoadResult::default()
+        }
+    } else {
+        load::run(
+            scenario,
+            env,
+            (&options.out_dir, &options.scenario_dir),
+            stop,
+            watch,
+        )
+        .await
+    };
+    (case_results, push_load, load)
 }
 
 /// An empty report of `scenario`, started at `started`, finished now.
