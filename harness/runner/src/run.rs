@@ -265,14 +265,16 @@ async fn stages(
             watch(event);
         };
         tokio::select! {
-            results = cases::run(&context, &mut record) => Some(results),
+            biased;
             () = stop.cancelled() => None,
+            results = cases::run(&context, &mut record) => Some(results),
         }
     };
     let case_results = finished.unwrap_or_else(|| not_run_cases(scenario, &done, interrupted));
     let push_load = tokio::select! {
-        report = crate::push_load::run(scenario, env, watch), if !stop.is_cancelled() => report,
+        biased;
         () = stop.cancelled() => PushLoadReport::interrupted(scenario),
+        report = crate::push_load::run(scenario, env, watch) => report,
     };
     let load = if stop.is_cancelled() {
         load::LoadResult {
