@@ -80,6 +80,10 @@ fn ctrl_c_and_sigterm_stop_the_run_and_write_every_report_as_aborted() {
             measured >= sent as f64,
             "{measured} sent in the report, {sent} on the status line"
         );
+        assert_eq!(
+            report["measurements"]["messages.lost"]["value"], 0.0,
+            "every device returned what it had acknowledged, and all of it reached Pub/Sub"
+        );
         assert!(
             report["notes"][0].as_str().unwrap().contains("interrupted"),
             "{report}"

@@ -148,8 +148,8 @@ pub struct FleetRun {
 
 /// Runs `plan`: every device as a task recording into `shared`; once a second a progress
 /// reading goes to `progress` and, when given, an interval goes to `log`. When `stop` is
-/// cancelled every device task is ended at once (its connection closes) and the run returns
-/// what was measured until then.
+/// cancelled every device stops at once (its connection closes) and the run returns what was
+/// measured and acknowledged until then.
 pub async fn run<W: Write>(
     plan: &FleetPlan,
     shared: Arc<Shared>,
@@ -180,14 +180,7 @@ pub async fn run<W: Write>(
     let mut last = (Duration::ZERO, 0u64);
     while !tasks.is_empty() {
         tokio::select! {
-            () = stop.cancelled() => {
-                tasks.abort_all();
-                while let Some(done) = tasks.join_next().await {
-                    if let Ok(result) = done {
-                        results.push(result);
-                    }
-                }
-            }
+            () = stop.cancelled(), if !shared.halt.is_cancelled() => shared.halt.cancel(),
             done = tasks.join_next() => {
                 if let Some(Ok(result)) = done {
                     results.push(result);

@@ -18,6 +18,7 @@ use rumqttc::{AsyncClient, MqttOptions, QoS, TlsConfiguration, Transport};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_rustls::rustls::ClientConfig;
+use tokio_util::sync::CancellationToken;
 
 use crate::device::{Action, Device, DeviceSpec, Input, Message, MessageKind};
 use crate::payload::{self, Stamp};
@@ -61,6 +62,9 @@ pub struct Shared {
     pub shards: Shards,
     /// Live counters for progress.
     pub live: Live,
+    /// Cancelled to stop every device at once (an interrupted run): each leaves its loop,
+    /// closes its connection and returns what it had acknowledged.
+    pub halt: CancellationToken,
 }
 
 impl Shared {
@@ -76,6 +80,7 @@ impl Shared {
             epoch_unix_us: u64::try_from(unix).unwrap_or(u64::MAX),
             shards: Shards::new(shards),
             live: Live::default(),
+            halt: CancellationToken::new(),
         }
     }
 
@@ -135,6 +140,7 @@ pub async fn run_device(
             timer.as_mut().reset(deadline);
         }
         tokio::select! {
+            () = shared.halt.cancelled() => break,
             input = inputs.recv() => match input {
                 Some(input) => device.handle(shared.now(), input, &mut actions),
                 None => break,
