@@ -117,18 +117,6 @@ fn failures(out: &mut String, report: &ReportData) {
     }
 }
 
-pub(super) fn count(verdicts: impl Iterator<Item = Verdict>) -> String {
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    for verdict in verdicts {
-        match verdict {
-            Verdict::Passed => passed += 1,
-            Verdict::Failed => failed += 1,
-            Verdict::Skipped => skipped += 1,
-        }
-    }
-    format!("{passed} passed, {failed} failed, {skipped} skipped")
-}
-
 pub(super) fn mark(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Passed => "pass",

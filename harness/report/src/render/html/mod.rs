@@ -3,6 +3,7 @@
 //! the same way. Plots are drawn by `plotters` ([`charts`]); the tables are in [`tables`].
 
 mod charts;
+mod cohorts;
 mod plots;
 mod tables;
 
@@ -36,6 +37,7 @@ pub fn html(report: &ReportData) -> String {
     plots::section(&mut out, report);
     tables::cases(&mut out, report);
     tables::phases(&mut out, report);
+    cohorts::section(&mut out, report);
     tables::gates(&mut out, report);
     tables::baseline(&mut out, report);
     tables::measurements(&mut out, report);

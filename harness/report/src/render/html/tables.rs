@@ -37,6 +37,7 @@ pub(super) fn failures(out: &mut String, report: &ReportData) {
             escape(phase.message.as_deref().unwrap_or("failed"))
         ));
     }
+    items.extend(super::cohorts::failures(report));
     for gate in report.gates.iter().filter(|g| g.verdict == Verdict::Failed) {
         items.push(format!(
             "gate <code>{}</code>: {}",
