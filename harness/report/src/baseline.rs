@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use fleetgate_metrics::glob;
 use fleetgate_metrics::{Better, Unit};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -79,7 +80,7 @@ impl Default for BaselinePolicy {
 impl BaselinePolicy {
     /// Whether `key` is compared.
     pub fn compares(&self, key: &str) -> bool {
-        self.compare.iter().any(|pattern| glob_match(pattern, key))
+        self.compare.iter().any(|pattern| glob::matches(pattern, key))
     }
 
     /// The tolerance of `key` in percent: its own, else by its unit (latencies and rates the
@@ -92,7 +93,7 @@ impl BaselinePolicy {
             .tolerances
             .iter()
             .rev()
-            .find(|(pattern, _)| glob_match(pattern, key))
+            .find(|(pattern, _)| glob::matches(pattern, key))
         {
             return *pct;
         }
@@ -263,36 +264,6 @@ fn compare_cases(now: &[CaseResult], before: &[CaseResult]) -> (Vec<CaseComparis
         ));
     }
     (changed, notes)
-}
-
-/// Whether `text` matches `pattern`, where `*` matches any run of characters and `?` any one
-/// character (as in the scenario's case globs).
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some('*') => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(c) if *c == '?' || *c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|c| *c == '*')
 }
 
 #[cfg(test)]
@@ -477,13 +448,13 @@ mod tests {
 
     #[test]
     fn globs_match_any_run_of_characters() {
-        assert!(glob_match("*.p99", "publish.puback.p99"));
-        assert!(!glob_match("*.p99", "publish.puback.p999"));
-        assert!(glob_match("messages.*", "messages.lost"));
-        assert!(glob_match("a*b*c", "a-b-b-c"));
-        assert!(!glob_match("a*b*c", "a-c"));
-        assert!(glob_match("exact", "exact"));
-        assert!(!glob_match("exact", "exactly"));
-        assert!(glob_match("*.p9?", "connect.p99"));
+        assert!(glob::matches("*.p99", "publish.puback.p99"));
+        assert!(!glob::matches("*.p99", "publish.puback.p999"));
+        assert!(glob::matches("messages.*", "messages.lost"));
+        assert!(glob::matches("a*b*c", "a-b-b-c"));
+        assert!(!glob::matches("a*b*c", "a-c"));
+        assert!(glob::matches("exact", "exact"));
+        assert!(!glob::matches("exact", "exactly"));
+        assert!(glob::matches("*.p9?", "connect.p99"));
     }
 }
