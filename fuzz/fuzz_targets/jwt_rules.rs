@@ -4,7 +4,9 @@
 
 use std::sync::OnceLock;
 
-use fleetgate_identity::credentials::{Credential, CredentialFormat, RegisteredCredential, RegistrationPolicy};
+use fleetgate_identity::credentials::{
+    Credential, CredentialFormat, RegisteredCredential, RegistrationPolicy,
+};
 use fleetgate_identity::jwt::{PresentedClaims, decode};
 use fleetgate_identity::rules::{BridgeSettings, check};
 use fleetgate_identity::{Alg, DeviceKey, KeySpec};
@@ -13,15 +15,25 @@ use libfuzzer_sys::fuzz_target;
 fn credentials() -> &'static [RegisteredCredential] {
     static CREDENTIALS: OnceLock<Vec<RegisteredCredential>> = OnceLock::new();
     CREDENTIALS.get_or_init(|| {
-        [(Alg::Rs256, CredentialFormat::RsaPem), (Alg::Es256, CredentialFormat::Es256Pem)]
-            .into_iter()
-            .filter_map(|(alg, format)| {
-                let key = DeviceKey::from_seed(KeySpec::default_for(alg), &[7; 32]).ok()?;
-                let credential = Credential { format, pem: key.spki_pem(), expiration: None };
-                let policy = RegistrationPolicy { min_rsa_bits: 2048, ..RegistrationPolicy::default() };
-                RegisteredCredential::register(&credential, "fuzz", &policy).ok()
-            })
-            .collect()
+        [
+            (Alg::Rs256, CredentialFormat::RsaPem),
+            (Alg::Es256, CredentialFormat::Es256Pem),
+        ]
+        .into_iter()
+        .filter_map(|(alg, format)| {
+            let key = DeviceKey::from_seed(KeySpec::default_for(alg), &[7; 32]).ok()?;
+            let credential = Credential {
+                format,
+                pem: key.spki_pem(),
+                expiration: None,
+            };
+            let policy = RegistrationPolicy {
+                min_rsa_bits: 2048,
+                ..RegistrationPolicy::default()
+            };
+            RegisteredCredential::register(&credential, "fuzz", &policy).ok()
+        })
+        .collect()
     })
 }
 

@@ -1,7 +1,9 @@
 //! PEM decoding and credential registration on arbitrary text, in each of the four formats.
 #![no_main]
 
-use fleetgate_identity::credentials::{Credential, CredentialFormat, RegisteredCredential, RegistrationPolicy};
+use fleetgate_identity::credentials::{
+    Credential, CredentialFormat, RegisteredCredential, RegistrationPolicy,
+};
 use fleetgate_identity::{DeviceKey, pem};
 use libfuzzer_sys::fuzz_target;
 
@@ -25,6 +27,10 @@ fuzz_target!(|data: &[u8]| {
         pem: text.into_owned(),
         expiration: None,
     };
-    let policy = RegistrationPolicy { now: 1_700_000_000, min_rsa_bits: 2048, registry_cas: Vec::new() };
+    let policy = RegistrationPolicy {
+        now: 1_700_000_000,
+        min_rsa_bits: 2048,
+        registry_cas: Vec::new(),
+    };
     let _ = RegisteredCredential::register(&credential, "fuzz", &policy);
 });

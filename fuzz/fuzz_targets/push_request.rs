@@ -32,7 +32,10 @@ fn split(data: &[u8]) -> (HeaderMap, Bytes) {
             continue;
         };
         let (name, value) = (&line[..colon], &line[colon + 1..]);
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value.trim_ascii())) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name),
+            HeaderValue::from_bytes(value.trim_ascii()),
+        ) {
             headers.append(name, value);
         }
     }

@@ -183,12 +183,20 @@ const WINDOW: usize = 120;
 /// marked `…`.
 fn window(line: &str, col: usize) -> (String, usize) {
     let chars = line.chars().count();
-    let start = col.saturating_sub(WINDOW / 2 + 1).min(chars.saturating_sub(WINDOW));
+    let start = col
+        .saturating_sub(WINDOW / 2 + 1)
+        .min(chars.saturating_sub(WINDOW));
     let shown: String = line
         .chars()
         .skip(start)
         .take(WINDOW)
-        .map(|c| if c.is_control() && c != '\t' { '\u{fffd}' } else { c })
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
         .collect();
     let mut text = String::new();
     let mut col = col - start;
@@ -340,7 +348,10 @@ mod tests {
         assert!(text.contains("l.toml:1:10008"), "{text}");
         assert!(text.contains("…x") && text.contains("\" b\n"), "{text}");
         let quoted = quote(&format!("\u{1b}[31m{long}"));
-        assert!(quoted.starts_with("\\u{1b}[31m") && quoted.ends_with("… (10005 bytes in all)"), "{quoted}");
+        assert!(
+            quoted.starts_with("\\u{1b}[31m") && quoted.ends_with("… (10005 bytes in all)"),
+            "{quoted}"
+        );
     }
 
     #[test]
@@ -360,7 +371,10 @@ mod tests {
             error,
             "b.toml:2:9: the file is not UTF-8 text (byte 0xc3 at offset 14); scenario files are UTF-8 TOML"
         );
-        assert_eq!(SourceFile::from_bytes("ok.toml", b"a = 1".to_vec()).unwrap().text, "a = 1");
+        assert_eq!(
+            SourceFile::from_bytes("ok.toml", b"a = 1".to_vec()).unwrap().text,
+            "a = 1"
+        );
     }
 
     #[test]

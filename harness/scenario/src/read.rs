@@ -237,7 +237,13 @@ pub(crate) fn read_value(
             if is_ident(s) {
                 item(Val::Str(s.to_string()))
             } else {
-                invalid(out, path, span, kind, format!("`{}` is not a valid name", quote(s)))
+                invalid(
+                    out,
+                    path,
+                    span,
+                    kind,
+                    format!("`{}` is not a valid name", quote(s)),
+                )
             }
         }
         (Kind::Int { min, max }, DeValue::Integer(i)) => match integer(i) {
@@ -269,7 +275,13 @@ pub(crate) fn read_value(
         (Kind::Size, DeValue::String(s)) => parsed(out, path, span, kind, s, units::parse_size, Val::Size),
         (Kind::Size, DeValue::Integer(i)) => match integer(i).and_then(|n| u64::try_from(n).ok()) {
             Some(n) if n <= units::MAX_SIZE => item(Val::Size(n)),
-            Some(n) => invalid(out, path, span, kind, format!("{n} is too large: the most accepted is {}", units::MAX_SIZE)),
+            Some(n) => invalid(
+                out,
+                path,
+                span,
+                kind,
+                format!("{n} is too large: the most accepted is {}", units::MAX_SIZE),
+            ),
             None => invalid(out, path, span, kind, "a size cannot be negative".into()),
         },
         (Kind::Threshold, DeValue::Integer(_) | DeValue::Float(_)) => match number(value.get_ref()) {
@@ -290,7 +302,13 @@ pub(crate) fn read_value(
                     .min()
                     .map(|(_, c)| format!(" (did you mean \"{c}\"?)"))
                     .unwrap_or_default();
-                invalid(out, path, span, kind, format!("unknown value \"{}\"{hint}", quote(s)))
+                invalid(
+                    out,
+                    path,
+                    span,
+                    kind,
+                    format!("unknown value \"{}\"{hint}", quote(s)),
+                )
             }
         }
         (Kind::Table(spec), DeValue::Table(t)) => {

@@ -13,7 +13,8 @@ pub const MAX_RATE_PER_SECOND: f64 = 1e9;
 pub const MAX_SIZE: u64 = 1 << 30;
 
 /// What a duration string may look like, for error messages.
-pub const DURATION_HELP: &str = "a duration such as \"250ms\", \"10s\", \"60m\" or \"1h30m\" (units: us, ms, s, m, h, d), at most 3650d";
+pub const DURATION_HELP: &str =
+    "a duration such as \"250ms\", \"10s\", \"60m\" or \"1h30m\" (units: us, ms, s, m, h, d), at most 3650d";
 /// What a signed duration string may look like, for error messages.
 pub const SIGNED_DURATION_HELP: &str = "a duration with an optional sign, such as \"0s\", \"-90s\" or \"+15m\" (units: us, ms, s, m, h, d), at most 3650d either way";
 /// What a rate string may look like, for error messages.
@@ -162,7 +163,8 @@ pub fn parse_rate(text: &str) -> Option<Rate> {
     };
     let per_second = count / seconds;
     let slowest = 1.0 / MAX_DURATION.as_secs_f64();
-    (count.is_finite() && (slowest..=MAX_RATE_PER_SECOND).contains(&per_second)).then_some(Rate { per_second })
+    (count.is_finite() && (slowest..=MAX_RATE_PER_SECOND).contains(&per_second))
+        .then_some(Rate { per_second })
 }
 
 /// Parses a byte size: `"200"`, `"200B"`, `"4KiB"`, `"1MiB"`, `"1GiB"`, `"2KB"` (KB = 1000 bytes).
@@ -243,7 +245,9 @@ mod tests {
         assert_eq!(parse_rate("30/m").unwrap().per_second(), 0.5);
         assert_eq!(parse_rate("3600/h").unwrap().per_second(), 1.0);
         assert!(parse_rate("1e9/s").is_some() && parse_rate("1/h").is_some());
-        for bad in ["500", "0/s", "-1/s", "5/day", "x/s", "inf/s", "1e10/s", "1e-300/s", "NaN/s"] {
+        for bad in [
+            "500", "0/s", "-1/s", "5/day", "x/s", "inf/s", "1e10/s", "1e-300/s", "NaN/s",
+        ] {
             assert_eq!(parse_rate(bad), None, "{bad:?} should be refused");
         }
     }
@@ -256,7 +260,15 @@ mod tests {
         assert_eq!(parse_size("1GiB"), Some(1 << 30));
         assert_eq!(parse_size("200"), Some(200));
         assert_eq!(parse_size("200B"), Some(200));
-        for bad in ["", "KiB", "1.5KiB", "-4B", "4 TiB", "2GiB", "18446744073709551615"] {
+        for bad in [
+            "",
+            "KiB",
+            "1.5KiB",
+            "-4B",
+            "4 TiB",
+            "2GiB",
+            "18446744073709551615",
+        ] {
             assert_eq!(parse_size(bad), None, "{bad:?} should be refused");
         }
     }

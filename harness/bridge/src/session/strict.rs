@@ -128,7 +128,10 @@ fn remaining_length(bytes: &[u8]) -> Option<(usize, usize)> {
 /// The CONNECT variable header: protocol name, level and flags.
 fn connect(body: &[u8], remaining: usize) -> Inspection {
     let available = body.len().min(remaining);
-    let Some(name_len) = body.get(..2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else {
+    let Some(name_len) = body
+        .get(..2)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+    else {
         return need(available, remaining);
     };
     let Some(name) = body.get(2..2 + name_len) else {
@@ -241,7 +244,13 @@ mod tests {
             assert_eq!(wrong(first), Inspection::Decode, "{first:#04x}");
         }
         for first in [0x36, 0x80, 0xa0, 0xc1, 0x11, 0x00, 0xf0, 0xe1] {
-            assert!(matches!(wrong(first), Inspection::Violation(Violation::FixedHeaderFlags { .. })), "{first:#04x}");
+            assert!(
+                matches!(
+                    wrong(first),
+                    Inspection::Violation(Violation::FixedHeaderFlags { .. })
+                ),
+                "{first:#04x}"
+            );
         }
     }
 

@@ -36,11 +36,26 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
             return Ok(exit_codes::ENVIRONMENT);
         }
     };
+    let admin_key = match &args.admin_key_file {
+        None => None,
+        Some(file) => match std::fs::read_to_string(file) {
+            Ok(key) if !key.trim().is_empty() => Some(key.trim().to_owned()),
+            Ok(_) => {
+                error(&format!("--admin-key-file {}: the file is empty", file.display()));
+                return Ok(exit_codes::INVALID);
+            }
+            Err(e) => {
+                error(&format!("--admin-key-file {}: {e}", file.display()));
+                return Ok(exit_codes::INVALID);
+            }
+        },
+    };
     let scenario_dir = args.file.parent().map(Path::to_path_buf).unwrap_or_default();
     let options = EnvironmentOptions {
         observe: Observe::Everyone,
         server_names: args.server_names.clone(),
         ca_dir: args.ca_dir.clone(),
+        admin_key,
         ..EnvironmentOptions::new(args.listen, out_dir, scenario_dir, crate::output::key_progress())
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -133,6 +148,8 @@ pub(crate) fn announcement(scenario: &Scenario, options: &EnvironmentOptions, en
             "profile": b.profile,
             "http": format!("https://{}/v1", b.http),
             "admin": format!("http://{}/v1", b.admin),
+            "admin_key": b.admin_key,
+            "admin_key_file": b.admin_key_file.display().to_string(),
         })
     });
     let cohorts: Vec<Value> = env
@@ -220,8 +237,8 @@ pub(crate) fn describe(recorded: &Recorded) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use fleetgate_runner::bridge_events::{ConnectAttempt, Event, Recorded, Verdict};
     use fleetgate_identity::jwt::PresentedClaims;
+    use fleetgate_runner::bridge_events::{ConnectAttempt, Event, Recorded, Verdict};
 
     use super::describe;
 
@@ -252,13 +269,20 @@ mod tests {
 
     #[test]
     fn a_client_id_cannot_forge_a_line_or_push_the_verdict_out() {
-        let forged = describe(&attempt("x\nconnect pi-00009 from 6.6.6.6: accepted (FORGED)", "p")).unwrap();
+        let forged = describe(&attempt(
+            "x\nconnect pi-00009 from 6.6.6.6: accepted (FORGED)",
+            "p",
+        ))
+        .unwrap();
         assert!(!forged.contains('\n'), "{forged}");
         assert!(forged.starts_with("connect x\\nconnect pi-00009"), "{forged}");
         let huge = describe(&attempt(&"\u{1b}".repeat(65_536), &"a".repeat(1000))).unwrap();
         assert!(huge.len() < 2_000, "{}", huge.len());
         assert!(!huge.contains('\u{1b}'));
-        assert!(huge.contains("(65536 bytes in all)") && huge.contains("(1000 bytes in all)"), "{huge}");
+        assert!(
+            huge.contains("(65536 bytes in all)") && huge.contains("(1000 bytes in all)"),
+            "{huge}"
+        );
         assert!(huge.contains("refused, malformed-client-id, CONNACK 2"), "{huge}");
     }
 }

@@ -185,7 +185,10 @@ impl Probe {
 
     /// Opens a connection and sends `connect`, bytes that may break MQTT 3.1.1 on purpose;
     /// returns the probe and the CONNACK code, or `None` when the bridge closed without one.
-    pub(crate) async fn connect_raw(endpoint: &Endpoint, connect: &[u8]) -> Result<(Self, Option<u8>), ProbeError> {
+    pub(crate) async fn connect_raw(
+        endpoint: &Endpoint,
+        connect: &[u8],
+    ) -> Result<(Self, Option<u8>), ProbeError> {
         let mut probe = Self::open(endpoint).await?;
         probe.send_raw(connect).await?;
         let code = probe.connack().await?;

@@ -61,6 +61,8 @@ pub struct EnvironmentOptions {
     /// Where the generated CA is kept across runs (`ca.pem`, `ca.key`), so that real devices
     /// are given it once; a new CA per run when `None`.
     pub ca_dir: Option<PathBuf>,
+    /// The admin API's key; a new one per run when `None`.
+    pub admin_key: Option<String>,
 }
 
 impl EnvironmentOptions {
@@ -82,6 +84,7 @@ impl EnvironmentOptions {
             qualify: false,
             server_names: Vec::new(),
             ca_dir: None,
+            admin_key: None,
         }
     }
 }
@@ -110,6 +113,10 @@ pub struct BridgeEnv {
     pub ca_file: PathBuf,
     /// The admin API's address.
     pub admin: SocketAddr,
+    /// The key the admin API asks for (`Authorization: Bearer <key>`).
+    pub admin_key: String,
+    /// `<out>/admin-key`, the key readable by its owner only.
+    pub admin_key_file: PathBuf,
     /// The HTTP device bridge's address (HTTPS).
     pub http: SocketAddr,
     /// Connection events (one reader at a time: `serve` or the conformance cases).
@@ -335,12 +342,20 @@ async fn start_bridge(
     let admin_addr = admin_listener
         .local_addr()
         .map_err(|e| EnvironmentError::Start(e.to_string()))?;
+    let admin_key = match &options.admin_key {
+        Some(key) => key.clone(),
+        None => admin::generate_key().map_err(EnvironmentError::Start)?,
+    };
+    let admin_key_file = options.out_dir.join("admin-key");
+    write_owner_only(&admin_key_file, &admin_key)?;
     let admin = Admin {
         store: Arc::clone(&store),
         bridge: bridge.clone(),
+        key: Arc::from(admin_key.as_str()),
     };
     tokio::spawn(async move { axum::serve(admin_listener, admin::router(admin)).await });
-    let http_tcp = bind(loopback, "the HTTP bridge").await?;
+    // Real Pis use the HTTP bridge too: it listens on the MQTT listener's host.
+    let http_tcp = bind(SocketAddr::new(options.listen.ip(), 0), "the HTTP bridge").await?;
     let http_listener =
         TlsListener::new(http_tcp, server_config).map_err(|e| EnvironmentError::Start(e.to_string()))?;
     let http_addr = axum::serve::Listener::local_addr(&http_listener)
@@ -351,6 +366,8 @@ async fn start_bridge(
         store,
         ca_file,
         admin: admin_addr,
+        admin_key,
+        admin_key_file,
         http: http_addr,
         events: Arc::new(tokio::sync::Mutex::new(events)),
         profile: profile_name,
@@ -358,4 +375,18 @@ async fn start_bridge(
         tls: scenario.bridge.tls.then(|| Arc::new(tls)),
     };
     Ok((env, devices))
+}
+
+/// Writes a secret readable and writable by its owner only (mode 0600 from creation).
+fn write_owner_only(file: &Path, secret: &str) -> Result<(), EnvironmentError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let _ = std::fs::remove_file(file);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .and_then(|mut f| f.write_all(secret.as_bytes()))
+        .map_err(|e| EnvironmentError::Start(format!("cannot write {}: {e}", file.display())))
 }

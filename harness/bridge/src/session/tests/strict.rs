@@ -42,8 +42,14 @@ fn a_level_other_than_4_gets_connack_1_then_a_close() {
         input[8] = level;
         let mut s = session(Profile::google());
         let actions = feed(&mut s, input, &FakeRegistry::default());
-        assert_eq!(actions[0], connack(ConnectReturnCode::RefusedProtocolVersion), "level {level}");
-        assert!(matches!(close_cause(&actions), Some(Cause::Protocol(m)) if m.contains(&format!("level {level}"))));
+        assert_eq!(
+            actions[0],
+            connack(ConnectReturnCode::RefusedProtocolVersion),
+            "level {level}"
+        );
+        assert!(
+            matches!(close_cause(&actions), Some(Cause::Protocol(m)) if m.contains(&format!("level {level}")))
+        );
         assert!(s.is_closed());
     }
 }
@@ -55,8 +61,14 @@ fn reserved_and_password_only_flags_close_without_connack() {
         input[9] = flags;
         let mut s = session(Profile::google());
         let actions = feed(&mut s, input, &FakeRegistry::default());
-        assert!(!actions.iter().any(|a| matches!(a, Action::Send(_))), "{what}: {actions:?}");
-        assert!(matches!(close_cause(&actions), Some(Cause::Protocol(m)) if m.contains(what)), "{actions:?}");
+        assert!(
+            !actions.iter().any(|a| matches!(a, Action::Send(_))),
+            "{what}: {actions:?}"
+        );
+        assert!(
+            matches!(close_cause(&actions), Some(Cause::Protocol(m)) if m.contains(what)),
+            "{actions:?}"
+        );
     }
 }
 
@@ -71,7 +83,10 @@ fn wrong_fixed_header_flags_close_a_live_connection() {
         (bytes(Packet::PingReq), 0xc1u8),
         (subscribe.clone(), 0x80),
         (subscribe, 0x83),
-        (bytes(publish("/devices/pi-1/events", QoS::AtMostOnce, 0, b"x")), 0x36),
+        (
+            bytes(publish("/devices/pi-1/events", QoS::AtMostOnce, 0, b"x")),
+            0x36,
+        ),
     ] {
         let mut s = connected(&registry);
         let mut input = packet;
@@ -81,7 +96,11 @@ fn wrong_fixed_header_flags_close_a_live_connection() {
             matches!(close_cause(&actions), Some(Cause::Protocol(m)) if m.contains("fixed-header flags")),
             "{first:#04x}: {actions:?}"
         );
-        assert!(actions.iter().any(|a| matches!(a, Action::Event(Event::Disconnected { .. }))));
+        assert!(
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::Event(Event::Disconnected { .. })))
+        );
     }
 }
 
@@ -92,12 +111,18 @@ fn each_check_switched_off_lets_its_packet_through() {
     input[8] = 5;
     let lenient = Profile::google().with_safety(SafetyChecks::without(SafetyCheck::ProtocolLevel));
     let actions = feed(&mut session(lenient), input, &registry);
-    assert!(!actions.contains(&connack(ConnectReturnCode::RefusedProtocolVersion)), "{actions:?}");
+    assert!(
+        !actions.contains(&connack(ConnectReturnCode::RefusedProtocolVersion)),
+        "{actions:?}"
+    );
     let mut input = good_connect();
     input[9] |= 0x01;
     let lenient = Profile::google().with_safety(SafetyChecks::without(SafetyCheck::ConnectReservedFlag));
     let actions = feed(&mut session(lenient), input, &registry);
-    assert!(actions.contains(&connack(ConnectReturnCode::Success)), "{actions:?}");
+    assert!(
+        actions.contains(&connack(ConnectReturnCode::Success)),
+        "{actions:?}"
+    );
 }
 
 #[test]
@@ -107,7 +132,12 @@ fn a_last_will_and_keep_alive_0_are_refused_as_the_profile_says() {
         let mut connect = Connect::new(client_id("pi-1"));
         connect.login = Some(Login::new("unused", GOOD));
         connect.keep_alive = 60;
-        connect.last_will = Some(LastWill::new("/devices/pi-1/state", "gone", QoS::AtMostOnce, false));
+        connect.last_will = Some(LastWill::new(
+            "/devices/pi-1/state",
+            "gone",
+            QoS::AtMostOnce,
+            false,
+        ));
         Packet::Connect(connect)
     };
     let actions = session(Profile::google()).packet(with_will(), T0, &registry);
@@ -122,6 +152,9 @@ fn a_last_will_and_keep_alive_0_are_refused_as_the_profile_says() {
     };
     for packet in [with_will(), zero] {
         let actions = session(accepting.clone()).packet(packet, T0, &registry);
-        assert!(actions.contains(&connack(ConnectReturnCode::Success)), "{actions:?}");
+        assert!(
+            actions.contains(&connack(ConnectReturnCode::Success)),
+            "{actions:?}"
+        );
     }
 }

@@ -274,7 +274,10 @@ impl MqttCheck {
             Unsupported::Accept => accept(),
         };
         let closed = |connack| {
-            let detail = RefusalDetail { connack, reason: None };
+            let detail = RefusalDetail {
+                connack,
+                reason: None,
+            };
             (Outcome::Refuse, detail)
         };
         match self {

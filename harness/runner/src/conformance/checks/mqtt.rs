@@ -2,8 +2,8 @@
 //! sent as raw bytes a client library would never produce. Every CONNECT carries a valid token of
 //! a registered device, so a lenient bridge answers CONNACK 0 and fails the case.
 
-use rumqttc::mqttbytes::v4::{Packet, Subscribe, Unsubscribe};
 use rumqttc::mqttbytes::QoS;
+use rumqttc::mqttbytes::v4::{Packet, Subscribe, Unsubscribe};
 
 use super::connect::{attempt, token};
 use super::session::open;
@@ -42,7 +42,10 @@ pub(super) async fn run(check: MqttCheck, ctx: &Ctx<'_>) -> Result<Observation, 
             zero.keep_alive = 0;
             Ok(attempt(ctx, &zero).await?.1)
         }
-        MqttCheck::PublishQos3 | MqttCheck::SubscribeFlags | MqttCheck::UnsubscribeFlags | MqttCheck::PingreqFlags => {
+        MqttCheck::PublishQos3
+        | MqttCheck::SubscribeFlags
+        | MqttCheck::UnsubscribeFlags
+        | MqttCheck::PingreqFlags => {
             let mut probe = open(ctx, &device).await?;
             let packet = wrong_flags(check, &device.id)?;
             flags_answer(ctx, &mut probe, &device.id, &packet).await
@@ -57,7 +60,9 @@ fn connect_bytes(params: &ConnectParams) -> Result<Vec<u8>, String> {
     if let Some((user, password)) = &params.login {
         connect.set_login(user.clone(), password.clone());
     }
-    Ok(encode(Packet::Connect(connect)).map_err(|e| e.to_string())?.to_vec())
+    Ok(encode(Packet::Connect(connect))
+        .map_err(|e| e.to_string())?
+        .to_vec())
 }
 
 /// The CONNECT of `params` with one byte changed by `patch`, given the offset of the variable
@@ -146,7 +151,10 @@ fn wrong_flags(check: MqttCheck, device: &str) -> Result<Vec<u8>, String> {
             (Packet::Publish(publish), 0x36)
         }
         MqttCheck::SubscribeFlags => (
-            Packet::Subscribe(Subscribe::new(format!("/devices/{device}/config"), QoS::AtLeastOnce)),
+            Packet::Subscribe(Subscribe::new(
+                format!("/devices/{device}/config"),
+                QoS::AtLeastOnce,
+            )),
             0x80,
         ),
         MqttCheck::UnsubscribeFlags => (
@@ -161,7 +169,12 @@ fn wrong_flags(check: MqttCheck, device: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Sends the packet and reads whether the bridge closed the connection.
-async fn flags_answer(ctx: &Ctx<'_>, probe: &mut Probe, device: &str, packet: &[u8]) -> Result<Observation, String> {
+async fn flags_answer(
+    ctx: &Ctx<'_>,
+    probe: &mut Probe,
+    device: &str,
+    packet: &[u8],
+) -> Result<Observation, String> {
     probe.send_raw(packet).await.map_err(|e| e.to_string())?;
     let closed = probe.closed().await.map_err(|e| e.to_string())?;
     let seen = if closed {
