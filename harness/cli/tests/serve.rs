@@ -297,7 +297,10 @@ async fn admin_api_needs_the_announced_key(announced: &Value) {
     let key = announced["bridge"]["admin_key"].as_str().unwrap();
     let file = announced["bridge"]["admin_key_file"].as_str().unwrap();
     assert_eq!(std::fs::read_to_string(file).unwrap(), key);
-    assert_eq!(std::fs::metadata(file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let devices = format!("{}/devices", announced["bridge"]["admin"].as_str().unwrap());
     let client = reqwest::Client::new();
     let refused = client.get(&devices).send().await.unwrap();
