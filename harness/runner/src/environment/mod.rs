@@ -26,6 +26,7 @@ use fleetgate_bridge::session::RegistryPath;
 use fleetgate_bridge::tls::TlsMaterial;
 use fleetgate_bridge::tls_listener::TlsListener;
 use fleetgate_bridge::{Bridge, BridgeConfig, DeviceRegistry};
+use fleetgate_pubsub::server::limits::{Limited, Limits};
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::{BridgeTarget, Profile as ScenarioProfile};
 use tokio::net::TcpListener;
@@ -353,6 +354,7 @@ async fn start_bridge(
         bridge: bridge.clone(),
         key: Arc::from(admin_key.as_str()),
     };
+    let admin_listener = Limited::new(admin_listener, Limits::ADMIN);
     tokio::spawn(async move { axum::serve(admin_listener, admin::router(admin)).await });
     // Real Pis use the HTTP bridge too: it listens on the MQTT listener's host.
     let http_tcp = bind(SocketAddr::new(options.listen.ip(), 0), "the HTTP bridge").await?;
@@ -360,6 +362,7 @@ async fn start_bridge(
         TlsListener::new(http_tcp, server_config).map_err(|e| EnvironmentError::Start(e.to_string()))?;
     let http_addr = axum::serve::Listener::local_addr(&http_listener)
         .map_err(|e| EnvironmentError::Start(e.to_string()))?;
+    let http_listener = Limited::new(http_listener, Limits::HTTP_BRIDGE);
     tokio::spawn(async move { axum::serve(http_listener, http_bridge::router(http_bridge)).await });
     let env = BridgeEnv {
         bridge,
