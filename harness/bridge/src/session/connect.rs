@@ -131,15 +131,15 @@ fn unsupported(profile: &Profile, connect: &Connect) -> Option<(u8, &'static str
         Unsupported::Refuse(code) if profile.enforces(check) => Some(code),
         _ => None,
     };
-    if connect.last_will.is_some() {
-        if let Some(code) = refused(profile.last_will, SafetyCheck::WillRefused) {
-            return Some((code, "last-will-unsupported"));
-        }
+    if connect.last_will.is_some()
+        && let Some(code) = refused(profile.last_will, SafetyCheck::WillRefused)
+    {
+        return Some((code, "last-will-unsupported"));
     }
-    if connect.keep_alive == 0 {
-        if let Some(code) = refused(profile.keep_alive_zero, SafetyCheck::KeepAliveRequired) {
-            return Some((code, "keep-alive-required"));
-        }
+    if connect.keep_alive == 0
+        && let Some(code) = refused(profile.keep_alive_zero, SafetyCheck::KeepAliveRequired)
+    {
+        return Some((code, "keep-alive-required"));
     }
     None
 }
