@@ -91,9 +91,13 @@ pub const JUDGED_BY_QUALIFICATION: &[Refusal] = &[
 ];
 
 impl Profile {
-    /// The profile as device qualification plays it: [`JUDGED_BY_QUALIFICATION`] accepted.
+    /// The profile as device qualification plays it: [`JUDGED_BY_QUALIFICATION`] accepted, and
+    /// keep-alive 0 and a Last Will accepted too, so that a device without a keep-alive fails
+    /// `device.keepalive` rather than every case after its refused CONNECT.
     pub fn judging_devices(mut self) -> Self {
         self.jwt.relaxed.extend_from_slice(JUDGED_BY_QUALIFICATION);
+        self.keep_alive_zero = Unsupported::Accept;
+        self.last_will = Unsupported::Accept;
         self
     }
 
