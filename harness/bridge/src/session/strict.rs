@@ -38,17 +38,6 @@ impl Violation {
         }
     }
 
-    /// A stable kebab-case id, the reason in events and in conformance evidence.
-    pub fn id(self) -> &'static str {
-        match self {
-            Self::ProtocolName => "protocol-name",
-            Self::ProtocolLevel(_) => "protocol-level",
-            Self::ConnectReservedFlag => "connect-reserved-flag",
-            Self::PasswordWithoutUsername => "password-without-username",
-            Self::FixedHeaderFlags { .. } => "fixed-header-flags",
-        }
-    }
-
     /// What was wrong, with the clause of the standard.
     pub fn describe(self) -> String {
         match self {
