@@ -1,4 +1,4 @@
-//! Bridge profiles: the answers a bridge gives where PROTOCOL.md leaves the rule configurable,
+//! Bridge profiles: the answers a bridge gives where docs/protocol.md leaves the rule configurable,
 //! and the limits it enforces. `google` and `clearblade` are the two references.
 
 use std::time::Duration;

@@ -4,7 +4,7 @@
 
 use fleetgate_identity::rules::Refusal;
 
-/// One rule of PROTOCOL.md the embedded bridge enforces and a test may switch off.
+/// One rule of docs/protocol.md the embedded bridge enforces and a test may switch off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SafetyCheck {
     /// A JWT rule of the identity crate's `rules::check`, named by its refusal.

@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand};
 /// fleetgate: end-to-end conformance and load tests for IoT-Core-style Raspberry Pi fleets.
 ///
 /// Exit codes: 0 passed · 1 a case, gate or baseline comparison failed · 2 invalid scenario or
-/// arguments · 3 environment could not start · 4 internal error.
+/// arguments · 3 environment could not start or target unreachable · 4 internal error ·
+/// 5 interrupted (Ctrl-C, SIGTERM).
 #[derive(Debug, Parser)]
 #[command(name = "fleetgate", version, max_term_width = 100)]
 pub(crate) struct Cli {
@@ -17,7 +18,7 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Run a scenario and write its reports (report.json, junit.xml, summary.md).
+    /// Run a scenario and write its reports (report.json, junit.xml, summary.md, report.html).
     Run(RunArgs),
     /// Check scenario files and print every error and warning with its location.
     Validate(ValidateArgs),
@@ -42,12 +43,21 @@ pub(crate) struct RunArgs {
     /// Write the reports to this folder [default: reports/<scenario>-<UTC time>/].
     #[arg(long, value_name = "DIR")]
     pub(crate) out: Option<PathBuf>,
-    /// Compare with an earlier run's report.json; a value worse by more than --tolerance fails.
+    /// Compare with an earlier run's report.json of the same scenario, as its [baseline] table
+    /// says (by default p50/p99 latencies, throughput, delivery and losses, and case verdicts).
     #[arg(long, value_name = "REPORT_JSON")]
     pub(crate) baseline: Option<PathBuf>,
-    /// How much worse than the baseline a value may be, such as "10%".
-    #[arg(long, value_name = "PERCENT", default_value = "10%", value_parser = parse_percent, requires = "baseline")]
-    pub(crate) tolerance: f64,
+    /// How much worse than the baseline a latency or rate may be, such as "25%" (replaces
+    /// [baseline] tolerance).
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent, requires = "baseline")]
+    pub(crate) tolerance: Option<f64>,
+    /// A latency change smaller than this is never a regression, such as "1ms" (replaces
+    /// [baseline] noise_floor).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "baseline")]
+    pub(crate) noise_floor: Option<std::time::Duration>,
+    /// A measurement key or glob to compare (repeatable; replaces [baseline] compare).
+    #[arg(long = "compare", value_name = "KEY", requires = "baseline")]
+    pub(crate) compare: Vec<String>,
     /// Refuse to run a scenario that has warnings.
     #[arg(long)]
     pub(crate) deny_warnings: bool,
@@ -140,8 +150,8 @@ pub(crate) struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ValidateArgs {
-    /// Scenario files to check.
-    #[arg(required = true, value_name = "FILE")]
+    /// Scenario files to check; a folder checks every *.toml file in it.
+    #[arg(required = true, value_name = "FILE|DIR")]
     pub(crate) files: Vec<PathBuf>,
     /// Treat warnings as errors (for CI).
     #[arg(long)]
@@ -167,6 +177,12 @@ fn parse_percent(text: &str) -> Result<f64, String> {
             "\"{text}\" is not a percentage; use a number from 0 to 1000, such as \"10%\""
         )),
     }
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("\"{text}\" is not a duration ({e}); use a duration such as \"1ms\" or \"500us\"")
+    })
 }
 
 #[cfg(test)]

@@ -115,6 +115,7 @@ hold = "60s"
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         server_names: Vec::new(),
         ca_dir: None,
+        stop: Default::default(),
     };
     let report = run(&scenario, &options, &mut |_| {}).unwrap();
     let value = |key: &str| report.measurements[key].value;

@@ -1,10 +1,13 @@
-//! `fleetgate run FILE`: compile, run, write report.json, junit.xml and summary.md, exit with
-//! the outcome's code.
+//! `fleetgate run FILE`: compile, run, write report.json, junit.xml, summary.md and
+//! report.html, exit with the outcome's code. Ctrl-C or SIGTERM stops the run in order
+//! (outcome `aborted`); a run that cannot start still writes its reports (outcome `error`).
 
 use std::path::Path;
+use std::time::SystemTime;
 
-use fleetgate_report::{Outcome, ReportData, Verdict, render};
+use fleetgate_report::{BaselinePolicy, Outcome, ReportData, Verdict, render};
 use fleetgate_runner::{Baseline, RunError, RunEvent, RunOptions};
+use fleetgate_scenario::Scenario;
 
 use crate::args::RunArgs;
 use crate::commands::validate::runnable;
@@ -19,7 +22,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let scenario = &scenario;
     let baseline = match &args.baseline {
         None => None,
-        Some(path) => match load_baseline(path, args.tolerance) {
+        Some(path) => match load_baseline(path, scenario, policy(args, scenario)) {
             Ok(baseline) => Some(baseline),
             Err(message) => {
                 error(&message);
@@ -43,32 +46,70 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
         listen: args.listen,
         server_names: args.server_names.clone(),
         ca_dir: args.ca_dir.clone(),
+        stop: crate::output::stop_on_signals(),
     };
+    let started = SystemTime::now();
     let mut live = LiveLine::new();
     let mut watch = |event: &RunEvent| progress(event, &mut live);
-    let report = match fleetgate_runner::run(scenario, &options, &mut watch) {
-        Ok(report) => report,
-        Err(e) => return Ok(not_run(e)),
+    let (report, code) = match fleetgate_runner::run(scenario, &options, &mut watch) {
+        Ok(report) => {
+            let code = exit_code(report.outcome);
+            (report, code)
+        }
+        Err(e) => {
+            let message = e.to_string();
+            let code = not_run(e);
+            (fleetgate_runner::not_started(scenario, started, &message), code)
+        }
     };
     if let Err(message) = write_reports(&out_dir, &report) {
         error(&message);
         return Ok(exit_codes::ENVIRONMENT);
     }
     summary(&report, &out_dir);
-    Ok(match report.outcome {
-        Outcome::Passed => exit_codes::PASSED,
-        Outcome::Failed => exit_codes::FAILED,
-    })
+    Ok(code)
 }
 
-fn load_baseline(path: &Path, tolerance_pct: f64) -> Result<Baseline, String> {
+/// The exit code of a run's outcome.
+pub(crate) fn exit_code(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Passed => exit_codes::PASSED,
+        Outcome::Failed => exit_codes::FAILED,
+        Outcome::Aborted => exit_codes::ABORTED,
+        Outcome::Error => exit_codes::ENVIRONMENT,
+    }
+}
+
+/// The scenario's `[baseline]` settings with the command line's flags over them.
+fn policy(args: &RunArgs, scenario: &Scenario) -> BaselinePolicy {
+    let mut policy = fleetgate_runner::baseline_policy(&scenario.baseline);
+    if let Some(tolerance) = args.tolerance {
+        policy.tolerance_pct = tolerance;
+    }
+    if let Some(floor) = args.noise_floor {
+        policy.noise_floor_us = floor.as_secs_f64() * 1e6;
+    }
+    if !args.compare.is_empty() {
+        policy.compare = args.compare.clone();
+    }
+    policy
+}
+
+/// Loads a baseline report; one of another scenario is refused by name.
+fn load_baseline(path: &Path, scenario: &Scenario, policy: BaselinePolicy) -> Result<Baseline, String> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read baseline {name}: {e}"))?;
     let report = ReportData::from_json(&text).map_err(|e| format!("baseline {name} is {e}"))?;
+    if report.scenario.name != scenario.name {
+        return Err(format!(
+            "baseline {name} is a report of scenario `{}`, not `{}`: compare runs of the same scenario",
+            report.scenario.name, scenario.name
+        ));
+    }
     Ok(Baseline {
         file: name,
         report,
-        tolerance_pct,
+        policy,
     })
 }
 
@@ -92,6 +133,7 @@ pub(crate) fn write_reports(dir: &Path, report: &ReportData) -> Result<(), Strin
         ("report.json", render::json(report)),
         ("junit.xml", render::junit(report)),
         ("summary.md", render::markdown(report)),
+        ("report.html", render::html(report)),
     ];
     for (name, text) in files {
         let path = dir.join(name);
@@ -227,9 +269,28 @@ fn summary(report: &ReportData, dir: &Path) {
     let outcome = match report.outcome {
         Outcome::Passed => "PASSED",
         Outcome::Failed => "FAILED",
+        Outcome::Aborted => "ABORTED",
+        Outcome::Error => "ERROR",
+    };
+    if let Some(message) = &report.error {
+        out(&format!("{outcome}: `{}`: {message}", report.scenario.name));
+        out(&format!(
+            "reports: {}/{{report.json, junit.xml, summary.md, report.html}}",
+            dir.display()
+        ));
+        return;
+    }
+    let phases = if report.phases.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "{} of {} phases failed, ",
+            failed(&mut report.phases.iter().map(|p| p.verdict)),
+            report.phases.len()
+        )
     };
     out(&format!(
-        "{outcome}: `{}`: {} of {} cases failed, {} of {} gates failed{}{}",
+        "{outcome}: `{}`: {phases}{} of {} cases failed, {} of {} gates failed{}{}",
         report.scenario.name,
         failed(&mut report.cases.iter().map(|c| c.verdict)),
         report.cases.len(),
@@ -255,7 +316,7 @@ fn summary(report: &ReportData, dir: &Path) {
             .unwrap_or_default()
     ));
     out(&format!(
-        "reports: {}/{{report.json, junit.xml, summary.md}}",
+        "reports: {}/{{report.json, junit.xml, summary.md, report.html}}",
         dir.display()
     ));
 }

@@ -16,7 +16,7 @@ pub struct CaseOutcome {
     pub case: PushCase,
     /// Its id, `push.<name>`.
     pub id: String,
-    /// The PROTOCOL.md rule it checks.
+    /// The docs/protocol.md rule it checks.
     pub rule: String,
     /// Whether the endpoint answered as a correct endpoint must.
     pub passed: bool,

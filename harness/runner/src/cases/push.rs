@@ -1,4 +1,4 @@
-//! The push family (PROTOCOL.md §6): the selected `push.*` cases run against the push endpoint
+//! The push family (docs/protocol.md §6): the selected `push.*` cases run against the push endpoint
 //! under test (the embedded reference verifier or the user's URL), which trusts the run's Google
 //! mock; each outcome becomes a case result with its evidence (expected, status, body excerpt,
 //! request).

@@ -1,4 +1,4 @@
-//! The bridge case catalogue (PROTOCOL.md §1–§4, §8): every case with its id, the rule it
+//! The bridge case catalogue (docs/protocol.md §1–§4, §8): every case with its id, the rule it
 //! checks, what it does, the outcome a bridge of each profile must give, and the safety check
 //! whose absence makes it fail. Ids are `group.name`; `fleetgate cases` lists them.
 
@@ -76,7 +76,7 @@ pub(crate) struct RefusalDetail {
 pub(crate) struct BridgeCase {
     /// `group.name`.
     pub id: String,
-    /// The PROTOCOL.md rule.
+    /// The docs/protocol.md rule.
     pub rule: String,
     /// What it does.
     pub check: Check,
@@ -172,7 +172,7 @@ fn jwt_switch(refusal: Refusal) -> Option<SafetyCheck> {
 fn case(id: String, section: &str, rule: &str, check: Check) -> BridgeCase {
     BridgeCase {
         id,
-        rule: format!("PROTOCOL.md {section}: {rule}"),
+        rule: format!("docs/protocol.md {section}: {rule}"),
         check,
     }
 }

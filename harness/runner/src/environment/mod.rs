@@ -174,7 +174,10 @@ pub async fn start(
         true => Some(start_push(scenario, google, &pubsub).await?),
     };
     let (bridge, devices) = match &scenario.target.bridge {
-        BridgeTarget::External { .. } => (None, devices::register(scenario, options, None)?),
+        BridgeTarget::External { host, port, .. } => {
+            reach(host, *port).await?;
+            (None, devices::register(scenario, options, None)?)
+        }
         BridgeTarget::Embedded => {
             let (bridge, devices) = start_bridge(scenario, options, &pubsub).await?;
             (Some(bridge), devices)
@@ -186,6 +189,23 @@ pub async fn start(
         devices,
         push,
     })
+}
+
+/// How long the external bridge has to accept a TCP connection before the run gives up.
+const REACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Fails, naming the address and the cause, when the external bridge's port does not accept
+/// a TCP connection: an unreachable target is an environment fault, not a failed case.
+async fn reach(host: &str, port: u16) -> Result<(), EnvironmentError> {
+    let connect = tokio::net::TcpStream::connect((host, port));
+    let cause = match tokio::time::timeout(REACH_TIMEOUT, connect).await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} s", REACH_TIMEOUT.as_secs()),
+    };
+    Err(EnvironmentError::Start(format!(
+        "cannot reach the bridge under test at {host}:{port}: {cause}"
+    )))
 }
 
 /// Starts the push side alone: the Google mock and the reference verifier, with no Pub/Sub

@@ -46,7 +46,7 @@ impl PubsubEnv {
 
     /// Creates `name`, an authenticated push subscription on `topic` to `target` (OIDC token
     /// for its service account, audience its own or the URL). Only the embedded emulator can
-    /// push with a token (PROTOCOL.md §7); the scenario compiler refuses the rest.
+    /// push with a token (docs/protocol.md §7); the scenario compiler refuses the rest.
     pub(super) fn subscribe_push(
         &self,
         topic: &str,
