@@ -124,9 +124,12 @@ pub(crate) struct KeysGenerateArgs {
 pub(crate) struct ServeArgs {
     /// The scenario file.
     pub(crate) file: PathBuf,
-    /// The bridge's MQTT address.
+    /// The bridge's MQTT address; the HTTP device bridge listens on the same host.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub(crate) listen: std::net::SocketAddr,
+    /// Read the admin API's key from FILE instead of generating one for this run.
+    #[arg(long, value_name = "FILE", conflicts_with = "verifier_only")]
+    pub(crate) admin_key_file: Option<PathBuf>,
     /// Write the CA, generated keys and, when stopped, the reports of what the devices did
     /// here [default: reports/<scenario>-serve-<UTC time>/].
     #[arg(long, value_name = "DIR")]

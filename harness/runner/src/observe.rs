@@ -98,8 +98,9 @@ impl Observed {
                 }
                 s.keep_alive_s = Some(attempt.keep_alive);
                 if let Some(claims) = &attempt.claims {
-                    s.alg.clone_from(&claims.alg);
-                    s.aud.clone_from(&claims.aud);
+                    // What the peer's token claims, escaped and cut for the report.
+                    s.alg = claims.alg.as_deref().map(crate::sanitize::label);
+                    s.aud = claims.aud.as_deref().map(crate::sanitize::label);
                     if let (Some(iat), Some(exp)) = (claims.iat, claims.exp) {
                         s.token_lifetime_s = Some(exp - iat);
                     }

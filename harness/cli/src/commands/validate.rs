@@ -14,14 +14,20 @@ use crate::output::{err, err_text, error};
 /// file cannot be read (the reason is printed).
 pub(crate) fn load(path: &Path) -> Option<(SourceFile, Compiled)> {
     let name = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
         Err(e) => {
             error(&format!("cannot read scenario file {name}: {e}"));
             return None;
         }
     };
-    let file = SourceFile::new(name, text);
+    let file = match SourceFile::from_bytes(name, bytes) {
+        Ok(file) => file,
+        Err(e) => {
+            error(&e);
+            return None;
+        }
+    };
     let compiled = compile(&file, &case_ids());
     if !compiled.diagnostics.is_empty() {
         err_text(&render_all(&file, &compiled.diagnostics));

@@ -11,8 +11,8 @@ use fleetgate_identity::rules::Refusal;
 use fleetgate_identity::variants::{KEY_FORMAT_VARIANTS, KeyFormatVariant};
 
 use super::checks::{
-    ClockToken, ConfigCheck, ConnectCheck, CredentialCheck, GatewayCheck, LifecycleCheck, PipelineCheck,
-    TopicCheck,
+    ClockToken, ConfigCheck, ConnectCheck, CredentialCheck, GatewayCheck, LifecycleCheck, MqttCheck,
+    PipelineCheck, TopicCheck,
 };
 
 /// What a case does.
@@ -38,6 +38,8 @@ pub(crate) enum Check {
     Gateway(GatewayCheck),
     /// What reaches Pub/Sub, and when the PUBACK comes.
     Pipeline(PipelineCheck),
+    /// MQTT 3.1.1 MUSTs on raw bytes, and unsupported CONNECT options.
+    Mqtt(MqttCheck),
 }
 
 /// The outcome a case expects: the bridge accepts (CONNACK 0, PUBACK, SUBACK granted, the
@@ -108,6 +110,7 @@ impl BridgeCase {
             Check::Config(c) => c.safety(),
             Check::Gateway(c) => c.safety(),
             Check::Pipeline(c) => c.safety(),
+            Check::Mqtt(c) => c.safety(),
         }
     }
 
@@ -142,6 +145,7 @@ impl BridgeCase {
             Check::Topic(c) => c.expected(),
             Check::Config(_) | Check::Pipeline(_) => (Outcome::Accept, RefusalDetail::default()),
             Check::Gateway(c) => c.expected(),
+            Check::Mqtt(c) => c.expected(profile),
         }
     }
 
@@ -212,6 +216,9 @@ pub(crate) fn all() -> &'static [BridgeCase] {
         let pipelines = PipelineCheck::ALL
             .iter()
             .map(|&c| (format!("pipeline.{}", c.id()), "§3", c.rule(), Check::Pipeline(c)));
+        let mqtt = MqttCheck::ALL
+            .iter()
+            .map(|&c| (format!("mqtt.{}", c.id()), "§1, §11", c.rule(), Check::Mqtt(c)));
         tokens
             .chain(clocks)
             .chain(formats)
@@ -222,6 +229,7 @@ pub(crate) fn all() -> &'static [BridgeCase] {
             .chain(configs)
             .chain(gateways)
             .chain(pipelines)
+            .chain(mqtt)
             .map(|(id, section, rule, check)| case(id, section, rule, check))
             .collect()
     })

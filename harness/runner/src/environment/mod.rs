@@ -26,6 +26,7 @@ use fleetgate_bridge::session::RegistryPath;
 use fleetgate_bridge::tls::TlsMaterial;
 use fleetgate_bridge::tls_listener::TlsListener;
 use fleetgate_bridge::{Bridge, BridgeConfig, DeviceRegistry};
+use fleetgate_pubsub::server::limits::{Limited, Limits};
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::{BridgeTarget, Profile as ScenarioProfile};
 use tokio::net::TcpListener;
@@ -61,6 +62,8 @@ pub struct EnvironmentOptions {
     /// Where the generated CA is kept across runs (`ca.pem`, `ca.key`), so that real devices
     /// are given it once; a new CA per run when `None`.
     pub ca_dir: Option<PathBuf>,
+    /// The admin API's key; a new one per run when `None`.
+    pub admin_key: Option<String>,
 }
 
 impl EnvironmentOptions {
@@ -82,6 +85,7 @@ impl EnvironmentOptions {
             qualify: false,
             server_names: Vec::new(),
             ca_dir: None,
+            admin_key: None,
         }
     }
 }
@@ -110,6 +114,10 @@ pub struct BridgeEnv {
     pub ca_file: PathBuf,
     /// The admin API's address.
     pub admin: SocketAddr,
+    /// The key the admin API asks for (`Authorization: Bearer <key>`).
+    pub admin_key: String,
+    /// `<out>/admin-key`, the key readable by its owner only.
+    pub admin_key_file: PathBuf,
     /// The HTTP device bridge's address (HTTPS).
     pub http: SocketAddr,
     /// Connection events (one reader at a time: `serve` or the conformance cases).
@@ -355,22 +363,34 @@ async fn start_bridge(
     let admin_addr = admin_listener
         .local_addr()
         .map_err(|e| EnvironmentError::Start(e.to_string()))?;
+    let admin_key = match &options.admin_key {
+        Some(key) => key.clone(),
+        None => admin::generate_key().map_err(EnvironmentError::Start)?,
+    };
+    let admin_key_file = options.out_dir.join("admin-key");
+    write_owner_only(&admin_key_file, &admin_key)?;
     let admin = Admin {
         store: Arc::clone(&store),
         bridge: bridge.clone(),
+        key: Arc::from(admin_key.as_str()),
     };
+    let admin_listener = Limited::new(admin_listener, Limits::ADMIN);
     tokio::spawn(async move { axum::serve(admin_listener, admin::router(admin)).await });
-    let http_tcp = bind(loopback, "the HTTP bridge").await?;
+    // Real Pis use the HTTP bridge too: it listens on the MQTT listener's host.
+    let http_tcp = bind(SocketAddr::new(options.listen.ip(), 0), "the HTTP bridge").await?;
     let http_listener =
         TlsListener::new(http_tcp, server_config).map_err(|e| EnvironmentError::Start(e.to_string()))?;
     let http_addr = axum::serve::Listener::local_addr(&http_listener)
         .map_err(|e| EnvironmentError::Start(e.to_string()))?;
+    let http_listener = Limited::new(http_listener, Limits::HTTP_BRIDGE);
     tokio::spawn(async move { axum::serve(http_listener, http_bridge::router(http_bridge)).await });
     let env = BridgeEnv {
         bridge,
         store,
         ca_file,
         admin: admin_addr,
+        admin_key,
+        admin_key_file,
         http: http_addr,
         events: Arc::new(tokio::sync::Mutex::new(events)),
         profile: profile_name,
@@ -378,4 +398,18 @@ async fn start_bridge(
         tls: scenario.bridge.tls.then(|| Arc::new(tls)),
     };
     Ok((env, devices))
+}
+
+/// Writes a secret readable and writable by its owner only (mode 0600 from creation).
+fn write_owner_only(file: &Path, secret: &str) -> Result<(), EnvironmentError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let _ = std::fs::remove_file(file);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .and_then(|mut f| f.write_all(secret.as_bytes()))
+        .map_err(|e| EnvironmentError::Start(format!("cannot write {}: {e}", file.display())))
 }
