@@ -233,7 +233,7 @@ fn compare_cases(now: &[CaseResult], before: &[CaseResult]) -> (Vec<CaseComparis
         match before.get(&name) {
             None => new.push(name),
             Some(&was) if was != case.verdict => changed.push(CaseComparison {
-                verdict: if was == Verdict::Passed && case.verdict == Verdict::Failed {
+                verdict: if was == Verdict::Passed && case.verdict.fails_run() {
                     Verdict::Failed
                 } else {
                     Verdict::Passed

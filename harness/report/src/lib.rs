@@ -81,7 +81,7 @@ impl ReportData {
                     .iter()
                     .flat_map(|b| b.cases.iter().map(|c| c.verdict)),
             );
-        let failed = verdicts.into_iter().any(|v| v == Verdict::Failed);
+        let failed = verdicts.into_iter().any(Verdict::fails_run);
         self.outcome = if failed { Outcome::Failed } else { Outcome::Passed };
     }
 

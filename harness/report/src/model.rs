@@ -165,6 +165,28 @@ pub enum Verdict {
     Failed,
     /// It was not run; the message says why.
     Skipped,
+    /// It ran, but its verdict would mean nothing: a precondition failed (for a refusal case,
+    /// the control case: the bridge or endpoint refused a valid token too). The message names
+    /// the precondition. Counts against the run like a failure.
+    NotJudged,
+}
+
+impl Verdict {
+    /// The verdict as one lower-case word or phrase: `passed`, `failed`, `skipped`,
+    /// `not judged`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+            Self::NotJudged => "not judged",
+        }
+    }
+
+    /// Whether it makes the run fail: failed, or not judged.
+    pub fn fails_run(self) -> bool {
+        matches!(self, Self::Failed | Self::NotJudged)
+    }
 }
 
 /// One conformance case.

@@ -86,7 +86,7 @@ async fn run(scenario: &Scenario, options: EnvironmentOptions) -> anyhow::Result
     let failed = report
         .cases
         .iter()
-        .filter(|c| c.verdict == fleetgate_report::Verdict::Failed)
+        .filter(|c| c.verdict.fails_run())
         .count();
     stamped(&format!(
         "fleetgate: {}: {failed} of {} results failed; reports in {}",

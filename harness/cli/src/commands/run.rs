@@ -147,6 +147,7 @@ pub(crate) fn verdict_word(verdict: Verdict) -> &'static str {
         Verdict::Passed => "passed",
         Verdict::Failed => "FAILED",
         Verdict::Skipped => "skipped",
+        Verdict::NotJudged => "NOT JUDGED",
     }
 }
 
@@ -263,9 +264,17 @@ fn counted(n: usize, noun: &str) -> String {
     }
 }
 
+/// ` (3 not judged)` when refusal cases could not be judged, else nothing.
+fn not_judged(report: &ReportData) -> String {
+    match report.cases.iter().filter(|c| c.verdict == Verdict::NotJudged).count() {
+        0 => String::new(),
+        n => format!(" ({n} not judged)"),
+    }
+}
+
 fn summary(report: &ReportData, dir: &Path) {
     let failed =
-        |verdicts: &mut dyn Iterator<Item = Verdict>| verdicts.filter(|v| *v == Verdict::Failed).count();
+        |verdicts: &mut dyn Iterator<Item = Verdict>| verdicts.filter(|v| v.fails_run()).count();
     let outcome = match report.outcome {
         Outcome::Passed => "PASSED",
         Outcome::Failed => "FAILED",
@@ -290,10 +299,11 @@ fn summary(report: &ReportData, dir: &Path) {
         )
     };
     out(&format!(
-        "{outcome}: `{}`: {phases}{} of {} cases failed, {} of {} gates failed{}{}",
+        "{outcome}: `{}`: {phases}{} of {} cases failed{}, {} of {} gates failed{}{}",
         report.scenario.name,
         failed(&mut report.cases.iter().map(|c| c.verdict)),
         report.cases.len(),
+        not_judged(report),
         failed(&mut report.gates.iter().map(|g| g.verdict)),
         report.gates.len(),
         if report.cohorts.is_empty() {

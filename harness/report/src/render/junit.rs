@@ -95,9 +95,9 @@ pub fn junit(report: &ReportData) -> String {
         suite.add_test_cases(baseline.cases.iter().map(|c| {
             let message = format!(
                 "{} in {}, {} now",
-                verdict_word(c.baseline),
+                Verdict::word(c.baseline),
                 baseline.file,
-                verdict_word(c.observed)
+                Verdict::word(c.observed)
             );
             testcase(
                 &format!("case {}", c.case),
@@ -127,14 +127,6 @@ fn run_error(report: &ReportData) -> Option<String> {
     }
 }
 
-fn verdict_word(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Passed => "passed",
-        Verdict::Failed => "failed",
-        Verdict::Skipped => "skipped",
-    }
-}
-
 pub(super) fn testcase(
     name: &str,
     classname: &str,
@@ -147,6 +139,8 @@ pub(super) fn testcase(
         Verdict::Passed => TestCaseStatus::success(),
         Verdict::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
         Verdict::Skipped => TestCaseStatus::skipped(),
+        // Nothing was concluded about the system under test: an error, as CI shows it.
+        Verdict::NotJudged => TestCaseStatus::non_success(NonSuccessKind::Error),
     };
     if verdict != Verdict::Passed {
         if let Some(message) = message {
@@ -201,5 +195,22 @@ mod tests {
         report.outcome = Outcome::Aborted;
         let xml = junit(&report);
         assert!(xml.contains("<error message=\"aborted"), "{xml}");
+    }
+
+    #[test]
+    fn a_case_not_judged_is_an_error_and_fails_the_run() {
+        let mut report = report();
+        report.cases.retain(|c| c.verdict != Verdict::Failed);
+        report.gates.clear();
+        report.decide_outcome();
+        assert_eq!(report.outcome, Outcome::Passed);
+        report.cases[0].verdict = Verdict::NotJudged;
+        report.cases[0].message = Some("not judged: the bridge refused a valid token too".into());
+        report.decide_outcome();
+        assert_eq!(report.outcome, Outcome::Failed);
+        let xml = junit(&report);
+        assert_eq!(xml.matches("<error").count(), 1, "{xml}");
+        assert!(xml.contains("the bridge refused a valid token too"), "{xml}");
+        assert!(!xml.contains("<failure"), "{xml}");
     }
 }

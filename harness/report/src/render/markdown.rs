@@ -57,7 +57,7 @@ pub fn markdown(report: &ReportData) -> String {
 
 fn failures(out: &mut String, report: &ReportData) {
     let mut lines = Vec::new();
-    for case in report.cases.iter().filter(|c| c.verdict == Verdict::Failed) {
+    for case in report.cases.iter().filter(|c| c.verdict.fails_run()) {
         let evidence: Vec<String> = case.evidence.iter().map(|(k, v)| format!("{k}: `{v}`")).collect();
         lines.push(format!(
             "- case `{}`: {} (rule: {}){}",
@@ -122,6 +122,7 @@ pub(super) fn mark(verdict: Verdict) -> &'static str {
         Verdict::Passed => "pass",
         Verdict::Failed => "**FAIL**",
         Verdict::Skipped => "skip",
+        Verdict::NotJudged => "**NOT JUDGED**",
     }
 }
 

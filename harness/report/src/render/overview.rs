@@ -42,17 +42,22 @@ pub(crate) fn headline(report: &ReportData) -> Vec<(&'static str, String)> {
     items
 }
 
-/// `3 passed, 1 failed, 2 skipped`.
+/// `3 passed, 1 failed, 2 skipped`, and `, 4 not judged` when some were not.
 pub(crate) fn tally(verdicts: impl Iterator<Item = Verdict>) -> String {
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let (mut passed, mut failed, mut skipped, mut not_judged) = (0, 0, 0, 0);
     for verdict in verdicts {
         match verdict {
             Verdict::Passed => passed += 1,
             Verdict::Failed => failed += 1,
             Verdict::Skipped => skipped += 1,
+            Verdict::NotJudged => not_judged += 1,
         }
     }
-    format!("{passed} passed, {failed} failed, {skipped} skipped")
+    let mut text = format!("{passed} passed, {failed} failed, {skipped} skipped");
+    if not_judged > 0 {
+        text.push_str(&format!(", {not_judged} not judged"));
+    }
+    text
 }
 
 /// The statistics of a latency row, in column order (`count` first).

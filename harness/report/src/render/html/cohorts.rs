@@ -42,14 +42,10 @@ pub(super) fn section(out: &mut String, report: &ReportData) {
             .map(|(code, n)| format!("{n} × CONNACK {code}"))
             .chain(c.refused_by_reason.iter().map(|(r, n)| format!("{n} × {r}")))
             .collect();
-        let word = match c.verdict {
-            Verdict::Passed => "passed",
-            Verdict::Failed => "failed",
-            Verdict::Skipped => "skipped",
-        };
+        let (class, word) = (super::tables::class(c.verdict), c.verdict.word());
         let _ = writeln!(
             out,
-            "<tr><td><code>{}</code></td><td class=\"v-{word}\">{word}</td><td class=\"num\">{} ({})</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td><code>{}</code></td><td class=\"v-{class}\">{word}</td><td class=\"num\">{} ({})</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             escape(&c.name),
             c.devices,
             c.faulty,

@@ -8,22 +8,19 @@ use crate::format::{seconds, value};
 use crate::model::{Bound, ReportData, Verdict};
 use crate::render::overview::{COLUMNS, grouped, tally};
 
-fn word(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Passed => "passed",
-        Verdict::Failed => "failed",
-        Verdict::Skipped => "skipped",
-    }
+/// The verdict's CSS class suffix: its word, `not-judged` for the one of two words.
+pub(super) fn class(verdict: Verdict) -> String {
+    verdict.word().replace(' ', "-")
 }
 
 fn verdict_cell(verdict: Verdict) -> String {
-    format!("<td class=\"v-{0}\">{0}</td>", word(verdict))
+    format!("<td class=\"v-{}\">{}</td>", class(verdict), verdict.word())
 }
 
 /// Every failure in one list, before everything else.
 pub(super) fn failures(out: &mut String, report: &ReportData) {
     let mut items = Vec::new();
-    for case in report.cases.iter().filter(|c| c.verdict == Verdict::Failed) {
+    for case in report.cases.iter().filter(|c| c.verdict.fails_run()) {
         items.push(format!(
             "case <code>{}</code>: {}",
             escape(&case.name()),
@@ -92,12 +89,12 @@ pub(super) fn cases(out: &mut String, report: &ReportData) {
     out.push_str(
         "<div class=\"filters\"><input id=\"case-filter\" type=\"search\" placeholder=\"filter: id, rule, message, evidence\" size=\"40\">\
          <select id=\"verdict-filter\"><option value=\"\">every verdict</option><option value=\"failed\">failed</option>\
-         <option value=\"passed\">passed</option><option value=\"skipped\">skipped</option></select>\
+         <option value=\"passed\">passed</option><option value=\"skipped\">skipped</option><option value=\"not judged\">not judged</option></select>\
          <span id=\"cases-shown\"></span></div>\n",
     );
     out.push_str("<table>\n<thead><tr><th>case</th><th>verdict</th><th>time</th><th>rule</th><th>message</th><th>evidence</th></tr></thead>\n<tbody>\n");
     let rank = |v: Verdict| match v {
-        Verdict::Failed => 0,
+        Verdict::Failed | Verdict::NotJudged => 0,
         Verdict::Passed => 1,
         Verdict::Skipped => 2,
     };
@@ -134,7 +131,7 @@ pub(super) fn cases(out: &mut String, report: &ReportData) {
         let _ = writeln!(
             out,
             "<tr data-verdict=\"{}\" data-text=\"{}\"><td><code>{}</code></td>{}<td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{evidence_cell}</td></tr>",
-            word(case.verdict),
+            case.verdict.word(),
             escape(&searchable),
             escape(&case.name()),
             verdict_cell(case.verdict),
@@ -249,8 +246,8 @@ pub(super) fn baseline(out: &mut String, report: &ReportData) {
                 out,
                 "<tr><td><code>{}</code></td><td>{}</td><td>{}</td>{}</tr>",
                 escape(&c.case),
-                word(c.baseline),
-                word(c.observed),
+                c.baseline.word(),
+                c.observed.word(),
                 verdict_cell(c.verdict)
             );
         }
