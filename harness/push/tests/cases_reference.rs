@@ -6,7 +6,7 @@
 mod common;
 
 use common::{SERVICE_ACCOUNT, now};
-use fleetgate_push::cases::{self, ExecutorConfig, PushCase, PushTarget};
+use fleetgate_push::cases::{self, ExecutorConfig, Expectation, PushCase, PushTarget};
 use fleetgate_push::verifier::{self, VerifierConfig};
 use fleetgate_push::{Endpoint, GoogleMock, GoogleMockConfig, Verdict};
 
@@ -93,26 +93,32 @@ async fn the_unwrapped_case_arrives_unwrapped_with_its_metadata() {
 }
 
 #[tokio::test]
-async fn an_endpoint_answering_404_fails_every_case_naming_it() {
+async fn an_endpoint_answering_404_fails_the_accepting_cases_and_judges_no_refusal() {
     let mock = GoogleMock::generate(now(), GoogleMockConfig::default())
         .await
         .unwrap();
-    // The mock's own URL answers 404 to a POST: neither a 2xx nor a refusal status.
+    // The mock's own URL answers 404 to a POST: neither a 2xx nor a refusal status. The control
+    // case push.valid fails, so no refusal case is sent: each comes back not judged.
     let target = PushTarget::new(format!("{}/push", mock.uri()), SERVICE_ACCOUNT);
     let outcomes = cases::run(&mock, &target, &ExecutorConfig::default(), PushCase::ALL)
         .await
         .unwrap();
+    assert_eq!(outcomes.len(), PushCase::ALL.len());
     for outcome in &outcomes {
         assert!(!outcome.passed, "{}", outcome.id);
-        assert_eq!(outcome.evidence["status"], "404", "{}", outcome.id);
-        assert!(
-            outcome
-                .message
-                .as_deref()
-                .unwrap()
-                .starts_with(&format!("{}: ", outcome.id)),
-            "{}",
-            outcome.id
-        );
+        let message = outcome.message.as_deref().unwrap();
+        assert!(message.starts_with(&format!("{}: ", outcome.id)), "{message}");
+        if outcome.case.expectation() == Expectation::Accept {
+            assert!(outcome.judged, "{}", outcome.id);
+            assert_eq!(outcome.evidence["status"], "404", "{}", outcome.id);
+        } else {
+            assert!(!outcome.judged, "{}", outcome.id);
+            assert!(message.ends_with(cases::NOT_JUDGED), "{message}");
+            assert!(
+                !outcome.evidence.contains_key("status"),
+                "not sent: {}",
+                outcome.id
+            );
+        }
     }
 }

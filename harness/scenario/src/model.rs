@@ -67,12 +67,39 @@ pub struct PushSettings {
     pub service_account: String,
     /// Statuses that count as a refusal in the `push.*` cases.
     pub refusal_statuses: Vec<u16>,
+    /// Which push bodies the endpoint is configured for (the subscription's `noWrapper`).
+    pub body: PushBody,
     /// Whether the environment subscribes the push endpoint to the telemetry topic.
     pub subscribe: bool,
     /// Where the Google mock listens (port 0: any free port).
     pub google_listen: std::net::SocketAddr,
     /// `[push.load]`, when present.
     pub load: Option<PushLoad>,
+}
+
+/// The push bodies an endpoint takes: Pub/Sub's wrapped JSON (its default, and fleetgate's), the
+/// unwrapped raw data of a `noWrapper` subscription, or both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PushBody {
+    /// `{"message": {…}, "subscription": …}` only.
+    #[default]
+    Wrapped,
+    /// The raw data, metadata in `x-goog-pubsub-*` headers, only.
+    Unwrapped,
+    /// Either.
+    Both,
+}
+
+impl PushBody {
+    /// Whether the endpoint takes wrapped bodies.
+    pub fn wrapped(self) -> bool {
+        matches!(self, Self::Wrapped | Self::Both)
+    }
+
+    /// Whether the endpoint takes unwrapped bodies.
+    pub fn unwrapped(self) -> bool {
+        matches!(self, Self::Unwrapped | Self::Both)
+    }
 }
 
 /// `[push.load]`: pushes with fresh valid tokens at a fixed rate, with a share of invalid ones.
@@ -143,6 +170,58 @@ pub enum CaseExpectation {
     Refuse,
     /// The case is not run.
     Skip,
+    /// A bridge case: the bridge refuses with exactly this CONNACK return code (1–5).
+    Connack(u8),
+    /// A push case: the endpoint answers with this HTTP status.
+    Status(HttpStatus),
+}
+
+impl CaseExpectation {
+    /// Whether the case expects a refusal: `refuse`, a CONNACK code, or an HTTP status outside
+    /// 2xx.
+    pub fn is_refusal(self) -> bool {
+        match self {
+            Self::Refuse | Self::Connack(_) => true,
+            Self::Status(status) => !status.is_success(),
+            Self::Accept | Self::Skip => false,
+        }
+    }
+}
+
+/// An HTTP status a push case expects: one code, or any code of a class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HttpStatus {
+    /// Exactly this code (100–599).
+    Exact(u16),
+    /// Any code of this hundred: `4` is `4xx` (1–5).
+    Class(u8),
+}
+
+impl HttpStatus {
+    /// Whether `status` is this one, or of this class.
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            Self::Exact(code) => code == status,
+            Self::Class(class) => status / 100 == u16::from(class),
+        }
+    }
+
+    /// Whether it is a 2xx status (or the 2xx class): an acceptance.
+    pub fn is_success(self) -> bool {
+        match self {
+            Self::Exact(code) => (200..300).contains(&code),
+            Self::Class(class) => class == 2,
+        }
+    }
+}
+
+impl std::fmt::Display for HttpStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exact(code) => write!(f, "{code}"),
+            Self::Class(class) => write!(f, "{class}xx"),
+        }
+    }
 }
 
 /// Parameters of the cases an id or glob selects.

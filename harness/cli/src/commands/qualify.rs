@@ -83,11 +83,7 @@ async fn run(scenario: &Scenario, options: EnvironmentOptions) -> anyhow::Result
         error(&message);
         return Ok(exit_codes::ENVIRONMENT);
     }
-    let failed = report
-        .cases
-        .iter()
-        .filter(|c| c.verdict.fails_run())
-        .count();
+    let failed = report.cases.iter().filter(|c| c.verdict.fails_run()).count();
     stamped(&format!(
         "fleetgate: {}: {failed} of {} results failed; reports in {}",
         match report.outcome {

@@ -266,15 +266,19 @@ fn counted(n: usize, noun: &str) -> String {
 
 /// ` (3 not judged)` when refusal cases could not be judged, else nothing.
 fn not_judged(report: &ReportData) -> String {
-    match report.cases.iter().filter(|c| c.verdict == Verdict::NotJudged).count() {
+    match report
+        .cases
+        .iter()
+        .filter(|c| c.verdict == Verdict::NotJudged)
+        .count()
+    {
         0 => String::new(),
         n => format!(" ({n} not judged)"),
     }
 }
 
 fn summary(report: &ReportData, dir: &Path) {
-    let failed =
-        |verdicts: &mut dyn Iterator<Item = Verdict>| verdicts.filter(|v| v.fails_run()).count();
+    let failed = |verdicts: &mut dyn Iterator<Item = Verdict>| verdicts.filter(|v| v.fails_run()).count();
     let outcome = match report.outcome {
         Outcome::Passed => "PASSED",
         Outcome::Failed => "FAILED",

@@ -72,7 +72,7 @@ push_catalogue! {
     NoKid => "missing-kid", Some(R::MissingKid), "a token without kid is refused";
     AlgNone => "alg-none", Some(R::AlgNone), "alg none is refused";
     Hs256PublicKey => "hs256-public-key", Some(R::AlgUnsupported), "HS256 keyed with Google's public key is refused";
-    Tampered => "tampered-claims", Some(R::BadSignature), "claims changed after signing are refused";
+    Tampered => "tampered-claims", Some(R::BadSignature), "a claim changed after signing (sub, which no other check reads) is refused";
     RogueKey => "rogue-key-published-kid", Some(R::BadSignature), "a rogue key under a published kid is refused";
 }
 
@@ -161,8 +161,10 @@ impl PushMutation {
             }
             Self::Tampered => {
                 let token = with(base.clone())?;
+                // `sub` is read by no check of docs/protocol.md §6: every checked claim stays
+                // as signed, so only the signature check can catch the change.
                 let forged = PushClaims {
-                    email: format!("other-{}", base.email),
+                    sub: format!("{}0", base.sub),
                     ..base
                 }
                 .to_json();

@@ -10,6 +10,32 @@ pub enum Expectation {
     Accept,
     /// Refuse it with one of the configured refusal statuses (401 or 403 by default).
     Refuse,
+    /// Answer with exactly this HTTP status (a scenario's `[cases.expect]`).
+    Status(u16),
+    /// Answer with any status of this hundred: `4` is 4xx (a scenario's `[cases.expect]`).
+    StatusClass(u8),
+}
+
+impl Expectation {
+    /// Whether it expects a refusal: `Refuse`, or a status (or class) outside 2xx.
+    pub fn is_refusal(self) -> bool {
+        match self {
+            Self::Accept => false,
+            Self::Refuse => true,
+            Self::Status(status) => !(200..300).contains(&status),
+            Self::StatusClass(class) => class != 2,
+        }
+    }
+
+    /// Whether `status` meets it, with `refusal_statuses` the statuses that count as a refusal.
+    pub fn met_by(self, status: u16, refusal_statuses: &[u16]) -> bool {
+        match self {
+            Self::Accept => (200..300).contains(&status),
+            Self::Refuse => refusal_statuses.contains(&status),
+            Self::Status(expected) => status == expected,
+            Self::StatusClass(class) => status / 100 == u16::from(class),
+        }
+    }
 }
 
 /// How a case's request is built.
@@ -105,7 +131,7 @@ push_cases! {
     Hs256PublicKey => "push.hs256-public-key", Refuse, Q::Token(M::Hs256PublicKey),
         "docs/protocol.md §6: only RS256 with Google's keys; HS256 keyed with Google's public key is refused";
     TamperedClaims => "push.tampered-claims", Refuse, Q::Token(M::Tampered),
-        "docs/protocol.md §6: claims changed after signing fail the signature check";
+        "docs/protocol.md §6: a claim changed after signing fails the signature check (sub is changed, which no other check reads: every checked claim is as signed)";
     RogueKey => "push.rogue-key", Refuse, Q::Token(M::RogueKey),
         "docs/protocol.md §6: a token signed by a key Google never published, under a published kid, is refused";
     NoAuthorization => "push.no-authorization", Refuse, Q::NoAuthorization,

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::catalogue::{Expectation, PushCase, Request};
-use super::outcome::{Answer, CaseOutcome, judge};
+use super::outcome::{Answer, CaseOutcome, judge, not_judged};
 use crate::GoogleMock;
 
 /// The endpoint under test.
@@ -63,6 +63,10 @@ pub struct ExecutorConfig {
     /// Expectations the scenario states instead of the catalogue's (`[cases.expect]`), for an
     /// endpoint that differs on purpose.
     pub overrides: std::collections::BTreeMap<PushCase, Expectation>,
+    /// Send every case unwrapped (the raw data, metadata in `x-goog-pubsub-*` headers), for an
+    /// endpoint behind a `noWrapper` subscription; `false` by default: wrapped, Pub/Sub's
+    /// default.
+    pub unwrapped: bool,
 }
 
 impl Default for ExecutorConfig {
@@ -75,6 +79,7 @@ impl Default for ExecutorConfig {
             subscription: "projects/fleetgate/subscriptions/telemetry-push".to_owned(),
             other_audience: "https://billing.other-service.example/pubsub/push".to_owned(),
             overrides: std::collections::BTreeMap::new(),
+            unwrapped: false,
         }
     }
 }
@@ -112,6 +117,11 @@ pub enum CaseError {
 
 /// Runs `cases` in order against `target`, whose endpoint trusts `mock`'s keys. The mock is
 /// rotated once, before the first case that [`PushCase::needs_rotation`].
+///
+/// `push.valid` is the control: it runs first (sent even when not among `cases`, but not
+/// reported then, as long as a case expects a refusal). When the endpoint does not acknowledge
+/// it, the cases that expect a refusal are not sent and come back not judged
+/// ([`CaseOutcome::judged`]): an endpoint refusing everything would pass them all.
 pub async fn run(
     mock: &GoogleMock,
     target: &PushTarget,
@@ -124,28 +134,82 @@ pub async fn run(
         .build()
         .map_err(|error| CaseError::Client { error })?;
     let rogue = DeviceKey::generate(KeySpec::RSA_2048).map_err(|error| CaseError::RogueKey { error })?;
-    let mut rotated = false;
-    let mut outcomes = Vec::with_capacity(cases.len());
-    for (seq, case) in cases.iter().copied().enumerate() {
-        if case.needs_rotation() && !rotated {
-            mock.rotate(unix_now())
-                .map_err(|error| CaseError::Rotate { error })?;
-            rotated = true;
+    let mut sender = Sender {
+        mock,
+        target,
+        config,
+        client,
+        rogue,
+        rotated: false,
+    };
+    let expect = |case: PushCase| config.overrides.get(&case).copied().unwrap_or(case.expectation());
+    let mut outcomes: Vec<Option<CaseOutcome>> = vec![None; cases.len()];
+    let control = cases.iter().position(|&c| c == PushCase::Valid);
+    let judged = match control {
+        Some(i) => {
+            let outcome = sender.send(PushCase::Valid, i, expect(PushCase::Valid)).await?;
+            let passed = outcome.passed || expect(PushCase::Valid) != Expectation::Accept;
+            outcomes[i] = Some(outcome);
+            passed
         }
-        let push = prepare(mock, &rogue, target, config, case, seq)?;
+        None if cases.iter().any(|&c| expect(c).is_refusal()) => {
+            let unreported = cases.len();
+            sender
+                .send(PushCase::Valid, unreported, Expectation::Accept)
+                .await?
+                .passed
+        }
+        None => true,
+    };
+    for (seq, case) in cases.iter().copied().enumerate() {
+        if outcomes[seq].is_some() {
+            continue;
+        }
+        outcomes[seq] = Some(if !judged && expect(case).is_refusal() {
+            not_judged(case, expect(case), &config.refusal_statuses)
+        } else {
+            sender.send(case, seq, expect(case)).await?
+        });
+    }
+    Ok(outcomes.into_iter().flatten().collect())
+}
+
+/// Sends cases one by one.
+struct Sender<'a> {
+    mock: &'a GoogleMock,
+    target: &'a PushTarget,
+    config: &'a ExecutorConfig,
+    client: reqwest::Client,
+    rogue: DeviceKey,
+    rotated: bool,
+}
+
+impl Sender<'_> {
+    /// Sends `case` as push number `seq` and judges the answer against `expect`.
+    async fn send(
+        &mut self,
+        case: PushCase,
+        seq: usize,
+        expect: Expectation,
+    ) -> Result<CaseOutcome, CaseError> {
+        if case.needs_rotation() && !self.rotated {
+            self.mock
+                .rotate(unix_now())
+                .map_err(|error| CaseError::Rotate { error })?;
+            self.rotated = true;
+        }
+        let push = prepare(self.mock, &self.rogue, self.target, self.config, case, seq)?;
         let started = Instant::now();
-        let answer = send(&client, &target.url, &push).await;
-        let expect = config.overrides.get(&case).copied().unwrap_or(case.expectation());
-        outcomes.push(judge(
+        let answer = send(&self.client, &self.target.url, &push).await;
+        Ok(judge(
             case,
             expect,
             &push.describe,
             answer,
-            &config.refusal_statuses,
+            &self.config.refusal_statuses,
             started.elapsed(),
-        ));
+        ))
     }
-    Ok(outcomes)
 }
 
 /// One push request, ready to send.
@@ -225,6 +289,14 @@ fn prepare(
             "wrapped body, Authorization: Bearer not-a-jwt".to_owned(),
         ),
     };
+    if config.unwrapped {
+        return Ok(Push {
+            authorization,
+            headers: message.unwrapped_headers(),
+            body: message.data.into_bytes(),
+            describe: describe.replacen("wrapped body", "unwrapped body", 1),
+        });
+    }
     Ok(Push {
         authorization,
         headers: vec![("content-type".to_owned(), "application/json".to_owned())],

@@ -7,4 +7,4 @@ mod outcome;
 
 pub use catalogue::{Expectation, PushCase};
 pub use executor::{CaseError, ExecutorConfig, PushTarget, run};
-pub use outcome::{BODY_EXCERPT_CHARS, CaseOutcome};
+pub use outcome::{BODY_EXCERPT_CHARS, CaseOutcome, NOT_JUDGED};

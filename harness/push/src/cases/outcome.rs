@@ -20,6 +20,9 @@ pub struct CaseOutcome {
     pub rule: String,
     /// Whether the endpoint answered as a correct endpoint must.
     pub passed: bool,
+    /// Whether the case was judged at all: `false` for a refusal case when the control case
+    /// (`push.valid`) failed, so that a refusal would mean nothing (the case was not sent).
+    pub judged: bool,
     /// Why it failed (names the case id); `None` when it passed.
     pub message: Option<String>,
     /// What was observed: `expected`, `status`, `body` (at most [`BODY_EXCERPT_CHARS`]
@@ -43,7 +46,7 @@ pub(crate) enum Answer {
     Failed(String),
 }
 
-/// The refusal statuses as `401|403`.
+/// The statuses `expect` accepts: `2xx`, the refusal statuses as `401|403`, `403` or `4xx`.
 pub(crate) fn describe(expect: Expectation, refusal_statuses: &[u16]) -> String {
     match expect {
         Expectation::Accept => "2xx".to_owned(),
@@ -52,8 +55,28 @@ pub(crate) fn describe(expect: Expectation, refusal_statuses: &[u16]) -> String 
             .map(u16::to_string)
             .collect::<Vec<_>>()
             .join("|"),
+        Expectation::Status(status) => status.to_string(),
+        Expectation::StatusClass(class) => format!("{class}xx"),
     }
 }
+
+/// The outcome of a case that expects a refusal when the control case failed: not sent, not
+/// judged, and not passed.
+pub(crate) fn not_judged(case: PushCase, expect: Expectation, refusal_statuses: &[u16]) -> CaseOutcome {
+    CaseOutcome {
+        case,
+        id: case.id().to_owned(),
+        rule: case.rule().to_owned(),
+        passed: false,
+        judged: false,
+        message: Some(format!("{}: {NOT_JUDGED}", case.id())),
+        evidence: BTreeMap::from([("expected".to_owned(), describe(expect, refusal_statuses))]),
+        duration: Duration::ZERO,
+    }
+}
+
+/// Why a refusal case is not judged when the control case failed.
+pub const NOT_JUDGED: &str = "not judged: the endpoint refused a valid push too (the control case push.valid failed), so a refusal here means nothing";
 
 /// Judges `answer` against `expect` (the case's expectation, or the scenario's instead).
 pub(crate) fn judge(
@@ -73,10 +96,7 @@ pub(crate) fn judge(
         Answer::Http { status, body } => {
             evidence.insert("status".to_owned(), status.to_string());
             evidence.insert("body".to_owned(), excerpt(&body));
-            let ok = match expect {
-                Expectation::Accept => (200..300).contains(&status),
-                Expectation::Refuse => refusal_statuses.contains(&status),
-            };
+            let ok = expect.met_by(status, refusal_statuses);
             (!ok).then(|| {
                 format!(
                     "{}: expected {expected}, got {status} {:?}",
@@ -96,6 +116,7 @@ pub(crate) fn judge(
         id: case.id().to_owned(),
         rule: case.rule().to_owned(),
         passed: message.is_none(),
+        judged: true,
         message,
         evidence,
         duration,
@@ -193,6 +214,29 @@ mod tests {
             Duration::ZERO,
         );
         assert!(stated.passed && stated.evidence["expected"] == "2xx");
+    }
+
+    #[test]
+    fn a_stated_status_or_class_is_what_passes() {
+        let with = |expect, status| {
+            judge(
+                PushCase::WrongAud,
+                expect,
+                "r",
+                http(status, ""),
+                REFUSE,
+                Duration::ZERO,
+            )
+        };
+        assert!(with(Expectation::Status(400), 400).passed);
+        assert!(
+            !with(Expectation::Status(400), 403).passed,
+            "another refusal status fails"
+        );
+        let class = with(Expectation::StatusClass(4), 418);
+        assert!(class.passed && class.evidence["expected"] == "4xx");
+        assert!(!with(Expectation::StatusClass(4), 500).passed);
+        assert!(Expectation::StatusClass(4).is_refusal() && !Expectation::Status(202).is_refusal());
     }
 
     #[test]

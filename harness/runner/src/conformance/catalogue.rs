@@ -69,6 +69,9 @@ pub(crate) struct RefusalDetail {
     pub connack: Option<u8>,
     /// The embedded bridge's reason (refusal id or disconnect cause), checked when known.
     pub reason: Option<String>,
+    /// Whether the CONNACK must come: a scenario that names the code (`[cases.expect]`) does
+    /// not accept a close without one, as the profile's expectations do.
+    pub connack_required: bool,
 }
 
 /// One case.
@@ -86,14 +89,9 @@ impl BridgeCase {
     /// The safety checks of the embedded bridge whose absence this case detects.
     pub(crate) fn safety(&self) -> Vec<SafetyCheck> {
         let mut checks: Vec<SafetyCheck> = self.primary_safety().into_iter().collect();
-        match self.check {
-            // It also presents the expired token again.
-            Check::Lifecycle(LifecycleCheck::RefreshByReconnect) => {
-                checks.push(SafetyCheck::Jwt(Refusal::Expired))
-            }
-            // Only the newest is redelivered: without redelivery nothing is.
-            Check::Config(ConfigCheck::RedeliverNewest) => checks.push(SafetyCheck::ConfigRedelivery),
-            _ => {}
+        // Only the newest is redelivered: without redelivery nothing is.
+        if let Check::Config(ConfigCheck::RedeliverNewest) = self.check {
+            checks.push(SafetyCheck::ConfigRedelivery);
         }
         checks
     }
@@ -123,6 +121,7 @@ impl BridgeCase {
                 RefusalDetail {
                     connack: Some(profile.connack_auth_failure),
                     reason: Some(r.id().to_owned()),
+                    connack_required: false,
                 },
             ),
         };
@@ -134,8 +133,8 @@ impl BridgeCase {
                 Some(r) => (
                     Outcome::Refuse,
                     RefusalDetail {
-                        connack: None,
                         reason: Some(r.id().to_owned()),
+                        ..RefusalDetail::default()
                     },
                 ),
             },

@@ -13,6 +13,8 @@ pub(crate) struct Observation {
     pub detail: RefusalDetail,
     /// Why the behaviour did not hold, for behaviour checks.
     pub problem: Option<String>,
+    /// The precondition that did not hold, when the case could not be judged at all.
+    pub unmet: Option<String>,
     /// Everything worth reporting: CONNACK codes, causes, timings, messages found.
     pub evidence: BTreeMap<String, String>,
 }
@@ -24,6 +26,7 @@ impl Observation {
             outcome: Outcome::Accept,
             detail: RefusalDetail::default(),
             problem: None,
+            unmet: None,
             evidence: BTreeMap::new(),
         }
     }
@@ -32,7 +35,11 @@ impl Observation {
     pub(crate) fn refused(connack: Option<u8>, reason: Option<String>) -> Self {
         Self {
             outcome: Outcome::Refuse,
-            detail: RefusalDetail { connack, reason },
+            detail: RefusalDetail {
+                connack,
+                reason,
+                connack_required: false,
+            },
             ..Self::accepted()
         }
     }
@@ -42,6 +49,14 @@ impl Observation {
         Self {
             problem: Some(problem.into()),
             ..Self::refused(None, None)
+        }
+    }
+
+    /// A case that could not be judged: `precondition` names what did not happen.
+    pub(crate) fn not_judged(precondition: impl Into<String>) -> Self {
+        Self {
+            unmet: Some(precondition.into()),
+            ..Self::accepted()
         }
     }
 
@@ -65,10 +80,16 @@ pub(crate) fn judge(expected: Outcome, detail: &RefusalDetail, seen: &Observatio
     match (expected, seen.outcome) {
         (Outcome::Accept, Outcome::Accept) => Ok(()),
         (Outcome::Refuse, Outcome::Refuse) => {
-            if let (Some(want), Some(got)) = (detail.connack, seen.detail.connack)
-                && want != got
-            {
-                return Err(format!("refused with CONNACK {got}, expected CONNACK {want}"));
+            match (detail.connack, seen.detail.connack) {
+                (Some(want), Some(got)) if want != got => {
+                    return Err(format!("refused with CONNACK {got}, expected CONNACK {want}"));
+                }
+                (Some(want), None) if detail.connack_required => {
+                    return Err(format!(
+                        "refused without a CONNACK, expected CONNACK {want} ([cases.expect])"
+                    ));
+                }
+                _ => {}
             }
             if let (Some(want), Some(got)) = (&detail.reason, &seen.detail.reason)
                 && want != got

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 
 use super::catalogue::{self, BridgeCase, Check, Outcome};
 use super::checks::{self, Ctx, Pubsub};
+use super::control;
 use super::evidence::judge;
 use super::probe::{Endpoint, client_tls};
 use super::target::{Embedded, EventLog, ExternalDevice, Target};
@@ -150,11 +151,26 @@ pub(crate) async fn run(
         wait: DEFAULT_WAIT,
     };
     let mut results: BTreeMap<usize, CaseResult> = BTreeMap::new();
-    let (exclusive, shared): (Vec<_>, Vec<_>) = cases.iter().enumerate().partition(|(_, c)| c.exclusive());
+    // The control case first: when the bridge refuses a valid token, no refusal means anything.
+    let judged = match control::run(ctx, &checks_ctx, cases).await {
+        control::Control::Reported(i, result) => {
+            let passed = !result.verdict.fails_run();
+            watch(&RunEvent::CaseFinished(result.clone()));
+            results.insert(i, result);
+            passed
+        }
+        control::Control::Unreported { passed } => passed,
+    };
+    let judged = Judged { refusals: judged };
+    let (exclusive, shared): (Vec<_>, Vec<_>) = cases
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !results.contains_key(i))
+        .partition(|(_, c)| c.exclusive());
     let mut concurrent = futures_util::stream::iter(shared)
         .map(|(i, case)| {
             let checks_ctx = &checks_ctx;
-            async move { (i, one(ctx, checks_ctx, case).await) }
+            async move { (i, judged.run(ctx, checks_ctx, case).await) }
         })
         .buffer_unordered(if target.embedded.is_some() { CONCURRENCY } else { 1 });
     while let Some((i, result)) = concurrent.next().await {
@@ -163,7 +179,7 @@ pub(crate) async fn run(
     }
     drop(concurrent);
     for (i, case) in exclusive {
-        let result = one(ctx, &checks_ctx, case).await;
+        let result = judged.run(ctx, &checks_ctx, case).await;
         watch(&RunEvent::CaseFinished(result.clone()));
         results.insert(i, result);
     }
@@ -207,31 +223,78 @@ fn skipped(case: &BridgeCase, message: String, verdict: Verdict) -> CaseResult {
 /// Why the pipeline cases cannot be judged on an external bridge reading the embedded Pub/Sub.
 const PIPELINE_UNKNOWN: &str = "skipped: an external bridge forwards to its own Pub/Sub, which fleetgate does not know: set [target] pubsub = { emulator = \"host:port\" } to where it forwards";
 
-/// Runs one case and judges it.
-async fn one(ctx: &CaseContext<'_>, checks_ctx: &Ctx<'_>, case: &BridgeCase) -> CaseResult {
-    let (mut expected, detail) = case.expected(&checks_ctx.target.profile);
+/// Whether refusals are judged: only when the control case passed (or did not run).
+#[derive(Clone, Copy)]
+struct Judged {
+    refusals: bool,
+}
+
+impl Judged {
+    /// Runs `case`, unless it expects a refusal that cannot be judged: then it is not judged.
+    async fn run(self, ctx: &CaseContext<'_>, checks_ctx: &Ctx<'_>, case: &BridgeCase) -> CaseResult {
+        if !self.refusals
+            && let Ok((Outcome::Refuse, _)) = expectation(ctx, checks_ctx, case)
+        {
+            return skipped(case, control::NOT_JUDGED.to_owned(), Verdict::NotJudged);
+        }
+        one(ctx, checks_ctx, case).await
+    }
+}
+
+/// What `case` must give on this target: the profile's outcome or the scenario's instead, and
+/// what the refusal must look like. `Err` with the verdict and message when it does not run here.
+pub(super) fn expectation(
+    ctx: &CaseContext<'_>,
+    checks_ctx: &Ctx<'_>,
+    case: &BridgeCase,
+) -> Result<(Outcome, catalogue::RefusalDetail), (Verdict, String)> {
+    let (mut expected, mut detail) = case.expected(&checks_ctx.target.profile);
     match ctx.scenario.case_settings.expectation(&case.id) {
         Some(CaseExpectation::Skip) => {
-            return skipped(
-                case,
-                "skipped: the scenario's [cases.expect] says skip".into(),
+            return Err((
                 Verdict::Skipped,
-            );
+                "skipped: the scenario's [cases.expect] says skip".into(),
+            ));
         }
         Some(CaseExpectation::Accept) => expected = Outcome::Accept,
         Some(CaseExpectation::Refuse) => expected = Outcome::Refuse,
+        Some(CaseExpectation::Connack(code)) => {
+            if expected == Outcome::Accept {
+                detail = catalogue::RefusalDetail::default();
+            }
+            expected = Outcome::Refuse;
+            detail.connack = Some(code);
+            detail.connack_required = true;
+        }
+        Some(CaseExpectation::Status(status)) => {
+            return Err((
+                Verdict::Failed,
+                format!(
+                    "could not run: [cases.expect] names HTTP status {status}, which a bridge case cannot give"
+                ),
+            ));
+        }
         None => {}
     }
     if let Some(reason) = checks::unsupported(case.check, checks_ctx.target) {
-        return skipped(case, reason, Verdict::Skipped);
+        return Err((Verdict::Skipped, reason));
     }
     if let (Check::Pipeline(_), None, PubsubTarget::Embedded) = (
         case.check,
         &checks_ctx.target.embedded,
         &ctx.scenario.target.pubsub,
     ) {
-        return skipped(case, PIPELINE_UNKNOWN.to_owned(), Verdict::Skipped);
+        return Err((Verdict::Skipped, PIPELINE_UNKNOWN.to_owned()));
     }
+    Ok((expected, detail))
+}
+
+/// Runs one case and judges it.
+pub(super) async fn one(ctx: &CaseContext<'_>, checks_ctx: &Ctx<'_>, case: &BridgeCase) -> CaseResult {
+    let (expected, detail) = match expectation(ctx, checks_ctx, case) {
+        Ok(expectation) => expectation,
+        Err((verdict, message)) => return skipped(case, message, verdict),
+    };
     let params = ctx.scenario.case_settings.params(&case.id);
     let mut case_ctx = checks_ctx.clone();
     case_ctx.endpoint.timeout = params.timeout.unwrap_or(DEFAULT_TIMEOUT);
@@ -244,6 +307,11 @@ async fn one(ctx: &CaseContext<'_>, checks_ctx: &Ctx<'_>, case: &BridgeCase) -> 
             Verdict::Failed,
             Some(format!("could not run: {problem}")),
             BTreeMap::new(),
+        ),
+        Ok(seen) if seen.unmet.is_some() => (
+            Verdict::NotJudged,
+            seen.unmet.map(|unmet| format!("not judged: {unmet}")),
+            seen.evidence,
         ),
         Ok(seen) => match judge(expected, &detail, &seen) {
             Ok(()) => (Verdict::Passed, None, seen.evidence),
@@ -266,8 +334,10 @@ async fn one(ctx: &CaseContext<'_>, checks_ctx: &Ctx<'_>, case: &BridgeCase) -> 
 fn expected_text(outcome: Outcome, detail: &catalogue::RefusalDetail) -> String {
     let mut text = outcome.word().to_owned();
     if outcome == Outcome::Refuse {
-        if let Some(code) = detail.connack {
-            text.push_str(&format!(", CONNACK {code}"));
+        match (detail.connack, detail.connack_required) {
+            (Some(code), true) => text.push_str(&format!(", CONNACK {code} ([cases.expect])")),
+            (Some(code), false) => text.push_str(&format!(", CONNACK {code} or a close")),
+            (None, _) => {}
         }
         if let Some(reason) = &detail.reason {
             text.push_str(&format!(", `{reason}`"));

@@ -11,6 +11,7 @@
 
 pub(crate) mod catalogue;
 mod checks;
+mod control;
 mod evidence;
 mod executor;
 mod probe;

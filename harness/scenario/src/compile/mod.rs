@@ -8,6 +8,7 @@ mod baseline;
 mod behaviour;
 mod cohort;
 pub(crate) mod cohort_fault;
+mod expect;
 mod faults;
 mod push;
 mod registry;
@@ -19,7 +20,7 @@ use std::ops::Range;
 use toml::de::DeTable;
 
 use crate::diagnostic::{Diagnostic, Severity, SourceFile};
-use crate::model::Scenario;
+use crate::model::{BridgeTarget, PubsubTarget, Scenario, Target};
 use crate::read::{Fields, Item, read_table};
 use crate::spec::ROOT;
 
@@ -76,6 +77,42 @@ pub fn compile(file: &SourceFile, cases: &[&str]) -> Compiled {
     }
 }
 
+/// Warns that the selected pipeline cases will be skipped: an external bridge forwards to its own
+/// Pub/Sub, and with the embedded one named fleetgate would read a Pub/Sub the bridge never
+/// reaches.
+fn pipeline_cases_on_an_unknown_pubsub(
+    target_fields: Option<&Fields>,
+    target: &Target,
+    selected: &[String],
+    cx: &mut Cx,
+) {
+    let (BridgeTarget::External { .. }, PubsubTarget::Embedded) = (&target.bridge, &target.pubsub) else {
+        return;
+    };
+    let pipeline: Vec<&str> = selected
+        .iter()
+        .filter(|id| id.starts_with("pipeline."))
+        .map(String::as_str)
+        .collect();
+    let Some(bridge) = target_fields
+        .and_then(|t| t.get("bridge"))
+        .filter(|_| !pipeline.is_empty())
+    else {
+        return;
+    };
+    cx.out.push(
+        Diagnostic::warning(
+            &bridge.path,
+            bridge.span.clone(),
+            format!(
+                "the pipeline cases ({}) will be skipped: an external bridge forwards to its own Pub/Sub, which fleetgate does not know",
+                pipeline.join(", ")
+            ),
+        )
+        .with_help("pubsub = { emulator = \"host:port\" } in [target], where the bridge forwards; or exclude \"pipeline.*\" in [cases]"),
+    );
+}
+
 fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> Option<Scenario> {
     let meta = fields.table("scenario");
     let empty = Fields::default();
@@ -100,6 +137,7 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
     let gates = selection::gates(fields.get("gates"), &cohort_names, cx);
     let push = push::push(fields.table("push").unwrap_or(&empty), &project, &target, cx);
     if let Some(target) = &target {
+        pipeline_cases_on_an_unknown_pubsub(fields.table("target"), target, &selected, cx);
         credential_faults_need_the_embedded_bridge(fields.array("cohort"), &cohorts, target, cx);
         cohort_fault::expectations_the_profile_gives(fields.array("cohort"), &cohorts, target, &bridge, cx);
     }
@@ -141,10 +179,10 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
 fn credential_faults_need_the_embedded_bridge(
     items: &[Item],
     cohorts: &[crate::model::Cohort],
-    target: &crate::model::Target,
+    target: &Target,
     cx: &mut Cx,
 ) {
-    if target.bridge == crate::model::BridgeTarget::Embedded {
+    if target.bridge == BridgeTarget::Embedded {
         return;
     }
     for cohort in cohorts {

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use fleetgate_identity::google::mutations::PushMutation;
 
-use crate::model::{Project, PubsubTarget, PushLoad, PushSettings, Target};
+use crate::model::{Project, PubsubTarget, PushBody, PushLoad, PushSettings, Target};
 use crate::read::{Fields, Item, Val};
 
 use super::Cx;
@@ -61,6 +61,11 @@ pub(super) fn push(
             }
             statuses
         }
+    };
+    let body = match fields.str("body") {
+        Some("unwrapped") => PushBody::Unwrapped,
+        Some("both") => PushBody::Both,
+        _ => PushBody::Wrapped,
     };
     let subscribe = fields.bool("subscribe").unwrap_or(false);
     if let (Some(item), Some(t)) = (fields.get("subscribe"), target)
@@ -119,6 +124,7 @@ pub(super) fn push(
     Some(PushSettings {
         service_account,
         refusal_statuses,
+        body,
         subscribe,
         google_listen: google_listen?,
         load,

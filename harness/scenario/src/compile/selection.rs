@@ -207,6 +207,10 @@ pub(super) fn case_settings(fields: Option<&Fields>, catalogue: &[&str], cx: &mu
             Val::Str(s) if s == "accept" => CaseExpectation::Accept,
             Val::Str(s) if s == "refuse" => CaseExpectation::Refuse,
             Val::Str(s) if s == "skip" => CaseExpectation::Skip,
+            Val::Table(answer) => match super::expect::answer(&pattern, &item, answer, catalogue, cx) {
+                Some(expectation) => expectation,
+                None => continue,
+            },
             _ => continue,
         };
         settings.expect.push((pattern, expectation));

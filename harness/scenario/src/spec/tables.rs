@@ -705,9 +705,9 @@ pub static CASES: TableSpec = TableSpec {
             "expect",
             Kind::Map {
                 keys: "a case id or glob",
-                value: &Kind::Enum(CASE_EXPECTATIONS),
+                value: &Kind::OneOf(&[Kind::Enum(CASE_EXPECTATIONS), Kind::Table(&CASE_ANSWER)]),
             },
-            "Expected outcomes that replace the profile's, for deliberate differences of a bridge: \"accept\", \"refuse\" or \"skip\".",
+            "Expected outcomes that replace the profile's, for deliberate differences of a bridge or push endpoint: \"accept\", \"refuse\", \"skip\", or the exact answer: { connack = 4 } (bridge cases), { status = 403 } or { status = \"4xx\" } (push cases).",
         ),
         maybe(
             "params",
@@ -722,6 +722,27 @@ pub static CASES: TableSpec = TableSpec {
 
 /// Expected outcomes a scenario may set for a case.
 pub const CASE_EXPECTATIONS: &[&str] = &["accept", "refuse", "skip"];
+
+/// `body` of `[push]`.
+pub const PUSH_BODIES: &[&str] = &["wrapped", "unwrapped", "both"];
+
+/// A `[cases.expect]` value written as a table: the exact answer a case expects.
+pub static CASE_ANSWER: TableSpec = TableSpec {
+    title: "[cases.expect] answer",
+    doc: "The exact answer a case expects instead of the profile's: a CONNACK code for a bridge case, an HTTP status for a push case.",
+    keys: &[
+        maybe(
+            "connack",
+            Kind::Int { min: 1, max: 5 },
+            "A bridge case: the bridge refuses with exactly this CONNACK return code (1–5); a close without CONNACK, or another code, fails.",
+        ),
+        maybe(
+            "status",
+            Kind::OneOf(&[Kind::Int { min: 100, max: 599 }, Kind::Str]),
+            "A push case: the endpoint answers with exactly this HTTP status (100–599), or with any status of a class such as \"4xx\"; a 2xx status or class expects an acknowledgement.",
+        ),
+    ],
+};
 
 /// `[cases.params."…"]`.
 pub static CASE_PARAMS: TableSpec = TableSpec {
@@ -776,6 +797,12 @@ pub static PUSH: TableSpec = TableSpec {
             Kind::Array(&Kind::Int { min: 100, max: 599 }),
             "[401, 403]",
             "The HTTP statuses that count as a refusal in the push.* cases (acceptance is any 2xx, so no 2xx here).",
+        ),
+        opt(
+            "body",
+            Kind::Enum(PUSH_BODIES),
+            "\"wrapped\"",
+            "The push bodies the endpoint is configured for: \"wrapped\" (Pub/Sub's default: JSON with the message and subscription), \"unwrapped\" (a noWrapper subscription: the raw data, metadata in x-goog-pubsub-* headers) or \"both\". The push.* cases send bodies of that form; push.unwrapped-body runs only with \"unwrapped\" or \"both\".",
         ),
         opt(
             "subscribe",

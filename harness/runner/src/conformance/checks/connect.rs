@@ -224,7 +224,6 @@ pub(super) async fn connect(which: ConnectCheck, ctx: &Ctx<'_>) -> Result<Observ
     let mut params = ConnectParams::new(target.client_id(&device.id), jwt.clone());
     match which {
         ConnectCheck::OneConnectionPerDevice => return one_connection(ctx, &params, &device.id).await,
-        ConnectCheck::NoUsername => params.login = None,
         ConnectCheck::AnyUsername => params.login = Some(("any name at all".into(), jwt)),
         ConnectCheck::OtherRegistry => {
             let p = &target.path;

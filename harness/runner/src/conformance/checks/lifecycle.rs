@@ -8,7 +8,7 @@ use fleetgate_identity::jwt::{DeviceClaims, mint};
 
 use super::connect::attempt;
 use super::session::open;
-use super::{Ctx, LifecycleCheck};
+use super::{Ctx, LifecycleCheck, Outcome};
 use crate::conformance::evidence::Observation;
 use crate::conformance::probe::{ConnectParams, Probe};
 use crate::conformance::target::{Embedded, ProbeDevice};
@@ -43,25 +43,54 @@ pub(super) async fn run(which: LifecycleCheck, ctx: &Ctx<'_>) -> Result<Observat
     }
 }
 
-/// A connection whose token expires soon: on the embedded bridge a 60 s token and the clock
-/// moved; elsewhere a token whose `exp` is already `skew − wait` in the past.
+/// The expiry disconnect; for `refresh-by-reconnect` the reconnects after it, which are judged
+/// only when the disconnect happened as the rule says (else the case is not judged, naming
+/// the precondition, instead of repeating `disconnect-at-exp-plus-skew`'s failure).
 async fn expiry(which: LifecycleCheck, ctx: &Ctx<'_>) -> Result<Observation, String> {
     let target = ctx.target;
     let device = target.device(0)?;
-    let profile = &target.profile;
-    let skew = profile.jwt.skew_secs;
-    let grace = i64::try_from(profile.expiry_grace.as_secs()).unwrap_or(5);
     let now = target.now();
     let exp = match &target.embedded {
         Some(_) => now + 60,
-        None => now - skew + i64::try_from(ctx.wait.as_secs()).unwrap_or(10),
+        None => now - target.profile.jwt.skew_secs + i64::try_from(ctx.wait.as_secs()).unwrap_or(10),
     };
     let claims = DeviceClaims {
         exp,
         ..DeviceClaims::new(&target.path.project, exp - 3600, 0)
     };
     let old = mint(&device.key, &claims).map_err(err)?;
-    let params = ConnectParams::new(target.client_id(&device.id), old.clone());
+    let seen = disconnect(ctx, &device, &old, exp).await?;
+    if which == LifecycleCheck::DisconnectAtExpPlusSkew {
+        return Ok(seen);
+    }
+    if seen.outcome == Outcome::Accept || seen.problem.is_some() {
+        let what = seen
+            .problem
+            .clone()
+            .or_else(|| seen.evidence.get("connection").cloned())
+            .unwrap_or_default();
+        let mut unmet = Observation::not_judged(format!(
+            "its precondition, the expiry disconnect (lifecycle.disconnect-at-exp-plus-skew), did not happen: {what}"
+        ));
+        unmet.evidence = seen.evidence;
+        return Ok(unmet);
+    }
+    refresh(ctx, &device, old, seen).await
+}
+
+/// A connection with `token`, which expires at `exp` soon: on the embedded bridge 60 s ahead and
+/// the clock moved; elsewhere already `skew − wait` in the past.
+async fn disconnect(
+    ctx: &Ctx<'_>,
+    device: &ProbeDevice,
+    token: &str,
+    exp: i64,
+) -> Result<Observation, String> {
+    let target = ctx.target;
+    let profile = &target.profile;
+    let skew = profile.jwt.skew_secs;
+    let grace = i64::try_from(profile.expiry_grace.as_secs()).unwrap_or(5);
+    let params = ConnectParams::new(target.client_id(&device.id), token.to_owned());
     let (Some(mut probe), _) = attempt(ctx, &params).await? else {
         return Ok(Observation::broken("a token inside its skew window was refused"));
     };
@@ -109,9 +138,6 @@ async fn expiry(which: LifecycleCheck, ctx: &Ctx<'_>) -> Result<Observation, Str
     };
     seen.note("exp", exp);
     seen.note("skew_s", skew);
-    if which == LifecycleCheck::RefreshByReconnect {
-        return refresh(ctx, &device, old, seen).await;
-    }
     Ok(seen)
 }
 

@@ -105,7 +105,6 @@ checks! {
     /// The CONNECT rules.
     ConnectCheck {
         OneConnectionPerDevice => "one-connection-per-device", Some(S::OneConnectionPerDevice), "a second CONNECT of a device closes its older connection";
-        NoUsername => "no-username", None, "username must be present (and a JWT as password)";
         AnyUsername => "any-username", None, "the username is ignored";
         OtherRegistry => "other-registry", Some(S::ClientIdRegistry), "the client id must name this project, region and registry";
         MalformedClientId => "malformed-client-id", None, "the client id is projects/{p}/locations/{r}/registries/{reg}/devices/{d}";
@@ -121,7 +120,6 @@ impl ConnectCheck {
         use fleetgate_bridge::profile::PersistentSession;
         match self {
             Self::OneConnectionPerDevice => refuse(None, "replaced"),
-            Self::NoUsername => refuse(Some(profile.connack_auth_failure), "no-username"),
             Self::AnyUsername => accept(),
             Self::OtherRegistry => refuse(Some(profile.connack_unknown_device), "other-registry"),
             Self::MalformedClientId => refuse(Some(2), "malformed-client-id"),
@@ -141,7 +139,7 @@ checks! {
     /// Disconnects at expiry and limits, and refresh.
     LifecycleCheck {
         DisconnectAtExpPlusSkew => "disconnect-at-exp-plus-skew", Some(S::ExpiryDisconnect), "the bridge closes a connection a few seconds after exp + skew, not before";
-        RefreshByReconnect => "refresh-by-reconnect", Some(S::ExpiryDisconnect), "after the expiry disconnect the old JWT is refused and a new one is accepted";
+        RefreshByReconnect => "refresh-by-reconnect", Some(S::Jwt(Refusal::Expired)), "after the expiry disconnect the old JWT is refused and a new one is accepted (not judged when the expiry disconnect did not happen)";
         IdleLimit => "idle-limit-20m", Some(S::IdleLimit), "a connection idle for 20 min is closed, whatever the keep-alive";
         KeepAlive => "keepalive-1.5x", Some(S::KeepAlive), "a connection silent for 1.5 × its keep-alive is closed (MQTT 3.1.1 §3.1.2.10), not before the keep-alive";
         MaxConnection => "max-connection-24h", Some(S::MaxConnectionTime), "a connection is closed after 24 h, even when busy";
@@ -256,7 +254,7 @@ checks! {
         ProtocolLevel5 => "protocol-level-5", Some(S::ProtocolLevel), "a CONNECT saying level 5 with a 3.1.1 body gets CONNACK 0x01, then a close (MQTT-3.1.2-2)";
         Mqtt5Client => "mqtt5-client", Some(S::ProtocolLevel), "an MQTT 5 client's CONNECT gets CONNACK 0x01, then a close (MQTT-3.1.2-2)";
         ConnectReservedFlag => "connect-reserved-flag", Some(S::ConnectReservedFlag), "a CONNECT with its reserved flag set is closed (MQTT-3.1.2-3)";
-        PasswordWithoutUsername => "password-without-username", Some(S::PasswordWithoutUsername), "a CONNECT with a password but no user-name flag is closed (MQTT-3.1.2-22)";
+        PasswordWithoutUsername => "password-without-username", Some(S::PasswordWithoutUsername), "the user name must be present (PROTOCOL.md §1): a CONNECT with a valid JWT as password but no user-name flag, a protocol violation too (MQTT-3.1.2-22), is refused by a close or the profile's CONNACK for a bad login";
         PublishQos3 => "publish-qos3", None, "a PUBLISH with both QoS bits set closes the connection (MQTT-3.3.1-4)";
         SubscribeFlags => "subscribe-flags", Some(S::FixedHeaderFlags), "a SUBSCRIBE whose fixed-header flags are not 0010 closes the connection (MQTT-2.2.2-2, 3.8.1-1)";
         UnsubscribeFlags => "unsubscribe-flags", Some(S::FixedHeaderFlags), "an UNSUBSCRIBE whose fixed-header flags are not 0010 closes the connection (MQTT-2.2.2-2, 3.10.1-1)";
@@ -276,12 +274,13 @@ impl MqttCheck {
         let closed = |connack| {
             let detail = RefusalDetail {
                 connack,
-                reason: None,
+                ..RefusalDetail::default()
             };
             (Outcome::Refuse, detail)
         };
         match self {
             Self::ProtocolLevel3 | Self::ProtocolLevel5 | Self::Mqtt5Client => closed(Some(1)),
+            Self::PasswordWithoutUsername => closed(Some(profile.connack_auth_failure)),
             Self::LastWill => unsupported(profile.last_will, "last-will-unsupported"),
             Self::KeepAliveZero => unsupported(profile.keep_alive_zero, "keep-alive-required"),
             _ => closed(None),
@@ -299,6 +298,7 @@ fn refuse(connack: Option<u8>, reason: &str) -> (Outcome, RefusalDetail) {
         RefusalDetail {
             connack,
             reason: Some(reason.to_owned()),
+            connack_required: false,
         },
     )
 }
