@@ -47,6 +47,8 @@ fn push_cases_and_load_pass_against_the_embedded_verifier() {
 name = "push"
 [cases]
 include = ["push.*"]
+[push]
+body = "both"
 [push.load]
 rate = "50/s"
 duration = "1s"
@@ -176,6 +178,13 @@ fn an_external_endpoint_expecting_another_account_fails_with_evidence() {
             .unwrap()
             .starts_with("push.valid: expected 2xx")
     );
+    // The control case failed: no refusal of this endpoint means anything.
+    let wrong_aud = report.cases.iter().find(|c| c.id == "push.wrong-aud").unwrap();
+    assert_eq!(wrong_aud.verdict, Verdict::NotJudged, "{wrong_aud:?}");
+    assert!(
+        !wrong_aud.evidence.contains_key("status"),
+        "not sent: {wrong_aud:?}"
+    );
     assert_eq!(report.outcome, Outcome::Failed);
 }
 
@@ -258,4 +267,78 @@ include = ["push.valid", "push.wrong-aud", "push.expired"]
     );
     let valid = &report.cases[0];
     assert_eq!(valid.evidence["expected"], "401|403", "{valid:?}");
+}
+
+#[test]
+fn the_push_body_mode_decides_what_is_sent_and_whether_unwrapped_body_runs() {
+    let run = |body: &str| {
+        let text = format!(
+            "[scenario]\nname = \"bodies\"\n[cases]\ninclude = [\"push.valid\", \"push.wrong-aud\", \"push.unwrapped-body\"]\n{body}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        fleetgate_runner::run(&scenario(&text), &options(&dir), &mut |_| {}).unwrap()
+    };
+    // Wrapped only (the default): the unwrapped case is skipped with the reason, not failed.
+    let wrapped = run("");
+    let unwrapped_case = wrapped
+        .cases
+        .iter()
+        .find(|c| c.id == "push.unwrapped-body")
+        .unwrap();
+    assert_eq!(unwrapped_case.verdict, Verdict::Skipped);
+    assert!(
+        unwrapped_case
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("body = \"wrapped\""),
+        "{unwrapped_case:?}"
+    );
+    assert_eq!(wrapped.outcome, Outcome::Passed);
+    // Unwrapped: every case is sent unwrapped, and judged as usual.
+    let unwrapped = run("[push]\nbody = \"unwrapped\"\n");
+    for case in &unwrapped.cases {
+        assert_eq!(case.verdict, Verdict::Passed, "{case:?}");
+        assert!(case.evidence["request"].starts_with("unwrapped body"), "{case:?}");
+    }
+    let both = run("[push]\nbody = \"both\"\n");
+    let valid = both.cases.iter().find(|c| c.id == "push.valid").unwrap();
+    assert!(valid.evidence["request"].starts_with("wrapped body"), "{valid:?}");
+    assert!(
+        both.cases.iter().all(|c| c.verdict == Verdict::Passed),
+        "{:?}",
+        both.cases
+    );
+}
+
+#[test]
+fn cases_expect_names_an_http_status_or_class() {
+    let text = r#"
+[scenario]
+name = "push-status"
+[cases]
+include = ["push.valid", "push.wrong-aud", "push.wrong-email", "push.expired"]
+[cases.expect]
+"push.wrong-aud" = { status = 403 }
+"push.wrong-email" = { status = 400 }
+"push.expired" = { status = "4xx" }
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let report = fleetgate_runner::run(&scenario(text), &options(&dir), &mut |_| {}).unwrap();
+    let case = |id: &str| report.cases.iter().find(|c| c.id == id).unwrap();
+    assert_eq!(case("push.wrong-aud").verdict, Verdict::Passed);
+    assert_eq!(case("push.wrong-aud").evidence["expected"], "403");
+    // The reference verifier answers 403: a stated 400 fails.
+    let email = case("push.wrong-email");
+    assert_eq!(email.verdict, Verdict::Failed, "{email:?}");
+    assert!(
+        email
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("expected 400, got 403"),
+        "{email:?}"
+    );
+    assert_eq!(case("push.expired").verdict, Verdict::Passed);
+    assert_eq!(case("push.expired").evidence["expected"], "4xx");
 }

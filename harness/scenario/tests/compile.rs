@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use fleetgate_scenario::model::{
-    Algorithm, Bound, BridgeTarget, CaseExpectation, CaseParams, ExternalBridgeDevice, KeyFormat, Profile,
-    PubsubTarget, PushTarget, Route, Schedule,
+    Algorithm, Bound, BridgeTarget, CaseExpectation, CaseParams, ExternalBridgeDevice, HttpStatus, KeyFormat,
+    Profile, PubsubTarget, PushBody, PushTarget, Route, Schedule,
 };
 use fleetgate_scenario::{Severity, SourceFile, compile};
 
@@ -395,5 +395,48 @@ cases = false
             ("publish.puback.p99".to_owned(), 40.0),
             ("messages.*".to_owned(), 5.0)
         ]
+    );
+}
+
+#[test]
+fn cases_expect_reads_exact_answers_and_push_body_modes() {
+    let catalogue = ["auth.alg-none", "auth.valid", "push.wrong-aud", "push.expired"];
+    let text = r#"
+[scenario]
+name = "answers"
+[cases]
+include = ["auth.*", "push.*"]
+[cases.expect]
+"auth.alg-none" = { connack = 4 }
+"push.wrong-aud" = { status = 400 }
+"push.expired" = { status = "4xx" }
+[push]
+body = "both"
+"#;
+    let compiled = compile(&SourceFile::new("answers.toml", text), &catalogue);
+    let s = compiled.scenario.unwrap();
+    let expect = |id| s.case_settings.expectation(id);
+    assert_eq!(expect("auth.alg-none"), Some(CaseExpectation::Connack(4)));
+    assert_eq!(
+        expect("push.wrong-aud"),
+        Some(CaseExpectation::Status(HttpStatus::Exact(400)))
+    );
+    assert_eq!(
+        expect("push.expired"),
+        Some(CaseExpectation::Status(HttpStatus::Class(4)))
+    );
+    assert!(expect("push.expired").unwrap().is_refusal());
+    assert_eq!(s.push.body, PushBody::Both);
+    let plain = compile(
+        &SourceFile::new(
+            "plain.toml",
+            "[scenario]\nname = \"p\"\n[cases]\ninclude = [\"auth.*\"]\n",
+        ),
+        &catalogue,
+    );
+    assert_eq!(
+        plain.scenario.unwrap().push.body,
+        PushBody::Wrapped,
+        "wrapped by default"
     );
 }
