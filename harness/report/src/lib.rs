@@ -6,19 +6,21 @@
 //!
 //! - [`model`]: the report types and the JSON schema version.
 //! - [`gates`]: gate evaluation and baseline comparison.
+//! - [`merge`]: shard reports joined into one, losslessly.
 //! - [`render`]: JSON, JUnit and Markdown renderers.
 //! - [`format`]: values in their units, for people.
 
 pub mod format;
 pub mod gates;
+pub mod merge;
 pub mod model;
 pub mod render;
 
 pub use gates::{compare_with_baseline, evaluate_gates};
 pub use model::{
     BaselineResult, Bound, CaseResult, CohortResult, Comparison, DeviceDifference, DeviceSummary, GateResult,
-    GateSpec, Measurement, Outcome, PhaseResult, ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, Spread,
-    Tool, Verdict,
+    GateSpec, Measurement, MergeInfo, Outcome, PhaseResult, ReportData, RunInfo, SCHEMA_VERSION,
+    ScenarioInfo, ShardInfo, Spread, Tool, Verdict,
 };
 
 /// Why a report file could not be loaded as a baseline.
@@ -147,6 +149,8 @@ pub(crate) mod testing {
             notes: vec!["a note".into()],
             devices: Vec::new(),
             cohorts: Vec::new(),
+            shard: None,
+            merged: None,
         };
         let spec = GateSpec {
             metric: "publish.puback.p99".into(),

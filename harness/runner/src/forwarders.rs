@@ -9,7 +9,9 @@ use fleetgate_pubsub::Emulator;
 use futures_util::future::BoxFuture;
 use gcloud_googleapis::pubsub::v1::publisher_client::PublisherClient;
 use gcloud_googleapis::pubsub::v1::subscriber_client::SubscriberClient;
-use gcloud_googleapis::pubsub::v1::{PublishRequest, PubsubMessage, Subscription, Topic};
+use gcloud_googleapis::pubsub::v1::{
+    DeleteSubscriptionRequest, PublishRequest, PubsubMessage, Subscription, Topic,
+};
 use tonic::transport::{Channel, Endpoint};
 
 fn message(outgoing: Outgoing) -> PubsubMessage {
@@ -70,8 +72,9 @@ impl ExternalPubsub {
         })
     }
 
-    /// Creates `topic` and `subscription` on it, unless they exist.
-    pub async fn ensure(&self, topic: &str, subscription: &str) -> Result<(), String> {
+    /// Creates `topic` and `subscription` on it, unless they exist; with `fresh` an existing
+    /// subscription is deleted first, so that nothing an earlier run left in it is counted.
+    pub async fn ensure(&self, topic: &str, subscription: &str, fresh: bool) -> Result<(), String> {
         let exists = |status: tonic::Status| match status.code() {
             tonic::Code::AlreadyExists => Ok(()),
             code => Err(format!("{code:?}: {}", status.message())),
@@ -86,6 +89,17 @@ impl ExternalPubsub {
             .await
             .map(|_| ())
             .or_else(exists)?;
+        if fresh {
+            let request = DeleteSubscriptionRequest {
+                subscription: subscription.to_owned(),
+            };
+            match self.subscriber.clone().delete_subscription(request).await {
+                Err(status) if status.code() != tonic::Code::NotFound => {
+                    return Err(format!("{:?}: {}", status.code(), status.message()));
+                }
+                _ => {}
+            }
+        }
         let sub = Subscription {
             name: subscription.to_owned(),
             topic: topic.to_owned(),

@@ -202,6 +202,8 @@ pub fn report(
         notes,
         devices,
         cohorts: Vec::new(),
+        shard: None,
+        merged: None,
     };
     report.decide_outcome();
     report

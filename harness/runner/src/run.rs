@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use fleetgate_report::{
-    Bound, GateSpec, Outcome, ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, Tool, compare_with_baseline,
-    evaluate_gates,
+    Bound, GateSpec, Outcome, ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, ShardInfo, Tool,
+    compare_with_baseline, evaluate_gates,
 };
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::Bound as ScenarioBound;
@@ -17,6 +17,7 @@ use crate::cases::{self, CaseContext};
 use crate::environment::{self, EnvironmentError, EnvironmentOptions, KeyProgress};
 use crate::events::RunEvent;
 use crate::load;
+use fleetgate_fleet::shard::Shard;
 
 /// A baseline report to compare this run with.
 #[derive(Clone, Debug)]
@@ -50,6 +51,12 @@ pub struct RunOptions {
     pub server_names: Vec<String>,
     /// Where the generated CA is kept across runs.
     pub ca_dir: Option<PathBuf>,
+    /// The slice of every cohort to run ([`Shard::WHOLE`] unless the fleet is spread over
+    /// several processes).
+    pub shard: Shard,
+    /// When the load phases start: every shard of a run is given the same instant so that
+    /// ramps and holds line up; `None` starts them once the environment is up.
+    pub start_at: Option<SystemTime>,
 }
 
 impl RunOptions {
@@ -65,6 +72,8 @@ impl RunOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             server_names: Vec::new(),
             ca_dir: None,
+            shard: Shard::WHOLE,
+            start_at: None,
         }
     }
 }
@@ -123,6 +132,7 @@ async fn execute(
             observe: Observe::Only(crate::observe::real_devices(scenario)),
             server_names: options.server_names.clone(),
             ca_dir: options.ca_dir.clone(),
+            shard: options.shard,
             ..EnvironmentOptions::new(
                 options.listen,
                 options.out_dir.clone(),
@@ -149,7 +159,7 @@ async fn execute(
     };
     let case_results = cases::run(&context, watch).await;
     let push_load = crate::push_load::run(scenario, &env, watch).await;
-    let load = load::run(scenario, &mut env, &options.out_dir, &options.scenario_dir, watch).await;
+    let load = load::run(scenario, &mut env, options, watch).await;
     let phases = load.phases;
     let devices = load.devices;
     for phase in &phases {
@@ -208,6 +218,11 @@ async fn execute(
         notes,
         devices,
         cohorts: load.cohorts,
+        shard: (!options.shard.is_whole()).then_some(ShardInfo {
+            index: options.shard.index,
+            count: options.shard.count,
+        }),
+        merged: None,
     };
     report.decide_outcome();
     watch(&RunEvent::Finished {
@@ -259,6 +274,8 @@ mod tests {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             server_names: Vec::new(),
             ca_dir: None,
+            shard: Shard::WHOLE,
+            start_at: None,
         }
     }
 

@@ -32,7 +32,9 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 pub use devices::{CohortKeys, FaultyRegistration, RegisteredDevices};
+use fleetgate_fleet::shard::Shard;
 pub use pubsub::PubsubEnv;
+pub use pubsub::subscription_suffix;
 pub use push::PushEnv;
 
 /// Where the environment listens and writes.
@@ -61,6 +63,9 @@ pub struct EnvironmentOptions {
     /// Where the generated CA is kept across runs (`ca.pem`, `ca.key`), so that real devices
     /// are given it once; a new CA per run when `None`.
     pub ca_dir: Option<PathBuf>,
+    /// The shard of the fleet this process runs: its own `<topic>-fleetgate-shard-I-of-N`
+    /// subscriptions are created afresh, so that it sees every message its devices published.
+    pub shard: Shard,
 }
 
 impl EnvironmentOptions {
@@ -82,6 +87,7 @@ impl EnvironmentOptions {
             qualify: false,
             server_names: Vec::new(),
             ca_dir: None,
+            shard: Shard::WHOLE,
         }
     }
 }
@@ -160,7 +166,7 @@ pub async fn start(
         ))
     })?;
     let google = push::identity()?;
-    let pubsub = pubsub::start(scenario, &google).await?;
+    let pubsub = pubsub::start(scenario, &google, options.shard).await?;
     let push = match push::needed(scenario) {
         false => None,
         true => Some(start_push(scenario, google, &pubsub).await?),

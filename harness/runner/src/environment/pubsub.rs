@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use fleetgate_bridge::Forwarder;
+use fleetgate_fleet::shard::Shard;
 use fleetgate_identity::google::GoogleIdentity;
 use fleetgate_metrics::{Better, Unit};
 use fleetgate_pubsub::{EmulatorConfig, EmulatorHandle, Source};
@@ -111,7 +112,16 @@ impl PubsubEnv {
     }
 }
 
-fn names(scenario: &Scenario) -> (Vec<String>, Vec<String>) {
+/// The suffix of the harness's subscriptions: `-fleetgate` for a whole run, and
+/// `-fleetgate-shard-I-of-N` for a shard, which watches its own devices' messages only.
+pub fn subscription_suffix(shard: Shard) -> String {
+    match shard.is_whole() {
+        true => "-fleetgate".to_owned(),
+        false => format!("-fleetgate-shard-{}-of-{}", shard.index, shard.count),
+    }
+}
+
+fn names(scenario: &Scenario, shard: Shard) -> (Vec<String>, Vec<String>) {
     let project = &scenario.project;
     let mut ids = vec![project.telemetry_topic.clone()];
     ids.extend(project.routes.iter().map(|r| r.topic.clone()));
@@ -124,7 +134,13 @@ fn names(scenario: &Scenario) -> (Vec<String>, Vec<String>) {
         .collect();
     let subscriptions = ids
         .iter()
-        .map(|t| format!("projects/{}/subscriptions/{t}-fleetgate", project.id))
+        .map(|t| {
+            format!(
+                "projects/{}/subscriptions/{t}{}",
+                project.id,
+                subscription_suffix(shard)
+            )
+        })
         .collect();
     (topics, subscriptions)
 }
@@ -134,8 +150,9 @@ fn names(scenario: &Scenario) -> (Vec<String>, Vec<String>) {
 pub(super) async fn start(
     scenario: &Scenario,
     google: &Arc<RwLock<GoogleIdentity>>,
+    shard: Shard,
 ) -> Result<PubsubEnv, EnvironmentError> {
-    let (topics, subscriptions) = names(scenario);
+    let (topics, subscriptions) = names(scenario, shard);
     let pairs = || topics.iter().zip(&subscriptions);
     let start_error = |e: &dyn std::fmt::Display| EnvironmentError::Start(format!("Pub/Sub: {e}"));
     let (kind, address) = match &scenario.target.pubsub {
@@ -172,7 +189,7 @@ pub(super) async fn start(
                 .map_err(|e| start_error(&e))?;
             for (topic, subscription) in pairs() {
                 external
-                    .ensure(topic, subscription)
+                    .ensure(topic, subscription, !shard.is_whole())
                     .await
                     .map_err(|e| start_error(&e))?;
             }
