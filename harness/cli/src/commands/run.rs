@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use fleetgate_report::{Outcome, ReportData, Verdict, render};
-use fleetgate_runner::{Baseline, RunError, RunEvent, RunOptions};
+use fleetgate_runner::{Baseline, RunError, RunEvent, RunOptions, Shard};
 
 use crate::args::RunArgs;
 use crate::commands::validate::runnable;
@@ -43,6 +43,8 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
         listen: args.listen,
         server_names: args.server_names.clone(),
         ca_dir: args.ca_dir.clone(),
+        shard: args.shard.unwrap_or(Shard::WHOLE),
+        start_at: args.start_at,
     };
     let mut live = LiveLine::new();
     let mut watch = |event: &RunEvent| progress(event, &mut live);
@@ -55,13 +57,18 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
         return Ok(exit_codes::ENVIRONMENT);
     }
     summary(&report, &out_dir);
-    Ok(match report.outcome {
-        Outcome::Passed => exit_codes::PASSED,
-        Outcome::Failed => exit_codes::FAILED,
-    })
+    Ok(exit_code(report.outcome))
 }
 
-fn load_baseline(path: &Path, tolerance_pct: f64) -> Result<Baseline, String> {
+/// The exit code of a report's outcome.
+pub(crate) fn exit_code(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Passed => exit_codes::PASSED,
+        Outcome::Failed => exit_codes::FAILED,
+    }
+}
+
+pub(crate) fn load_baseline(path: &Path, tolerance_pct: f64) -> Result<Baseline, String> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read baseline {name}: {e}"))?;
     let report = ReportData::from_json(&text).map_err(|e| format!("baseline {name} is {e}"))?;
@@ -221,7 +228,7 @@ fn counted(n: usize, noun: &str) -> String {
     }
 }
 
-fn summary(report: &ReportData, dir: &Path) {
+pub(crate) fn summary(report: &ReportData, dir: &Path) {
     let failed =
         |verdicts: &mut dyn Iterator<Item = Verdict>| verdicts.filter(|v| *v == Verdict::Failed).count();
     let outcome = match report.outcome {
