@@ -173,8 +173,12 @@ pub(crate) struct ServeArgs {
     pub(crate) ca_dir: Option<PathBuf>,
     /// Serve only the push side: the Google mock and the reference push verifier (no bridge,
     /// no Pub/Sub), logging each push's verdict.
-    #[arg(long, conflicts_with_all = ["listen", "out"])]
+    #[arg(long, conflicts_with_all = ["listen", "out", "pubsub_listen"])]
     pub(crate) verifier_only: bool,
+    /// The embedded Pub/Sub's address; another than loopback lets the shards of a run on other
+    /// machines consume from it (such as 0.0.0.0:8085).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub(crate) pubsub_listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Args)]

@@ -41,6 +41,7 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
         observe: Observe::Everyone,
         server_names: args.server_names.clone(),
         ca_dir: args.ca_dir.clone(),
+        pubsub_listen: args.pubsub_listen,
         ..EnvironmentOptions::new(args.listen, out_dir, scenario_dir, crate::output::key_progress())
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -66,6 +66,9 @@ pub struct EnvironmentOptions {
     /// The shard of the fleet this process runs: its own `<topic>-fleetgate-shard-I-of-N`
     /// subscriptions are created afresh, so that it sees every message its devices published.
     pub shard: Shard,
+    /// Where the embedded Pub/Sub listens (`127.0.0.1:0` unless shards on other machines
+    /// consume from it, as from `fleetgate serve --pubsub-listen`).
+    pub pubsub_listen: SocketAddr,
 }
 
 impl EnvironmentOptions {
@@ -88,6 +91,7 @@ impl EnvironmentOptions {
             server_names: Vec::new(),
             ca_dir: None,
             shard: Shard::WHOLE,
+            pubsub_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -166,7 +170,7 @@ pub async fn start(
         ))
     })?;
     let google = push::identity()?;
-    let pubsub = pubsub::start(scenario, &google, options.shard).await?;
+    let pubsub = pubsub::start(scenario, &google, options).await?;
     let push = match push::needed(scenario) {
         false => None,
         true => Some(start_push(scenario, google, &pubsub).await?),

@@ -1,7 +1,6 @@
 //! Pub/Sub for a run: the embedded emulator on loopback, or an emulator at `host:port`; the
 //! scenario's topics and one `<topic>-fleetgate` subscription per topic are created in either.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use fleetgate_bridge::Forwarder;
@@ -150,8 +149,9 @@ fn names(scenario: &Scenario, shard: Shard) -> (Vec<String>, Vec<String>) {
 pub(super) async fn start(
     scenario: &Scenario,
     google: &Arc<RwLock<GoogleIdentity>>,
-    shard: Shard,
+    options: &super::EnvironmentOptions,
 ) -> Result<PubsubEnv, EnvironmentError> {
+    let shard = options.shard;
     let (topics, subscriptions) = names(scenario, shard);
     let pairs = || topics.iter().zip(&subscriptions);
     let start_error = |e: &dyn std::fmt::Display| EnvironmentError::Start(format!("Pub/Sub: {e}"));
@@ -162,7 +162,7 @@ pub(super) async fn start(
                 max_stored_bytes: scenario.target.pubsub_max_stored,
                 ..EmulatorConfig::default()
             };
-            let handle = fleetgate_pubsub::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+            let handle = fleetgate_pubsub::start(options.pubsub_listen, config)
                 .await
                 .map_err(|e| start_error(&e))?;
             let emulator = handle.emulator();
