@@ -20,7 +20,7 @@ pub(crate) fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
             Err(message) => unreadable.push(message),
         }
     }
-    if !unreadable.is_empty() && !(args.partial && !inputs.is_empty()) {
+    if !unreadable.is_empty() && (!args.partial || inputs.is_empty()) {
         for message in &unreadable {
             error(message);
         }
