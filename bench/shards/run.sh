@@ -13,7 +13,9 @@ hold="${3:-60s}"
 every="${4:-10s}"
 devices=$((shards * per_shard))
 cargo build --release -q -p fleetgate
-bin="$PWD/${CARGO_TARGET_DIR:-target}/release/fleetgate"
+target="${CARGO_TARGET_DIR:-target}"
+[[ "$target" = /* ]] || target="$PWD/$target"
+bin="$target/release/fleetgate"
 work="${WORK:-$(mktemp -d)}"
 serve_pid=
 cleanup() {
