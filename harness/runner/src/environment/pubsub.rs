@@ -197,7 +197,7 @@ pub(super) async fn start(
         }
         PubsubTarget::Container => {
             return Err(EnvironmentError::Start(
-                "pubsub = \"container\" needs Google's emulator in Docker, which this build does not start; run it yourself and name it with pubsub = { emulator = \"host:port\" }".into(),
+                "pubsub = \"container\" needs Google's emulator in Docker, which this build does not start; run it yourself (docker-compose.yml's `pubsub` service, or `docker run -p 8085:8085 gcr.io/google.com/cloudsdktool/google-cloud-cli:emulators gcloud beta emulators pubsub start --host-port=0.0.0.0:8085`) and name it with pubsub = { emulator = \"localhost:8085\" }".into(),
             ));
         }
     };
