@@ -146,10 +146,6 @@ fn three_shards_against_one_serve_merge_into_the_whole_fleet() {
             20.0,
             "its own devices' messages"
         );
-        assert!(
-            value(r, "downstream.other_shards") <= 40.0,
-            "the other shards' messages it saw were left to them, not counted"
-        );
     }
     let merged_dir = dir.path().join("merged");
     let mut args = vec!["report", "merge"];

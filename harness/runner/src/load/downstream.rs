@@ -19,9 +19,6 @@ use fleetgate_scenario::model::{BridgeTarget, PubsubTarget};
 
 use crate::environment::{Environment, subscription_suffix};
 
-/// The counter of messages a shard saw of other shards' devices (and did not count).
-const OTHER_SHARDS: &str = "downstream.other_shards";
-
 /// The device ids of `shard`'s slice of every cohort.
 fn devices_of(scenario: &Scenario, shard: Shard) -> HashSet<String> {
     scenario
@@ -59,7 +56,7 @@ impl Seen {
         if let (Some(mine), Some(stamp)) = (&self.mine, &stamp)
             && !mine.contains(&stamp.device)
         {
-            self.lock().1.count(OTHER_SHARDS, 1);
+            self.lock().0.others += 1;
             return;
         }
         let mut seen = self.lock();
@@ -254,6 +251,11 @@ impl Downstreams {
             let seen = watch.seen.clone();
             watch.stop();
             tallies.push = Some(tally(&seen, metrics));
+        }
+        if let Some(others) = tallies.pubsub.as_ref().map(|t| t.seen.others).filter(|n| *n > 0) {
+            notes.push(format!(
+                "{others} messages of other shards' devices arrived in this shard's subscriptions and were left to their shards"
+            ));
         }
         if let Some(foreign) = tallies.pubsub.as_ref().map(|t| t.seen.foreign).filter(|n| *n > 0) {
             notes.push(format!(
