@@ -18,14 +18,22 @@
 //! | `POST /v1/devices/{id}/refuse-connects` | `{count}`: refuse its next N connects |
 //! | `GET`, `POST /v1/faults` | the faults in force; set `{pubackDelayMs?, stallForwarding?, listenerDownMs?}` |
 //!
+//! Every call needs the run's key, `Authorization: Bearer <key>` ([`generate_key`] makes one per
+//! run; `fleetgate serve` prints it and writes it to `<out>/admin-key`, owner-only); without it
+//! the answer is 401. Configs are refused above 64 KiB ([`MAX_CONFIG_BYTES`]), commands above
+//! 256 KiB ([`MAX_COMMAND_BYTES`]), fault durations above an hour ([`MAX_FAULT_MS`]), each
+//! refusal naming the limit.
+//!
 //! Errors are `{"error": {"code", "status", "message"}}` with Google's status names.
 
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -41,6 +49,13 @@ use crate::registry::{RegistryError, Store};
 use crate::server::Bridge;
 use crate::session::CommandError;
 
+/// The largest config a device can be given, in bytes (IoT Core's 64 KiB).
+pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
+/// The largest command, in bytes (IoT Core's 256 KiB).
+pub const MAX_COMMAND_BYTES: usize = 256 * 1024;
+/// The longest PUBACK delay or listener outage a fault may ask for, in milliseconds: one hour.
+pub const MAX_FAULT_MS: u64 = 3_600_000;
+
 /// What the admin API works on.
 #[derive(Clone)]
 pub struct Admin {
@@ -48,10 +63,52 @@ pub struct Admin {
     pub store: Arc<Store>,
     /// The running bridge.
     pub bridge: Bridge,
+    /// The key every call must present as `Authorization: Bearer <key>`.
+    pub key: Arc<str>,
 }
 
-/// The admin API's routes.
+/// A new admin key: 32 random bytes from the system's secure generator, as 64 hex digits.
+pub fn generate_key() -> Result<String, String> {
+    let mut bytes = [0u8; 32];
+    tokio_rustls::rustls::crypto::aws_lc_rs::default_provider()
+        .secure_random
+        .fill(&mut bytes)
+        .map_err(|e| format!("no random bytes for the admin key: {e:?}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The admin API's routes, behind the key.
 pub fn router(admin: Admin) -> Router {
+    let key = Arc::clone(&admin.key);
+    routes(admin).layer(middleware::from_fn(move |request: Request, next: Next| {
+        let key = Arc::clone(&key);
+        async move {
+            match presented(&request).is_some_and(|given| same(given.as_bytes(), key.as_bytes())) {
+                true => next.run(request).await,
+                false => ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHENTICATED",
+                    "the admin API needs `Authorization: Bearer <key>`: the run's key is in serve's JSON line (bridge.admin_key) and in <out>/admin-key",
+                )
+                .into_response(),
+            }
+        }
+    }))
+}
+
+/// The bearer token of a request.
+fn presented(request: &Request) -> Option<&str> {
+    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Compares in time independent of where the first difference is.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn routes(admin: Admin) -> Router {
     Router::new()
         .route("/v1/devices", get(list).post(create))
         .route("/v1/devices/{id}", get(show).delete(remove))
@@ -315,6 +372,7 @@ async fn config(
 ) -> ApiResult {
     let Json(body) = body?;
     let data = decode(&body.binary_data)?;
+    within(data.len(), MAX_CONFIG_BYTES, "config")?;
     let expected = match body.version_to_update.as_deref() {
         None => None,
         Some(v) => Some(
@@ -346,6 +404,7 @@ async fn command(
         return Err(RegistryError::NotFound(id).into());
     }
     let data = decode(&body.binary_data)?;
+    within(data.len(), MAX_COMMAND_BYTES, "command")?;
     match admin
         .bridge
         .send_command(&id, body.subfolder.as_deref(), data)
@@ -402,8 +461,29 @@ async fn faults(State(admin): State<Admin>) -> ApiResult {
     ))
 }
 
+/// Refuses `len` bytes above `limit`, naming the limit.
+fn within(len: usize, limit: usize, what: &str) -> Result<(), ApiError> {
+    match len > limit {
+        true => Err(ApiError::invalid(format!(
+            "the {what} is {len} bytes: the limit is {limit} bytes ({} KiB)",
+            limit / 1024
+        ))),
+        false => Ok(()),
+    }
+}
+
 async fn set_faults(State(admin): State<Admin>, body: Result<Json<FaultsBody>, JsonRejection>) -> ApiResult {
     let Json(body) = body?;
+    for (name, ms) in [
+        ("pubackDelayMs", body.puback_delay_ms),
+        ("listenerDownMs", body.listener_down_ms),
+    ] {
+        if ms.is_some_and(|ms| ms > MAX_FAULT_MS) {
+            return Err(ApiError::invalid(format!(
+                "{name} is over the limit of {MAX_FAULT_MS} ms (one hour)"
+            )));
+        }
+    }
     if let Some(ms) = body.puback_delay_ms {
         admin
             .bridge

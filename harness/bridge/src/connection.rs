@@ -10,7 +10,6 @@ use bytes::BytesMut;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesOrdered;
-use rumqttc::mqttbytes::Error as CodecError;
 use rumqttc::mqttbytes::v4::Packet;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
@@ -20,7 +19,7 @@ use crate::faults::Faulty;
 use crate::forward::telemetry_message;
 use crate::safety::SafetyCheck;
 use crate::server::{Control, Shared};
-use crate::session::{Action, Session};
+use crate::session::{Action, Read, Session};
 
 /// A device must send CONNECT this soon after the connection opens.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -224,8 +223,8 @@ fn observed(session: &Session, shared: &Shared) -> Option<String> {
 fn decode(input: &mut BytesMut, session: &mut Session, shared: &Shared) -> Vec<Action> {
     let mut actions = Vec::new();
     while !session.is_closed() {
-        match Packet::read(input, shared.max_packet) {
-            Ok(packet) => {
+        match session.read(input, shared.max_packet) {
+            Read::Packet(packet) => {
                 if let Some(device) = observed(session, shared) {
                     let packet = packet.clone();
                     actions.push(Action::Event(Event::Packet {
@@ -240,8 +239,8 @@ fn decode(input: &mut BytesMut, session: &mut Session, shared: &Shared) -> Vec<A
                 };
                 actions.extend(session.packet(packet, shared.clock.now(), &registry));
             }
-            Err(CodecError::InsufficientBytes(_)) => break,
-            Err(e) => actions.extend(session.close(Cause::Malformed(e.to_string()))),
+            Read::NeedMore => break,
+            Read::Closed(closing) => actions.extend(closing),
         }
     }
     actions

@@ -1,4 +1,4 @@
-//! Forwarding telemetry to Pub/Sub: routing by subfolder (PROTOCOL.md §3), the exact attribute
+//! Forwarding telemetry to Pub/Sub: routing by subfolder (docs/protocol.md §3), the exact attribute
 //! set, and the [`Forwarder`] seam behind which the embedded emulator or an external one sits.
 
 use std::collections::BTreeMap;

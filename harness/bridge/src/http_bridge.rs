@@ -1,4 +1,4 @@
-//! The HTTP device bridge (PROTOCOL.md §5) on the same registry and rules as MQTT:
+//! The HTTP device bridge (docs/protocol.md §5) on the same registry and rules as MQTT:
 //! `POST /v1/{name}:publishEvent`, `POST /v1/{name}:setState`, `GET /v1/{name}/config`, where
 //! `{name}` is `projects/P/locations/R/registries/G/devices/D` and the device JWT comes as
 //! `Authorization: Bearer`. camelCase and snake_case bodies are both accepted, and base64 in

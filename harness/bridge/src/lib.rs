@@ -1,4 +1,4 @@
-//! The embedded IoT-Core-compatible MQTT bridge (PROTOCOL.md §1–§5): what virtual devices and
+//! The embedded IoT-Core-compatible MQTT bridge (docs/protocol.md §1–§5): what virtual devices and
 //! real Pis connect to by default, and the reference against which external bridges are judged.
 //!
 //! It is a purpose-built server, not a general broker: an IoT Core bridge routes device

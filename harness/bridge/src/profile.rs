@@ -1,4 +1,4 @@
-//! Bridge profiles: the answers a bridge gives where PROTOCOL.md leaves the rule configurable,
+//! Bridge profiles: the answers a bridge gives where docs/protocol.md leaves the rule configurable,
 //! and the limits it enforces. `google` and `clearblade` are the two references.
 
 use std::time::Duration;
@@ -14,6 +14,16 @@ pub enum PersistentSession {
     Reject(u8),
     /// Accept it as if clean session were 1.
     TreatAsClean,
+}
+
+/// What to do with a CONNECT that asks for something PROTOCOL.md §1 says is unsupported: a Last
+/// Will, or keep-alive 0 (a client must set one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unsupported {
+    /// Refuse it with this CONNACK code, then close.
+    Refuse(u8),
+    /// Accept it (the Will is never published; keep-alive 0 leaves only the idle limit).
+    Accept,
 }
 
 /// Whether telemetry without a subfolder carries a `subFolder` attribute.
@@ -36,6 +46,10 @@ pub struct Profile {
     pub connack_unknown_device: u8,
     /// Persistent sessions.
     pub persistent_session: PersistentSession,
+    /// A CONNECT carrying a Last Will.
+    pub last_will: Unsupported,
+    /// A CONNECT with keep-alive 0.
+    pub keep_alive_zero: Unsupported,
     /// `subFolder` on telemetry without a subfolder.
     pub subfolder_attribute: SubfolderAttribute,
     /// The JWT rules: skew, lifetime bound, base64 strictness, minimum RSA size, extra claims
@@ -77,9 +91,13 @@ pub const JUDGED_BY_QUALIFICATION: &[Refusal] = &[
 ];
 
 impl Profile {
-    /// The profile as device qualification plays it: [`JUDGED_BY_QUALIFICATION`] accepted.
+    /// The profile as device qualification plays it: [`JUDGED_BY_QUALIFICATION`] accepted, and
+    /// keep-alive 0 and a Last Will accepted too, so that a device without a keep-alive fails
+    /// `device.keepalive` rather than every case after its refused CONNECT.
     pub fn judging_devices(mut self) -> Self {
         self.jwt.relaxed.extend_from_slice(JUDGED_BY_QUALIFICATION);
+        self.keep_alive_zero = Unsupported::Accept;
+        self.last_will = Unsupported::Accept;
         self
     }
 
@@ -90,6 +108,8 @@ impl Profile {
             connack_auth_failure: 5,
             connack_unknown_device: 5,
             persistent_session: PersistentSession::TreatAsClean,
+            last_will: Unsupported::Refuse(5),
+            keep_alive_zero: Unsupported::Refuse(5),
             subfolder_attribute: SubfolderAttribute::Absent,
             jwt: BridgeSettings::google(),
             expiry_grace: Duration::from_secs(5),
@@ -124,7 +144,7 @@ impl Profile {
     }
 
     /// Whether `check` is enforced.
-    pub(crate) fn enforces(&self, check: SafetyCheck) -> bool {
+    pub fn enforces(&self, check: SafetyCheck) -> bool {
         self.safety.on(check)
     }
 

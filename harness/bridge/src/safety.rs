@@ -4,7 +4,7 @@
 
 use fleetgate_identity::rules::Refusal;
 
-/// One rule of PROTOCOL.md the embedded bridge enforces and a test may switch off.
+/// One rule of docs/protocol.md the embedded bridge enforces and a test may switch off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SafetyCheck {
     /// A JWT rule of the identity crate's `rules::check`, named by its refusal.
@@ -39,6 +39,18 @@ pub enum SafetyCheck {
     GatewayBinding,
     /// A device holds at most 3 credentials.
     CredentialLimit,
+    /// A CONNECT of a protocol level other than 4 gets CONNACK 0x01 and a close.
+    ProtocolLevel,
+    /// A CONNECT with its reserved flag set closes the connection.
+    ConnectReservedFlag,
+    /// Fixed-header flags other than specified close the connection.
+    FixedHeaderFlags,
+    /// A password without a user name closes the connection.
+    PasswordWithoutUsername,
+    /// A CONNECT with a Last Will is refused (when the profile refuses it).
+    WillRefused,
+    /// A CONNECT with keep-alive 0 is refused (when the profile refuses it).
+    KeepAliveRequired,
 }
 
 impl SafetyCheck {
@@ -72,6 +84,12 @@ impl SafetyCheck {
         Self::PubackAfterPubsub,
         Self::GatewayBinding,
         Self::CredentialLimit,
+        Self::ProtocolLevel,
+        Self::ConnectReservedFlag,
+        Self::FixedHeaderFlags,
+        Self::PasswordWithoutUsername,
+        Self::WillRefused,
+        Self::KeepAliveRequired,
     ];
 
     /// A stable kebab-case id: `jwt.<refusal id>` for JWT rules.
@@ -93,6 +111,12 @@ impl SafetyCheck {
             Self::PubackAfterPubsub => "puback-after-pubsub",
             Self::GatewayBinding => "gateway-binding",
             Self::CredentialLimit => "credential-limit",
+            Self::ProtocolLevel => "protocol-level",
+            Self::ConnectReservedFlag => "connect-reserved-flag",
+            Self::FixedHeaderFlags => "fixed-header-flags",
+            Self::PasswordWithoutUsername => "password-without-username",
+            Self::WillRefused => "will-refused",
+            Self::KeepAliveRequired => "keep-alive-required",
         };
         id.to_owned()
     }

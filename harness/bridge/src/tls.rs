@@ -46,7 +46,7 @@ pub struct TlsMaterial {
     ca: Option<CertifiedIssuer<'static, KeyPair>>,
 }
 
-/// A certificate a device must refuse (PROTOCOL.md §10): device qualification presents one to
+/// A certificate a device must refuse (docs/protocol.md §10): device qualification presents one to
 /// a device and expects the handshake to fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BadCertificate {

@@ -1,4 +1,4 @@
-//! Device topics (PROTOCOL.md §3): which MQTT topics a device may publish or subscribe to, and
+//! Device topics (docs/protocol.md §3): which MQTT topics a device may publish or subscribe to, and
 //! what each means. A device may only use topics of its own id, or of devices attached to it
 //! when it is a gateway.
 

@@ -18,6 +18,7 @@ async fn serve_admin(h: &common::Harness) -> String {
     let admin = Admin {
         store: Arc::clone(&h.store),
         bridge: h.bridge.clone(),
+        key: Arc::from(KEY),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -25,8 +26,22 @@ async fn serve_admin(h: &common::Harness) -> String {
     url
 }
 
+const KEY: &str = "test-admin-key";
+
 async fn call(method: reqwest::Method, url: String, body: Option<Value>) -> (StatusCode, Value) {
+    call_with(method, url, body, Some(KEY)).await
+}
+
+async fn call_with(
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+    key: Option<&str>,
+) -> (StatusCode, Value) {
     let mut request = reqwest::Client::new().request(method, url);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -248,4 +263,44 @@ async fn gateways_bind_and_unbind_devices() {
     )
     .await;
     assert_eq!(gateway["boundDevices"], json!([]));
+}
+
+#[tokio::test]
+async fn every_call_needs_the_key_and_limits_are_named() {
+    let h = start().await;
+    let api = serve_admin(&h).await;
+    let add = json!({ "publicKey": { "format": "ES256_PEM", "key": common::key().spki_pem() } });
+    for key in [None, Some("wrong"), Some("test-admin-ke")] {
+        let url = format!("{api}/v1/devices/pi-1/credentials");
+        let (status, error) = call_with(reqwest::Method::POST, url, Some(add.clone()), key).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{key:?}: {error}");
+        assert_eq!(error["error"]["status"], "UNAUTHENTICATED");
+    }
+    let (status, _) = call_with(reqwest::Method::GET, format!("{api}/v1/faults"), None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    use base64::Engine as _;
+    let big = base64::engine::general_purpose::STANDARD.encode(vec![0u8; 100_000]);
+    let (status, error) = call(
+        reqwest::Method::POST,
+        format!("{api}/v1/devices/pi-1/config"),
+        Some(json!({ "binaryData": big })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("100000 bytes: the limit is 65536 bytes"),
+        "{message}"
+    );
+    let (status, error) = call(
+        reqwest::Method::POST,
+        format!("{api}/v1/faults"),
+        Some(json!({ "listenerDownMs": u64::MAX })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error["error"]["message"].as_str().unwrap().contains("one hour"),
+        "{error}"
+    );
 }

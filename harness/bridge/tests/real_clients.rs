@@ -157,7 +157,11 @@ async fn seed_client(h: &common::Harness, ca: &str, key_file: &str, audience: &s
         "paho-mqtt and pyjwt (pip install -r .ci/requirements.txt)",
     )
     .await;
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        output.status.success(),
+        "the seed-guide client failed (paho-mqtt and PyJWT come from `pip install -r .ci/requirements.txt`): {}",
+        text(&output.stderr)
+    );
     serde_json::from_str(text(&output.stdout).trim()).unwrap()
 }
 

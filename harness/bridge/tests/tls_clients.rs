@@ -206,7 +206,8 @@ async fn tls_junk_and_mqtt_junk_are_dropped_with_a_recorded_reason() {
 
     for (bytes, expected) in [
         (&[0xC0u8, 0x00][..], "protocol: PINGREQ before CONNECT"),
-        (&[0xF0, 0xFF, 0xFF, 0xFF, 0xFF, 0x01][..], "malformed: "),
+        (&[0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0x01][..], "malformed: "),
+        (&[0xF0, 0x00][..], "protocol: a reserved packet type"),
     ] {
         let mut tls = tls_stream(&h).await;
         tls.write_all(bytes).await.unwrap();

@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand};
 /// fleetgate: end-to-end conformance and load tests for IoT-Core-style Raspberry Pi fleets.
 ///
 /// Exit codes: 0 passed · 1 a case, gate or baseline comparison failed · 2 invalid scenario or
-/// arguments · 3 environment could not start · 4 internal error.
+/// arguments · 3 environment could not start or target unreachable · 4 internal error ·
+/// 5 interrupted (Ctrl-C, SIGTERM).
 #[derive(Debug, Parser)]
 #[command(name = "fleetgate", version, max_term_width = 100)]
 pub(crate) struct Cli {
@@ -20,7 +21,7 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Run a scenario and write its reports (report.json, junit.xml, summary.md).
+    /// Run a scenario and write its reports (report.json, junit.xml, summary.md, report.html).
     Run(RunArgs),
     /// Check scenario files and print every error and warning with its location.
     Validate(ValidateArgs),
@@ -60,12 +61,32 @@ pub(crate) struct MergeArgs {
     /// Merge even when shards are missing (a shard crashed); the report names them.
     #[arg(long)]
     pub(crate) partial: bool,
-    /// Compare the merged figures with an earlier run's report.json.
-    #[arg(long, value_name = "REPORT_JSON")]
-    pub(crate) baseline: Option<PathBuf>,
-    /// How much worse than the baseline a value may be, such as "10%".
-    #[arg(long, value_name = "PERCENT", default_value = "10%", value_parser = parse_percent, requires = "baseline")]
-    pub(crate) tolerance: f64,
+    /// The scenario file the shards ran: its [baseline] table sets how the merged figures are
+    /// compared with --baseline (the defaults without it).
+    #[arg(long, value_name = "FILE", requires = "baseline")]
+    pub(crate) scenario: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) baseline: BaselineArgs,
+}
+
+/// The comparison with an earlier run, shared by `run` and `report merge`.
+#[derive(Debug, Args)]
+pub(crate) struct BaselineArgs {
+    /// Compare with an earlier run's report.json of the same scenario, as its [baseline] table
+    /// says (by default p50/p99 latencies, throughput, delivery and losses, and case verdicts).
+    #[arg(id = "baseline", long = "baseline", value_name = "REPORT_JSON")]
+    pub(crate) file: Option<PathBuf>,
+    /// How much worse than the baseline a latency or rate may be, such as "25%" (replaces
+    /// [baseline] tolerance).
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent, requires = "baseline")]
+    pub(crate) tolerance: Option<f64>,
+    /// A latency change smaller than this is never a regression, such as "1ms" (replaces
+    /// [baseline] noise_floor).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "baseline")]
+    pub(crate) noise_floor: Option<std::time::Duration>,
+    /// A measurement key or glob to compare (repeatable; replaces [baseline] compare).
+    #[arg(long = "compare", value_name = "KEY", requires = "baseline")]
+    pub(crate) compare: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -75,12 +96,8 @@ pub(crate) struct RunArgs {
     /// Write the reports to this folder [default: reports/<scenario>-<UTC time>/].
     #[arg(long, value_name = "DIR")]
     pub(crate) out: Option<PathBuf>,
-    /// Compare with an earlier run's report.json; a value worse by more than --tolerance fails.
-    #[arg(long, value_name = "REPORT_JSON")]
-    pub(crate) baseline: Option<PathBuf>,
-    /// How much worse than the baseline a value may be, such as "10%".
-    #[arg(long, value_name = "PERCENT", default_value = "10%", value_parser = parse_percent, requires = "baseline")]
-    pub(crate) tolerance: f64,
+    #[command(flatten)]
+    pub(crate) baseline: BaselineArgs,
     /// Refuse to run a scenario that has warnings.
     #[arg(long)]
     pub(crate) deny_warnings: bool,
@@ -156,9 +173,12 @@ pub(crate) struct KeysGenerateArgs {
 pub(crate) struct ServeArgs {
     /// The scenario file.
     pub(crate) file: PathBuf,
-    /// The bridge's MQTT address.
+    /// The bridge's MQTT address; the HTTP device bridge listens on the same host.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub(crate) listen: std::net::SocketAddr,
+    /// Read the admin API's key from FILE instead of generating one for this run.
+    #[arg(long, value_name = "FILE", conflicts_with = "verifier_only")]
+    pub(crate) admin_key_file: Option<PathBuf>,
     /// Write the CA, generated keys and, when stopped, the reports of what the devices did
     /// here [default: reports/<scenario>-serve-<UTC time>/].
     #[arg(long, value_name = "DIR")]
@@ -183,8 +203,8 @@ pub(crate) struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ValidateArgs {
-    /// Scenario files to check.
-    #[arg(required = true, value_name = "FILE")]
+    /// Scenario files to check; a folder checks every *.toml file in it.
+    #[arg(required = true, value_name = "FILE|DIR")]
     pub(crate) files: Vec<PathBuf>,
     /// Treat warnings as errors (for CI).
     #[arg(long)]
@@ -220,6 +240,12 @@ fn parse_shard(text: &str) -> Result<Shard, String> {
 fn parse_time(text: &str) -> Result<SystemTime, String> {
     humantime::parse_rfc3339_weak(text.trim()).map_err(|e| {
         format!("\"{text}\" is not an RFC 3339 time ({e}); write one such as 2026-12-03T20:30:00Z")
+    })
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("\"{text}\" is not a duration ({e}); use a duration such as \"1ms\" or \"500us\"")
     })
 }
 

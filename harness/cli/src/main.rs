@@ -22,6 +22,7 @@ use clap::Parser;
 use crate::args::{Cli, Command, KeysCommand, ReportCommand};
 
 fn main() -> ExitCode {
+    exit_on_panic();
     let cli = Cli::parse();
     // Every virtual device holds a socket (two, with the embedded bridge in-process): take
     // every descriptor the hard limit allows. Failing to raise it only lowers the ceiling.
@@ -40,4 +41,16 @@ fn main() -> ExitCode {
         output::error(&format!("internal error: {error:#}"));
         exit_codes::INTERNAL
     }))
+}
+
+/// A panic anywhere, on any thread (a tokio task's included, which would otherwise be caught and
+/// leave the process running), prints what and where and ends the process with
+/// [`exit_codes::INTERNAL`], never Rust's 101.
+fn exit_on_panic() {
+    std::panic::set_hook(Box::new(|info| {
+        output::error(&format!(
+            "internal error: fleetgate panicked ({info}); this is a bug, please report it with the scenario file"
+        ));
+        std::process::exit(i32::from(exit_codes::INTERNAL));
+    }));
 }

@@ -42,6 +42,72 @@ pub(crate) async fn interrupted() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// A token cancelled by the first Ctrl-C (SIGINT) or SIGTERM, so that a run can stop in
+/// order and write its reports; a second signal ends the process at once (exit 130). The
+/// signals are caught from the moment this returns.
+pub(crate) fn stop_on_signals() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let cancel = token.clone();
+    let (ready, registered) = std::sync::mpsc::channel();
+    let watcher = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                let _ = ready.send(());
+                return;
+            };
+            runtime.block_on(async move {
+                let mut signals = Signals::register();
+                let _ = ready.send(());
+                signals.next().await;
+                err("fleetgate: interrupted: stopping the run and writing its reports (interrupt again to quit at once)");
+                cancel.cancel();
+                signals.next().await;
+                err("fleetgate: interrupted again: quitting without reports");
+                std::process::exit(130);
+            });
+        });
+    if watcher.is_ok() {
+        let _ = registered.recv();
+    }
+    token
+}
+
+/// SIGINT and SIGTERM, registered as soon as this is built.
+struct Signals {
+    #[cfg(unix)]
+    both: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                both: signal(SignalKind::interrupt())
+                    .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                    .ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Completes on the next signal.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some((int, term)) = &mut self.both {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 /// Writes `error: …` to stderr.
 pub(crate) fn error(message: &str) {
     err(&format!("error: {message}"));

@@ -84,6 +84,8 @@ mod tests {
             acked_per_sec: 1203.4,
             puback_p99: Some(Duration::from_micros(12_345)),
             errors: 2,
+            interval: Duration::from_secs(1),
+            latency: Vec::new(),
         });
         assert_eq!(
             line,

@@ -43,3 +43,26 @@ fn each_invalid_fixture_prints_every_error_and_exits_2() {
         });
     }
 }
+
+#[test]
+fn a_file_that_is_not_utf8_is_refused_at_its_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.toml");
+    std::fs::write(&path, b"[scenario]\nname = \"caf\xe9\"\n").unwrap();
+    let output = common::fleetgate(&["validate", path.to_str().unwrap()]);
+    let (code, _, stderr) = common::text(&output);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("latin1.toml:2:12: the file is not UTF-8 text (byte 0xe9 at offset 22)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_refuses_values_beyond_the_engine_instead_of_overflowing() {
+    let output = common::fleetgate(&["run", "fixtures/scenarios-invalid/out-of-bounds.toml"]);
+    let (code, _, stderr) = common::text(&output);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("phase[0].hold"), "{stderr}");
+    assert!(stderr.len() < 8_000, "the 5,000-character value is cut: {stderr}");
+}

@@ -29,6 +29,25 @@ fn every_shipped_scenario_is_valid_without_warnings() {
 }
 
 #[test]
+fn validate_checks_every_scenario_in_a_folder() {
+    let (code, _, stderr) = common::text(&common::fleetgate(&["validate", "--deny-warnings", "scenarios"]));
+    assert_eq!(code, 0, "{stderr}");
+    for file in shipped() {
+        assert!(stderr.contains(&format!("{file}: valid")), "{file}: {stderr}");
+    }
+    let (code, _, stderr) = common::text(&common::fleetgate(&["validate", "fixtures/scenarios-invalid"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("fixtures/scenarios-invalid/zero-devices.toml"),
+        "every file of the folder is checked: {stderr}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = common::text(&common::fleetgate(&["validate", empty.path().to_str().unwrap()]));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("holds no scenario file (*.toml)"), "{stderr}");
+}
+
+#[test]
 fn the_json_schema_accepts_every_shipped_scenario() {
     let output = common::fleetgate(&["schema"]);
     let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();

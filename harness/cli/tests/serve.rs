@@ -156,6 +156,7 @@ async fn serve_registers_cohorts_and_external_devices_and_stops_on_ctrl_c() {
     assert_eq!(announced["cohorts"][0]["devices"], 2);
     assert_eq!(announced["devices"], json!(["real-pi"]));
     assert!(out.join("ca.pem").exists());
+    admin_api_needs_the_announced_key(&announced).await;
 
     let generated = Path::new(announced["cohorts"][0]["private_keys"].as_str().unwrap()).join("00001.pem");
     let cohort_key = DeviceKey::load(&generated).unwrap();
@@ -288,4 +289,22 @@ fn with_a_registry_ca_bare_keys_are_refused() {
         "{stderr}"
     );
     assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+}
+
+/// The admin key is in the JSON line and in `<out>/admin-key` (mode 0600); without it, 401.
+async fn admin_api_needs_the_announced_key(announced: &Value) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let key = announced["bridge"]["admin_key"].as_str().unwrap();
+    let file = announced["bridge"]["admin_key_file"].as_str().unwrap();
+    assert_eq!(std::fs::read_to_string(file).unwrap(), key);
+    assert_eq!(
+        std::fs::metadata(file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let devices = format!("{}/devices", announced["bridge"]["admin"].as_str().unwrap());
+    let client = reqwest::Client::new();
+    let refused = client.get(&devices).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let allowed = client.get(&devices).bearer_auth(key).send().await.unwrap();
+    assert_eq!(allowed.status(), 200);
 }

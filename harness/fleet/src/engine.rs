@@ -6,8 +6,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fleetgate_metrics::{IntervalLog, Recorder};
+use fleetgate_metrics::{IntervalLog, Recorder, Summary};
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::device::{Device, DeviceSpec, Window};
 use crate::driver::{DeviceResult, Identity, Shared, run_device};
@@ -127,8 +128,12 @@ pub struct Progress {
     pub acked_per_sec: f64,
     /// 99th percentile of `publish.puback` so far.
     pub puback_p99: Option<Duration>,
-    /// Refusals, lost connections and client errors so far.
+    /// Refusals, failed connection attempts, lost connections and client errors so far.
     pub errors: u64,
+    /// Length of the interval this reading closes.
+    pub interval: Duration,
+    /// Latency recorded during that interval, by metric.
+    pub latency: Vec<(String, Summary)>,
 }
 
 /// What a fleet run leaves behind.
@@ -147,11 +152,14 @@ pub struct FleetRun {
 }
 
 /// Runs `plan`: every device as a task recording into `shared`; once a second a progress
-/// reading goes to `progress` and, when given, an interval goes to `log`.
+/// reading goes to `progress` and, when given, an interval goes to `log`. When `stop` is
+/// cancelled every device stops at once (its connection closes) and the run returns what was
+/// measured and acknowledged until then.
 pub async fn run<W: Write>(
     plan: &FleetPlan,
     shared: Arc<Shared>,
     mut log: Option<IntervalLog<W>>,
+    stop: &CancellationToken,
     progress: &mut dyn FnMut(&Progress),
 ) -> FleetRun {
     let phases = spans(&plan.phases);
@@ -178,6 +186,7 @@ pub async fn run<W: Write>(
     let mut last = (Duration::ZERO, 0u64);
     while !tasks.is_empty() {
         tokio::select! {
+            () = stop.cancelled(), if !shared.halt.is_cancelled() => shared.halt.cancel(),
             done = tasks.join_next() => {
                 if let Some(Ok(result)) = done {
                     results.push(result);
@@ -218,6 +227,12 @@ fn collect<W: Write>(
 ) -> Progress {
     let now = shared.epoch.elapsed();
     let interval = shared.shards.drain();
+    let latency = interval
+        .histograms()
+        .filter(|(_, h)| !h.is_empty())
+        .map(|(metric, h)| (metric.to_owned(), Summary::of(h)))
+        .collect();
+    let length = now.saturating_sub(last.0);
     if let Some(log) = log {
         let _ = log.write(last.0, now.saturating_sub(last.0), &interval);
     }
@@ -242,6 +257,8 @@ fn collect<W: Write>(
             .filter(|h| !h.is_empty())
             .map(|h| Duration::from_micros(h.value_at_quantile(0.99))),
         errors: live.errors,
+        interval: length,
+        latency,
     }
 }
 

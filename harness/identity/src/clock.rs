@@ -1,5 +1,5 @@
 //! A device's clock: fixed skew, drift in ppm, or an unsynced clock that starts at 1970 or a
-//! fixed date (PROTOCOL.md §8.1). It maps the harness's true time to what the device believes,
+//! fixed date (docs/protocol.md §8.1). It maps the harness's true time to what the device believes,
 //! which is what its `iat`/`exp` come from.
 
 /// Where the device clock starts.

@@ -14,7 +14,7 @@ use crate::der::{self, SpkiKey};
 use crate::keys::Alg;
 use crate::pem::{self, PemError};
 
-/// A credential format of PROTOCOL.md §2.
+/// A credential format of docs/protocol.md §2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CredentialFormat {
     /// `RSA_PEM`: SPKI `PUBLIC KEY`.

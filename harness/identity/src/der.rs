@@ -1,4 +1,4 @@
-//! Just enough DER to move between the key encodings PROTOCOL.md §2 names (PKCS#8 ↔ PKCS#1,
+//! Just enough DER to move between the key encodings docs/protocol.md §2 names (PKCS#8 ↔ PKCS#1,
 //! SPKI ↔ PKCS#1, SEC1 from a scalar).
 
 /// One TLV read from the front of `input`: (tag, contents, rest).

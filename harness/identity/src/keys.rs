@@ -388,7 +388,7 @@ impl DeviceKey {
         }
     }
 
-    /// An ES256 signature in DER form (the device bug PROTOCOL.md §2 names); `None` for RSA.
+    /// An ES256 signature in DER form (the device bug docs/protocol.md §2 names); `None` for RSA.
     pub fn sign_es256_der(&self, message: &[u8]) -> Option<Result<Vec<u8>, KeyError>> {
         let Signer::Ec(_) = self.signer else { return None };
         let sign = || -> Result<Vec<u8>, aws_lc_rs::error::Unspecified> {

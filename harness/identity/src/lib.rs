@@ -1,6 +1,6 @@
 //! Identity material for every other fleetgate component: pure, no async runtime.
 //!
-//! PROTOCOL.md §2 (device JWTs, credential formats) and §6 (Google OIDC push tokens). The bridge
+//! docs/protocol.md §2 (device JWTs, credential formats) and §6 (Google OIDC push tokens). The bridge
 //! calls [`rules::check`] per CONNECT; the virtual fleet mints with [`jwt::TokenMinter`] from
 //! [`pool`] keys; the conformance catalogue enumerates [`jwt::mutations::TokenMutation`] and
 //! [`variants::KEY_FORMAT_VARIANTS`]; the push suite uses [`google`].

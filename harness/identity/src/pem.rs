@@ -1,5 +1,5 @@
 //! Strict PEM: one block, LF line endings, standard base64 body. Each way a PEM can be wrong in
-//! the field (PROTOCOL.md §2) is its own error, so registration can name it.
+//! the field (docs/protocol.md §2) is its own error, so registration can name it.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

@@ -1,5 +1,5 @@
 //! The key-format catalogue: the four valid credential formats and the malformed variants seen in
-//! the field (PROTOCOL.md §2), each with a stable id, the rule it breaks and the refusal a correct
+//! the field (docs/protocol.md §2), each with a stable id, the rule it breaks and the refusal a correct
 //! registry gives. Conformance case ids are `key-format.<id>`.
 
 use crate::certs::{self, CertError, CertOptions, RegistryCa};
@@ -11,7 +11,7 @@ use crate::keys::{DeviceKey, KeyError, KeySpec};
 pub struct KeyFormatVariant {
     /// Stable kebab-case id, such as `rsa-pkcs1-public`.
     pub id: &'static str,
-    /// The rule it checks, in PROTOCOL.md's words.
+    /// The rule it checks, in docs/protocol.md's words.
     pub rule: &'static str,
     /// The refusal a correct registry gives, or `None` for a valid credential.
     pub expected: Option<CredentialRefusal>,

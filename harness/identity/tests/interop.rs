@@ -38,7 +38,7 @@ fn python(tasks: &[Value]) -> Vec<Value> {
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "interop.py failed: {}",
+        "interop.py failed (PyJWT and cryptography come from `pip install -r .ci/requirements.txt`): {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()

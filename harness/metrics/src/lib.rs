@@ -25,6 +25,7 @@
 //! - [`error`]: [`MetricsError`], the one error type of the crate.
 
 pub mod error;
+pub mod glob;
 pub mod interval_log;
 pub mod names;
 pub mod recorder;

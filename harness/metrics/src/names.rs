@@ -170,6 +170,11 @@ pub const METRICS: &[Metric] = &[
         "connection attempts the bridge accepted",
     ),
     counter(
+        "connects.failed",
+        Better::Lower,
+        "connection attempts that ended before a CONNACK (TCP refused, TLS failure, timeout), counted by cause as connect_errors.<cause>",
+    ),
+    counter(
         "connections.lost",
         Better::Lower,
         "connections that ended without the device closing them",
@@ -226,6 +231,12 @@ pub const METRICS: &[Metric] = &[
         doc: "accepted connection attempts / all connection attempts",
     },
     Metric {
+        name: "push.rate",
+        kind: MetricKind::Throughput,
+        better: Better::Higher,
+        doc: "pushes the push load sent per second (achieved, not asked for)",
+    },
+    Metric {
         name: "publish.throughput",
         kind: MetricKind::Throughput,
         better: Better::Higher,
@@ -236,6 +247,11 @@ pub const METRICS: &[Metric] = &[
 /// Prefix of the per-reason refusal counters (`refusals.bad-signature`, `refusals.expired`, …),
 /// counted from the embedded bridge's verdicts.
 pub const REFUSALS_PREFIX: &str = "refusals.";
+
+/// Prefix of the counters of connection attempts that ended before a CONNACK, by cause
+/// (`connect_errors.refused`, `connect_errors.tls`, `connect_errors.timeout`, …); gate on
+/// `connects.failed`.
+pub const CONNECT_ERRORS_PREFIX: &str = "connect_errors.";
 
 /// The counter name for refusals with `reason`: `refusals.<reason>`.
 pub fn refusal_counter(reason: &str) -> String {

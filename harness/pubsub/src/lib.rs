@@ -1,4 +1,4 @@
-//! The embedded Pub/Sub emulator and the harness's Pub/Sub consumer (PROTOCOL.md §6–§7).
+//! The embedded Pub/Sub emulator and the harness's Pub/Sub consumer (docs/protocol.md §6–§7).
 //!
 //! Start it with [`start`] (`127.0.0.1:0` → an [`EmulatorHandle`] with `local_addr()` and
 //! `shutdown()`) or [`run`] on a listener you bound; clients find it through

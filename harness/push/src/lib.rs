@@ -1,4 +1,4 @@
-//! Authenticated push (PROTOCOL.md §6): the Google mock served over HTTP and the reference push
+//! Authenticated push (docs/protocol.md §6): the Google mock served over HTTP and the reference push
 //! verifier. The key material, tokens, documents and token rules come from
 //! [`fleetgate_identity::google`]; this crate serves and applies them over HTTP.
 //!

@@ -76,7 +76,8 @@ pub struct LoadOutcome {
     pub requests: u64,
     /// Pushes not acknowledged: by status (`"401"`) or `"transport"` (no answer).
     pub errors: BTreeMap<String, u64>,
-    /// Wall time of the load, goose's user launch included.
+    /// Wall time of the load: from its start to its `duration` (or to goose's end, if
+    /// sooner).
     pub elapsed: Duration,
     /// Invalid pushes the endpoint acknowledged, by case id.
     pub invalid_accepted: BTreeMap<String, u64>,
@@ -86,6 +87,11 @@ impl LoadOutcome {
     /// Every error, of whatever kind.
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
+    }
+
+    /// The achieved rate: pushes sent per second of the load.
+    pub fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(1e-3)
     }
 }
 
@@ -125,6 +131,8 @@ struct Shared {
     skew_secs: i64,
     rogue: DeviceKey,
     invalid_accepted: Mutex<BTreeMap<String, u64>>,
+    /// No push is sent from here on: the load lasts its `duration`, not goose's shutdown.
+    deadline: Instant,
 }
 
 impl Shared {
@@ -162,6 +170,11 @@ impl Shared {
     /// One push: a fresh token (or an invalid one, for the share), a wrapped body, goose's
     /// request, the recording.
     async fn push(&self, user: &mut GooseUser) -> TransactionResult {
+        if Instant::now() >= self.deadline {
+            // Goose is about to stop its users; wait for that without spinning.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            return Ok(());
+        }
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let index = user.weighted_users_index;
         let claims = PushClaims::new(&self.audience, &self.service_account, unix_now() - 5);
@@ -268,13 +281,12 @@ fn humantime_now() -> String {
 }
 
 /// The goose configuration of a load: no controllers (telnet; WebSocket is off by default),
-/// nothing printed,
-/// every user launched within the first second.
+/// nothing printed, every user launched at once (goose's run time starts once they all are).
 fn configuration(host: &str, config: &LoadConfig) -> GooseConfiguration {
     let mut goose = GooseConfiguration::default();
     goose.host = Some(host.to_owned());
     goose.users = Some(config.users.max(1) as usize);
-    goose.increase_rate = Some(config.users.max(1).to_string());
+    goose.increase_rate = Some((u64::from(config.users.max(1)) * 1_000).to_string());
     goose.run_time = Some(config.duration.as_secs().max(1).to_string());
     goose.throttle_requests = Some(config.rate.max(1) as usize);
     goose.timeout = Some(config.timeout.as_secs().max(1).to_string());
@@ -295,6 +307,7 @@ pub async fn run(
     let host = base(&target.url).ok_or_else(|| LoadError::Url {
         url: target.url.clone(),
     })?;
+    let started = Instant::now();
     let shared = Arc::new(Shared {
         identity: Arc::clone(mock.identity()),
         url: target.url.clone(),
@@ -310,6 +323,7 @@ pub async fn run(
         skew_secs: i64::try_from(config.endpoint_skew.as_secs()).unwrap_or(i64::MAX / 4),
         rogue: DeviceKey::generate(KeySpec::RSA_2048).map_err(|e| LoadError::Key(e.to_string()))?,
         invalid_accepted: Mutex::new(BTreeMap::new()),
+        deadline: started + config.duration.max(Duration::from_secs(1)),
     });
     let user_shared = Arc::clone(&shared);
     let push = Transaction::new(Arc::new(move |user| {
@@ -318,7 +332,6 @@ pub async fn run(
     }))
     .set_name("push");
     silence_goose_logger();
-    let started = Instant::now();
     let goose = |error| LoadError::Goose {
         error: Box::new(error),
     };
@@ -328,7 +341,7 @@ pub async fn run(
         .execute()
         .await
         .map_err(goose)?;
-    let elapsed = started.elapsed();
+    let elapsed = started.elapsed().min(config.duration.max(Duration::from_secs(1)));
     let requests = shared.sent.load(Ordering::Relaxed);
     let mut metrics = shared.metrics.drain();
     metrics.count(ERRORS, 0);

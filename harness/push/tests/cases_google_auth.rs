@@ -3,7 +3,7 @@
 //! trusting the Google mock's PEM certificates URL. It passes every case; with its audience
 //! check removed it fails exactly the audience cases.
 //!
-//! Where google-auth 2.62 differs from PROTOCOL.md §6, and how the endpoint handles it:
+//! Where google-auth 2.62 differs from docs/protocol.md §6, and how the endpoint handles it:
 //! - a token without `kid` is verified against every published certificate and accepted; §6
 //!   tokens always carry one, so the endpoint refuses a missing `kid` before `verify_token`;
 //! - `verify_token` checks neither `iss`, `email` nor `email_verified`: the endpoint checks them
@@ -63,7 +63,7 @@ async fn start_endpoint(mock: &GoogleMock, audience_check: bool) -> (Child, Stri
         .await
         .expect("the google-auth endpoint prints its port within the bound")
         .unwrap()
-        .expect("the google-auth endpoint started (is google-auth installed?)");
+        .expect("the google-auth endpoint started (google-auth and requests come from `pip install -r .ci/requirements.txt`)");
     let port: u16 = port.trim().parse().unwrap();
     (child, format!("http://127.0.0.1:{port}/push"))
 }

@@ -1,4 +1,4 @@
-//! The reference verifier judges each push per PROTOCOL.md §6 against the keys it fetched from
+//! The reference verifier judges each push per docs/protocol.md §6 against the keys it fetched from
 //! the Google mock over HTTP: the push-token catalogue, the `Authorization` header, both body
 //! forms, and the delivery records.
 

@@ -1,26 +1,32 @@
 //! fleetgate's report: one model ([`ReportData`]), rendered as JSON (stable, reloadable as a
-//! baseline), JUnit XML (one testcase per case, phase, gate and baseline comparison) and a
-//! Markdown summary; gates and baseline comparison decide the outcome. Pure: no I/O, no async.
+//! baseline), JUnit XML (one testcase per case, phase, gate and baseline comparison), a
+//! Markdown summary and a self-contained HTML page with plots; gates and baseline comparison
+//! decide the outcome. Pure: no I/O, no async.
 //!
 //! # Layout
 //!
 //! - [`model`]: the report types and the JSON schema version.
-//! - [`gates`]: gate evaluation and baseline comparison.
+//! - [`timeline`]: the load over time, one sample per interval.
+//! - [`gates`]: gate evaluation.
+//! - [`baseline`]: what a baseline comparison compares, and the comparison.
 //! - [`merge`]: shard reports joined into one, losslessly.
-//! - [`render`]: JSON, JUnit and Markdown renderers.
+//! - [`render`]: JSON, JUnit, Markdown and HTML renderers.
 //! - [`format`]: values in their units, for people.
 
+pub mod baseline;
 pub mod format;
 pub mod gates;
 pub mod merge;
 pub mod model;
 pub mod render;
+pub mod timeline;
 
-pub use gates::{compare_with_baseline, evaluate_gates};
+pub use baseline::{BaselinePolicy, compare_with_baseline};
+pub use gates::evaluate_gates;
 pub use model::{
-    BaselineResult, Bound, CaseResult, CohortResult, Comparison, DeviceDifference, DeviceSummary, GateResult,
-    GateSpec, Measurement, MergeInfo, Outcome, PhaseResult, ReportData, RunInfo, SCHEMA_VERSION,
-    ScenarioInfo, ShardInfo, Spread, Tool, Verdict,
+    BaselineResult, Bound, CaseComparison, CaseResult, CohortResult, Comparison, DeviceDifference,
+    DeviceSummary, GateResult, GateSpec, IntervalLatency, Measurement, MergeInfo, Outcome, PhaseResult,
+    ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, ShardInfo, Spread, TimelineSample, Tool, Verdict,
 };
 
 /// Why a report file could not be loaded as a baseline.
@@ -53,9 +59,13 @@ impl ReportData {
         Ok(serde_json::from_str(text)?)
     }
 
-    /// Sets [`ReportData::outcome`] from the verdicts: failed when any case, phase, cohort,
-    /// gate or baseline comparison failed.
+    /// Sets [`ReportData::outcome`] from the verdicts: failed when any case, phase, cohort, gate
+    /// or baseline comparison failed. An outcome of `aborted` or `error` is kept: it says the run
+    /// did not finish, whatever was judged before.
     pub fn decide_outcome(&mut self) {
+        if matches!(self.outcome, Outcome::Aborted | Outcome::Error) {
+            return;
+        }
         let verdicts = self
             .cases
             .iter()
@@ -67,6 +77,11 @@ impl ReportData {
                 self.baseline
                     .iter()
                     .flat_map(|b| b.comparisons.iter().map(|c| c.verdict)),
+            )
+            .chain(
+                self.baseline
+                    .iter()
+                    .flat_map(|b| b.cases.iter().map(|c| c.verdict)),
             );
         let failed = verdicts.into_iter().any(|v| v == Verdict::Failed);
         self.outcome = if failed { Outcome::Failed } else { Outcome::Passed };
@@ -95,7 +110,7 @@ pub(crate) mod testing {
         let case = |id: &str, verdict, message: Option<&str>| CaseResult {
             id: id.into(),
             device: None,
-            rule: format!("PROTOCOL.md rule for {id}"),
+            rule: format!("docs/protocol.md rule for {id}"),
             verdict,
             duration_secs: 0.25,
             message: message.map(str::to_owned),
@@ -119,6 +134,7 @@ pub(crate) mod testing {
                 duration_secs: 2.0,
             },
             outcome: Outcome::Passed,
+            error: None,
             cases: vec![
                 case("auth.aud-mismatch", Verdict::Passed, None),
                 case(
@@ -147,6 +163,7 @@ pub(crate) mod testing {
             gates: Vec::new(),
             baseline: None,
             notes: vec!["a note".into()],
+            timeline: Vec::new(),
             devices: Vec::new(),
             cohorts: Vec::new(),
             shard: None,

@@ -11,6 +11,9 @@ use fleetgate_metrics::{Better, Unit};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::baseline::{BaselinePolicy, CaseComparison};
+pub use crate::timeline::{IntervalLatency, TimelineSample};
+
 /// The version of the report's JSON form.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -25,8 +28,12 @@ pub struct ReportData {
     pub scenario: ScenarioInfo,
     /// When the run happened.
     pub run: RunInfo,
-    /// Passed when no case, gate or baseline comparison failed.
+    /// Passed when no case, gate or baseline comparison failed; aborted when the run was
+    /// interrupted; error when its environment could not start or its target was unreachable.
     pub outcome: Outcome,
+    /// Why the run could not go on, when its outcome is `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Conformance cases, in catalogue order.
     pub cases: Vec<CaseResult>,
     /// Load phases, in order.
@@ -43,6 +50,9 @@ pub struct ReportData {
     pub baseline: Option<BaselineResult>,
     /// Things the reader should know that are not failures.
     pub notes: Vec<String>,
+    /// The load over time, one sample per interval of the virtual fleet (about a second).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TimelineSample>,
     /// What was observed of each real device (hardware-in-loop: `serve`, `qualify`, and
     /// `run --listen`), by device id; virtual devices are not listed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -166,6 +176,10 @@ pub enum Outcome {
     Passed,
     /// A case, gate or baseline comparison failed.
     Failed,
+    /// The run was interrupted (Ctrl-C, SIGTERM); the report holds what was measured so far.
+    Aborted,
+    /// The environment could not start or the target could not be reached; nothing was judged.
+    Error,
 }
 
 /// The verdict on one case, phase, gate or comparison.
@@ -281,10 +295,20 @@ pub struct BaselineResult {
     pub file: String,
     /// The scenario the baseline ran.
     pub scenario: String,
-    /// How much worse than the baseline a value may be, in percent.
+    /// How much worse than the baseline a value may be, in percent, unless a comparison
+    /// names its own tolerance.
     pub tolerance_pct: f64,
-    /// One comparison per measurement the baseline has.
+    /// Latency changes smaller than this, in µs, are never regressions.
+    #[serde(default)]
+    pub noise_floor_us: f64,
+    /// One comparison per measurement compared.
     pub comparisons: Vec<Comparison>,
+    /// Case verdicts compared with the baseline's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cases: Vec<CaseComparison>,
+    /// What the comparison could not judge: cases new in this run or gone from it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// One measurement compared with the baseline.
@@ -300,6 +324,9 @@ pub struct Comparison {
     pub observed: Option<f64>,
     /// Change relative to the baseline in percent (positive: larger), when defined.
     pub change_pct: Option<f64>,
+    /// The tolerance this comparison used, in percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance_pct: Option<f64>,
     /// Its verdict.
     pub verdict: Verdict,
 }

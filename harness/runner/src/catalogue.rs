@@ -6,11 +6,11 @@ use fleetgate_push::cases::PushCase;
 /// Which part of the pipeline a case checks, and so which executor runs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
-    /// PROTOCOL.md §1–5: the MQTT bridge and what it forwards (`auth.*`, `clock.*`, …).
+    /// docs/protocol.md §1–5: the MQTT bridge and what it forwards (`auth.*`, `clock.*`, …).
     Bridge,
-    /// PROTOCOL.md §6: a push endpoint's validation of Google-signed tokens (`push.*`).
+    /// docs/protocol.md §6: a push endpoint's validation of Google-signed tokens (`push.*`).
     Push,
-    /// PROTOCOL.md §10: what a real device does (`device.*`), run by `fleetgate qualify`.
+    /// docs/protocol.md §10: what a real device does (`device.*`), run by `fleetgate qualify`.
     Device,
 }
 
@@ -19,7 +19,7 @@ pub enum Family {
 pub struct CaseInfo {
     /// Stable id, such as `auth.aud-mismatch`.
     pub id: &'static str,
-    /// The PROTOCOL.md rule it checks.
+    /// The docs/protocol.md rule it checks.
     pub rule: &'static str,
     /// Which executor runs it.
     pub family: Family,

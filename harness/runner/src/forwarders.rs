@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 use gcloud_googleapis::pubsub::v1::publisher_client::PublisherClient;
 use gcloud_googleapis::pubsub::v1::subscriber_client::SubscriberClient;
 use gcloud_googleapis::pubsub::v1::{
-    DeleteSubscriptionRequest, PublishRequest, PubsubMessage, Subscription, Topic,
+    DeleteSubscriptionRequest, ListTopicsRequest, PublishRequest, PubsubMessage, Subscription, Topic,
 };
 use tonic::transport::{Channel, Endpoint};
 
@@ -111,6 +111,20 @@ impl ExternalPubsub {
             .await
             .map(|_| ())
             .or_else(exists)
+    }
+
+    /// Whether the emulator answers a call: listing the topics of `project`.
+    pub async fn answers(&self, project: &str) -> Result<(), String> {
+        let request = ListTopicsRequest {
+            project: format!("projects/{project}"),
+            ..ListTopicsRequest::default()
+        };
+        self.client
+            .clone()
+            .list_topics(request)
+            .await
+            .map(|_| ())
+            .map_err(|status| format!("{:?}: {}", status.code(), status.message()))
     }
 }
 

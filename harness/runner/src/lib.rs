@@ -11,7 +11,7 @@
 //! # Layout
 //!
 //! - [`catalogue`]: the conformance cases this build can run.
-//! - `conformance`: the bridge cases (PROTOCOL.md §1–§4), their probe client and executor.
+//! - `conformance`: the bridge cases (docs/protocol.md §1–§4), their probe client and executor.
 //! - [`environment`]: starts Pub/Sub, the embedded bridge and the scenario's devices.
 //! - [`events`]: the run events.
 //! - [`push_tokens`]: push tokens minted by the identity crate's Google mock.
@@ -51,4 +51,4 @@ pub use fleetgate_identity::{Alg, KeySpec, pool};
 /// The reference push verifier's deliveries and verdicts, for whoever watches a served
 /// environment.
 pub use fleetgate_push::verifier as push;
-pub use run::{Baseline, RunError, RunOptions, run};
+pub use run::{Baseline, RunError, RunOptions, baseline_policy, not_started, run};

@@ -98,8 +98,9 @@ impl Observed {
                 }
                 s.keep_alive_s = Some(attempt.keep_alive);
                 if let Some(claims) = &attempt.claims {
-                    s.alg.clone_from(&claims.alg);
-                    s.aud.clone_from(&claims.aud);
+                    // What the peer's token claims, escaped and cut for the report.
+                    s.alg = claims.alg.as_deref().map(crate::sanitize::label);
+                    s.aud = claims.aud.as_deref().map(crate::sanitize::label);
                     if let (Some(iat), Some(exp)) = (claims.iat, claims.exp) {
                         s.token_lifetime_s = Some(exp - iat);
                     }
@@ -174,36 +175,14 @@ pub fn report(
     devices: Vec<DeviceSummary>,
     notes: Vec<String>,
 ) -> fleetgate_report::ReportData {
-    let now = std::time::SystemTime::now();
+    let duration = std::time::SystemTime::now()
+        .duration_since(started)
+        .unwrap_or_default()
+        .as_secs_f64();
     let mut report = fleetgate_report::ReportData {
-        schema_version: fleetgate_report::SCHEMA_VERSION,
-        tool: fleetgate_report::Tool {
-            name: "fleetgate".to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-        },
-        scenario: fleetgate_report::ScenarioInfo {
-            name: scenario.name.clone(),
-            file: scenario.file.clone(),
-            seed: scenario.seed,
-            description: scenario.description.clone(),
-        },
-        run: fleetgate_report::RunInfo {
-            started_at: humantime::format_rfc3339_seconds(started).to_string(),
-            finished_at: humantime::format_rfc3339_seconds(now).to_string(),
-            duration_secs: now.duration_since(started).unwrap_or_default().as_secs_f64(),
-        },
-        outcome: fleetgate_report::Outcome::Passed,
-        cases: Vec::new(),
-        phases: Vec::new(),
-        measurements: BTreeMap::new(),
-        metrics: None,
-        gates: Vec::new(),
-        baseline: None,
         notes,
         devices,
-        cohorts: Vec::new(),
-        shard: None,
-        merged: None,
+        ..crate::run::report_of(scenario, started, duration)
     };
     report.decide_outcome();
     report

@@ -1,6 +1,7 @@
 //! `[push.load]` of a run: goose pushes with fresh valid tokens against the environment's push
 //! endpoint (the reference verifier or the user's URL), folded into the report's measurements
-//! (`push.request.<statistic>` in µs, `push.request.count`, `push.errors`) for its gates.
+//! (`push.request.<statistic>` in µs, `push.request.count`, `push.errors`, and the achieved
+//! rate `push.rate`) for its gates.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,6 +22,22 @@ pub(crate) struct PushLoadReport {
     pub(crate) measurements: BTreeMap<String, Measurement>,
     /// Why the load did not run, when it could not.
     pub(crate) notes: Vec<String>,
+}
+
+impl PushLoadReport {
+    /// The push load of an interrupted run: a note when it had one, nothing measured.
+    pub(crate) fn interrupted(scenario: &Scenario) -> Self {
+        Self {
+            measurements: BTreeMap::new(),
+            notes: scenario
+                .push
+                .load
+                .as_ref()
+                .map(|_| "[push.load] did not run to its end: the run was interrupted".to_owned())
+                .into_iter()
+                .collect(),
+        }
+    }
 }
 
 /// Runs the scenario's `[push.load]`, if any, and tells `watch` how it went.
@@ -50,6 +67,15 @@ pub(crate) async fn run(
                 errors: outcome.errors.clone(),
                 seconds: outcome.elapsed.as_secs_f64(),
             });
+            let mut measurements = measurements(&outcome.metrics);
+            measurements.insert(
+                "push.rate".to_owned(),
+                Measurement {
+                    value: outcome.rate(),
+                    unit: Unit::PerSecond,
+                    better: Better::Higher,
+                },
+            );
             let notes = outcome
                 .invalid_accepted
                 .iter()
@@ -57,10 +83,7 @@ pub(crate) async fn run(
                     format!("[push.load]: the endpoint acknowledged {n} invalid pushes of {case}")
                 })
                 .collect();
-            PushLoadReport {
-                measurements: measurements(&outcome.metrics),
-                notes,
-            }
+            PushLoadReport { measurements, notes }
         }
         Err(error) => PushLoadReport {
             measurements: BTreeMap::new(),

@@ -4,20 +4,25 @@ use std::net::SocketAddr;
 
 use fleetgate_bridge::server::Observe;
 use std::path::PathBuf;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use fleetgate_report::{
-    Bound, GateSpec, Outcome, ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, ShardInfo, Tool,
-    compare_with_baseline, evaluate_gates,
+    BaselinePolicy, Bound, CaseResult, GateSpec, Outcome, PhaseResult, ReportData, RunInfo, SCHEMA_VERSION,
+    ScenarioInfo, ShardInfo, Tool, Verdict, compare_with_baseline, evaluate_gates,
 };
 use fleetgate_scenario::Scenario;
-use fleetgate_scenario::model::Bound as ScenarioBound;
+use fleetgate_scenario::model::{BaselineSettings, Bound as ScenarioBound};
+use tokio_util::sync::CancellationToken;
 
 use crate::cases::{self, CaseContext};
 use crate::environment::{self, EnvironmentError, EnvironmentOptions, KeyProgress};
 use crate::events::RunEvent;
 use crate::load;
 use fleetgate_fleet::shard::Shard;
+use crate::push_load::PushLoadReport;
+
+/// How long the environment has to shut down after the run, and the runtime's tasks to end.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
 
 /// A baseline report to compare this run with.
 #[derive(Clone, Debug)]
@@ -26,8 +31,28 @@ pub struct Baseline {
     pub file: String,
     /// The report.
     pub report: ReportData,
-    /// How much worse a value may be, in percent.
-    pub tolerance_pct: f64,
+    /// What is compared and how strictly.
+    pub policy: BaselinePolicy,
+}
+
+/// The comparison policy a scenario's `[baseline]` table asks for: its settings over the
+/// defaults of [`BaselinePolicy`].
+pub fn baseline_policy(settings: &BaselineSettings) -> BaselinePolicy {
+    let mut policy = BaselinePolicy::default();
+    if let Some(compare) = &settings.compare {
+        policy.compare = compare.clone();
+    }
+    if let Some(tolerance) = settings.tolerance_pct {
+        policy.tolerance_pct = tolerance;
+    }
+    if let Some(floor) = settings.noise_floor {
+        policy.noise_floor_us = floor.as_secs_f64() * 1e6;
+    }
+    if let Some(cases) = settings.cases {
+        policy.cases = cases;
+    }
+    policy.tolerances.extend(settings.tolerances.iter().cloned());
+    policy
 }
 
 /// How to run.
@@ -57,11 +82,15 @@ pub struct RunOptions {
     /// When the load phases start: every shard of a run is given the same instant so that
     /// ramps and holds line up; `None` starts them once the environment is up.
     pub start_at: Option<SystemTime>,
+    /// Cancelled to interrupt the run (Ctrl-C, SIGTERM): cases, push load and fleet stop, and
+    /// the report says `aborted` and holds what was measured so far.
+    pub stop: CancellationToken,
 }
 
 impl RunOptions {
     /// Options for a run writing to `out_dir`, reading relative paths from `scenario_dir`: no
-    /// baseline, no key progress, every safety check on, the bridge on `127.0.0.1:0`, a fresh CA.
+    /// baseline, no key progress, every safety check on, the bridge on `127.0.0.1:0`, a fresh CA,
+    /// never interrupted.
     pub fn new(out_dir: PathBuf, scenario_dir: PathBuf) -> Self {
         Self {
             baseline: None,
@@ -74,6 +103,7 @@ impl RunOptions {
             ca_dir: None,
             shard: Shard::WHOLE,
             start_at: None,
+            stop: CancellationToken::new(),
         }
     }
 }
@@ -109,7 +139,30 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(|e| RunError::Environment(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(execute(scenario, options, watch))
+    let result = runtime.block_on(execute(scenario, options, watch));
+    runtime.shutdown_timeout(SHUTDOWN_LIMIT);
+    result
+}
+
+/// The report of a run that could not start (or could not reach its target): outcome
+/// `error` with the message, every selected case and phase skipped as not run.
+pub fn not_started(scenario: &Scenario, started: SystemTime, message: &str, shard: Shard) -> ReportData {
+    let reason = format!("not run: {message}");
+    let mut report = report_of(scenario, started, 0.0);
+    report.outcome = Outcome::Error;
+    report.error = Some(message.to_owned());
+    report.cases = not_run_cases(scenario, &[], &reason);
+    report.phases = not_run_phases(scenario, &reason);
+    report.shard = shard_info(shard);
+    report
+}
+
+/// What a shard's report says of it; `None` for the whole fleet.
+fn shard_info(shard: Shard) -> Option<ShardInfo> {
+    (!shard.is_whole()).then_some(ShardInfo {
+        index: shard.index,
+        count: shard.count,
+    })
 }
 
 async fn execute(
@@ -125,7 +178,83 @@ async fn execute(
         phases: scenario.phases.len(),
         gates: scenario.gates.len(),
     });
-    let mut env = environment::start(
+    let mut env = start(scenario, options, watch).await?;
+    let (case_results, push_load, load) = stages(scenario, options, &mut env, watch).await;
+    let stop = &options.stop;
+    let aborted = stop.is_cancelled();
+    let mut phases = load.phases;
+    for phase in &mut phases {
+        if aborted && phase.verdict != Verdict::Skipped {
+            phase.message = Some(format!("interrupted: {}", phase.message.as_deref().unwrap_or("")));
+        }
+        watch(&RunEvent::PhaseFinished(phase.clone()));
+    }
+    for cohort in &load.cohorts {
+        watch(&RunEvent::CohortJudged(cohort.clone()));
+    }
+    let _ = tokio::time::timeout(SHUTDOWN_LIMIT, env.shutdown()).await;
+    let mut measurements = load.measurements;
+    measurements.extend(push_load.measurements);
+    let gates = evaluate_gates(&gate_specs(scenario), &measurements);
+    for gate in &gates {
+        watch(&RunEvent::GateEvaluated(gate.clone()));
+    }
+    let baseline = options
+        .baseline
+        .as_ref()
+        .map(|b| compare_with_baseline(&measurements, &case_results, &b.report, &b.file, &b.policy));
+    let mut notes = load.notes;
+    notes.extend(push_load.notes);
+    if let Some(b) = options
+        .baseline
+        .as_ref()
+        .filter(|b| b.report.scenario.name != scenario.name)
+    {
+        notes.push(format!(
+            "the baseline {} is a report of scenario `{}`, not `{}`",
+            b.file, b.report.scenario.name, scenario.name
+        ));
+    }
+    if aborted {
+        notes.insert(
+            0,
+            format!(
+                "the run was interrupted after {:.1} s: what had not finished was stopped, and the report holds what was measured until then",
+                clock.elapsed().as_secs_f64()
+            ),
+        );
+    }
+    let mut report = ReportData {
+        cases: case_results,
+        phases,
+        measurements,
+        metrics: load.metrics,
+        gates,
+        baseline,
+        notes,
+        devices: load.devices,
+        cohorts: load.cohorts,
+        timeline: load.timeline,
+        shard: shard_info(options.shard),
+        ..report_of(scenario, started, clock.elapsed().as_secs_f64())
+    };
+    if aborted {
+        report.outcome = Outcome::Aborted;
+    }
+    report.decide_outcome();
+    watch(&RunEvent::Finished {
+        outcome: report.outcome,
+    });
+    Ok(report)
+}
+
+/// Starts the environment and tells `watch` where the Google mock is, when there is one.
+async fn start(
+    scenario: &Scenario,
+    options: &RunOptions,
+    watch: &mut dyn FnMut(&RunEvent),
+) -> Result<environment::Environment, RunError> {
+    let env = environment::start(
         scenario,
         &EnvironmentOptions {
             safety: options.safety.clone(),
@@ -152,46 +281,58 @@ async fn execute(
             openid_configuration,
         });
     }
-    let context = CaseContext {
-        scenario,
-        env: &env,
-        scenario_dir: &options.scenario_dir,
+    Ok(env)
+}
+
+/// Runs the cases, the push load and the load phases in turn; once `options.stop` is
+/// cancelled, what runs is stopped and what has not started is reported as not run.
+async fn stages(
+    scenario: &Scenario,
+    options: &RunOptions,
+    env: &mut environment::Environment,
+    watch: &mut dyn FnMut(&RunEvent),
+) -> (Vec<CaseResult>, PushLoadReport, load::LoadResult) {
+    let stop = &options.stop;
+    let interrupted = "not run: the run was interrupted";
+    let mut done = Vec::new();
+    let finished = {
+        let context = CaseContext {
+            scenario,
+            env,
+            scenario_dir: &options.scenario_dir,
+        };
+        let mut record = |event: &RunEvent| {
+            if let RunEvent::CaseFinished(case) = event {
+                done.push(case.clone());
+            }
+            watch(event);
+        };
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => None,
+            results = cases::run(&context, &mut record) => Some(results),
+        }
     };
-    let case_results = cases::run(&context, watch).await;
-    let push_load = crate::push_load::run(scenario, &env, watch).await;
-    let load = load::run(scenario, &mut env, options, watch).await;
-    let phases = load.phases;
-    let devices = load.devices;
-    for phase in &phases {
-        watch(&RunEvent::PhaseFinished(phase.clone()));
+    let case_results = finished.unwrap_or_else(|| not_run_cases(scenario, &done, interrupted));
+    let push_load = tokio::select! {
+        biased;
+        () = stop.cancelled() => PushLoadReport::interrupted(scenario),
+        report = crate::push_load::run(scenario, env, watch) => report,
+    };
+    let mut load = if stop.is_cancelled() {
+        load::LoadResult::default()
+    } else {
+        load::run(scenario, env, options, watch).await
+    };
+    if stop.is_cancelled() && load.phases.is_empty() {
+        load.phases = not_run_phases(scenario, interrupted);
     }
-    for cohort in &load.cohorts {
-        watch(&RunEvent::CohortJudged(cohort.clone()));
-    }
-    env.shutdown().await;
-    let mut measurements = load.measurements;
-    measurements.extend(push_load.measurements);
-    let gates = evaluate_gates(&gate_specs(scenario), &measurements);
-    for gate in &gates {
-        watch(&RunEvent::GateEvaluated(gate.clone()));
-    }
-    let baseline = options
-        .baseline
-        .as_ref()
-        .map(|b| compare_with_baseline(&measurements, &b.report, &b.file, b.tolerance_pct));
-    let mut notes = load.notes;
-    notes.extend(push_load.notes);
-    if let Some(b) = options
-        .baseline
-        .as_ref()
-        .filter(|b| b.report.scenario.name != scenario.name)
-    {
-        notes.push(format!(
-            "the baseline {} is a report of scenario `{}`, not `{}`",
-            b.file, b.report.scenario.name, scenario.name
-        ));
-    }
-    let mut report = ReportData {
+    (case_results, push_load, load)
+}
+
+/// An empty report of `scenario`, started at `started`, finished now.
+pub(crate) fn report_of(scenario: &Scenario, started: SystemTime, duration_secs: f64) -> ReportData {
+    ReportData {
         schema_version: SCHEMA_VERSION,
         tool: Tool {
             name: "fleetgate".to_owned(),
@@ -206,29 +347,59 @@ async fn execute(
         run: RunInfo {
             started_at: humantime::format_rfc3339_seconds(started).to_string(),
             finished_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-            duration_secs: clock.elapsed().as_secs_f64(),
+            duration_secs,
         },
         outcome: Outcome::Passed,
-        cases: case_results,
-        phases,
-        measurements,
-        metrics: load.metrics,
-        gates,
-        baseline,
-        notes,
-        devices,
-        cohorts: load.cohorts,
-        shard: (!options.shard.is_whole()).then_some(ShardInfo {
-            index: options.shard.index,
-            count: options.shard.count,
-        }),
+        error: None,
+        cases: Vec::new(),
+        phases: Vec::new(),
+        measurements: Default::default(),
+        metrics: None,
+        gates: Vec::new(),
+        baseline: None,
+        notes: Vec::new(),
+        timeline: Vec::new(),
+        devices: Vec::new(),
+        cohorts: Vec::new(),
+        shard: None,
         merged: None,
-    };
-    report.decide_outcome();
-    watch(&RunEvent::Finished {
-        outcome: report.outcome,
-    });
-    Ok(report)
+    }
+}
+
+/// The cases that finished, then every other selected case skipped with `reason`.
+fn not_run_cases(scenario: &Scenario, done: &[CaseResult], reason: &str) -> Vec<CaseResult> {
+    let mut results = done.to_vec();
+    for id in &scenario.cases {
+        if done.iter().any(|c| &c.id == id) {
+            continue;
+        }
+        if let Some(case) = crate::catalogue::find(id) {
+            results.push(CaseResult {
+                id: id.clone(),
+                device: None,
+                rule: case.rule.to_owned(),
+                verdict: Verdict::Skipped,
+                duration_secs: 0.0,
+                message: Some(reason.to_owned()),
+                evidence: Default::default(),
+            });
+        }
+    }
+    results
+}
+
+/// Every phase of `scenario` skipped with `reason`.
+fn not_run_phases(scenario: &Scenario, reason: &str) -> Vec<PhaseResult> {
+    scenario
+        .phases
+        .iter()
+        .map(|phase| PhaseResult {
+            name: phase.name.clone(),
+            verdict: Verdict::Skipped,
+            duration_secs: 0.0,
+            message: Some(reason.to_owned()),
+        })
+        .collect()
 }
 
 fn gate_specs(scenario: &Scenario) -> Vec<GateSpec> {
@@ -276,6 +447,7 @@ mod tests {
             ca_dir: None,
             shard: Shard::WHOLE,
             start_at: None,
+            stop: CancellationToken::new(),
         }
     }
 
@@ -329,7 +501,7 @@ mod tests {
         let baseline = Baseline {
             file: "b.json".into(),
             report: other,
-            tolerance_pct: 10.0,
+            policy: BaselinePolicy::default(),
         };
         let report = run_quietly(&scenario(""), &options(&dir, Some(baseline)));
         assert!(

@@ -117,6 +117,7 @@ hold = "60s"
         ca_dir: None,
         shard: fleetgate_runner::Shard::WHOLE,
         start_at: None,
+        stop: Default::default(),
     };
     let report = run(&scenario, &options, &mut |_| {}).unwrap();
     let value = |key: &str| report.measurements[key].value;

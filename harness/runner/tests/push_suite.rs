@@ -38,6 +38,7 @@ fn options(dir: &tempfile::TempDir) -> RunOptions {
         ca_dir: None,
         shard: fleetgate_runner::Shard::WHOLE,
         start_at: None,
+        stop: Default::default(),
     }
 }
 
@@ -232,4 +233,31 @@ subscribe = true
         "one fetch, one refetch for the new kid"
     );
     env.shutdown().await;
+}
+
+#[test]
+fn cases_expect_holds_for_push_cases_too() {
+    let text = r#"
+[scenario]
+name = "push-expect"
+[cases]
+include = ["push.valid", "push.wrong-aud", "push.expired"]
+[cases.expect]
+"push.valid" = "refuse"
+"push.expired" = "skip"
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let report = fleetgate_runner::run(&scenario(text), &options(&dir), &mut |_| {}).unwrap();
+    // In catalogue order, skipped or not.
+    let verdicts: Vec<(&str, Verdict)> = report.cases.iter().map(|c| (c.id.as_str(), c.verdict)).collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("push.valid", Verdict::Failed),
+            ("push.expired", Verdict::Skipped),
+            ("push.wrong-aud", Verdict::Passed),
+        ]
+    );
+    let valid = &report.cases[0];
+    assert_eq!(valid.evidence["expected"], "401|403", "{valid:?}");
 }

@@ -3,6 +3,7 @@
 
 use std::fmt::{self, Write as _};
 use std::ops::Range;
+use std::sync::OnceLock;
 
 /// A scenario file's text and the name it is shown under.
 #[derive(Clone, Debug)]
@@ -11,6 +12,9 @@ pub struct SourceFile {
     pub name: String,
     /// The whole text.
     pub text: String,
+    /// Byte offsets where each line starts, computed once: every diagnostic is located in
+    /// O(log n), so rendering thousands of them stays linear.
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
@@ -19,26 +23,56 @@ impl SourceFile {
         Self {
             name: name.into(),
             text: text.into(),
+            line_starts: OnceLock::new(),
         }
+    }
+
+    /// A source file from bytes read from disk. Text that is not UTF-8 is refused with where the
+    /// first invalid byte is, as `name:line:column: …`.
+    pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> Result<Self, String> {
+        let name = name.into();
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Self::new(name, text)),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let bytes = e.into_bytes();
+                // Everything before `at` is valid UTF-8 by definition.
+                let valid = String::from_utf8_lossy(&bytes[..at]).into_owned();
+                let (line, col) = Self::new("", valid).line_col(at);
+                let byte = bytes.get(at).copied().unwrap_or_default();
+                Err(format!(
+                    "{name}:{line}:{col}: the file is not UTF-8 text (byte 0x{byte:02x} at offset {at}); scenario files are UTF-8 TOML"
+                ))
+            }
+        }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
     }
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let starts = self.line_starts();
+        let index = starts.partition_point(|&start| start <= offset).saturating_sub(1);
+        let line_start = starts.get(index).copied().unwrap_or(0);
         let col = self.text[line_start..offset].chars().count() + 1;
-        (line, col)
+        (index + 1, col)
     }
 
     /// The text of a 1-based line, without its line ending.
     fn line_text(&self, line: usize) -> &str {
-        self.text
-            .lines()
-            .nth(line.saturating_sub(1))
-            .unwrap_or("")
-            .trim_end_matches('\r')
+        let starts = self.line_starts();
+        let Some(&start) = starts.get(line.saturating_sub(1)) else {
+            return "";
+        };
+        let end = starts.get(line).map_or(self.text.len(), |next| next - 1);
+        self.text[start..end].trim_end_matches('\r')
     }
 }
 
@@ -79,7 +113,7 @@ impl Diagnostic {
         Self {
             severity: Severity::Error,
             path: path.into(),
-            message: message.into(),
+            message: bounded(&message.into()),
             span,
             help: None,
         }
@@ -122,8 +156,8 @@ impl Diagnostic {
             format!("{}: ", self.path)
         };
         let gutter = " ".repeat(line.to_string().len());
-        let text = file.line_text(line);
-        let width = marker_width(text, col, &file.text[self.span.clone().clamp_to(&file.text)]);
+        let (text, at) = window(file.line_text(line), col);
+        let width = marker_width(&text, at, &file.text[self.span.clone().clamp_to(&file.text)]);
         let _ = writeln!(out, "{label}: {subject}{}", self.message);
         let _ = writeln!(out, "{gutter}--> {}:{line}:{col}", file.name);
         let _ = writeln!(out, "{gutter} |");
@@ -131,7 +165,7 @@ impl Diagnostic {
         let _ = writeln!(
             out,
             "{gutter} | {}{}",
-            " ".repeat(col.saturating_sub(1)),
+            " ".repeat(at.saturating_sub(1)),
             "^".repeat(width)
         );
         if let Some(help) = &self.help {
@@ -139,6 +173,82 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// How many characters of a source line a diagnostic shows around its column.
+const WINDOW: usize = 120;
+
+/// The part of `line` shown for column `col`, escaped, and the column within it: a long line
+/// (a 100 MB value on one line) is cut to [`WINDOW`] characters around the column, each cut
+/// marked `…`.
+fn window(line: &str, col: usize) -> (String, usize) {
+    let chars = line.chars().count();
+    let start = col
+        .saturating_sub(WINDOW / 2 + 1)
+        .min(chars.saturating_sub(WINDOW));
+    let shown: String = line
+        .chars()
+        .skip(start)
+        .take(WINDOW)
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let mut text = String::new();
+    let mut col = col - start;
+    if start > 0 {
+        text.push('…');
+        col += 1;
+    }
+    text.push_str(&shown);
+    if start + WINDOW < chars {
+        text.push('…');
+    }
+    (text, col)
+}
+
+/// A value from the file as a message quotes it: control characters escaped, and cut to 60
+/// characters with the original length said, so a huge or hostile value is never echoed whole.
+pub fn quote(value: &str) -> String {
+    const MAX: usize = 60;
+    let mut out = String::new();
+    for (i, c) in value.chars().enumerate() {
+        if i == MAX {
+            let _ = write!(out, "… ({} bytes in all)", value.len());
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A whole message bounded the same way, the safety net for messages that embed a value without
+/// [`quote`]: a message is never more than a few hundred characters, whatever the file held.
+fn bounded(message: &str) -> String {
+    if message.len() <= 400 && !message.chars().any(char::is_control) {
+        return message.to_owned();
+    }
+    let mut out = String::new();
+    for (i, c) in message.chars().enumerate() {
+        if i == 400 {
+            let _ = write!(out, "… (a message of {} bytes)", message.len());
+            break;
+        }
+        match c {
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Clamps a span to the text so that slicing never panics.
@@ -225,6 +335,45 @@ mod tests {
         assert_eq!(
             text,
             "error: cohort.devices: must be at least 1\n --> s.toml:2:11\n  |\n2 | devices = 0\n  |           ^\n  = accepted: a whole number from 1 to 10\n"
+        );
+    }
+
+    #[test]
+    fn long_lines_are_shown_around_the_column_and_values_quoted_short() {
+        let long = "x".repeat(10_000);
+        let file = SourceFile::new("l.toml", format!("a = \"{long}\" b"));
+        let at = file.text.len() - 1;
+        let text = Diagnostic::error("a", at..at + 1, "here").render(&file);
+        assert!(text.len() < 600, "{text}");
+        assert!(text.contains("l.toml:1:10008"), "{text}");
+        assert!(text.contains("…x") && text.contains("\" b\n"), "{text}");
+        let quoted = quote(&format!("\u{1b}[31m{long}"));
+        assert!(
+            quoted.starts_with("\\u{1b}[31m") && quoted.ends_with("… (10005 bytes in all)"),
+            "{quoted}"
+        );
+    }
+
+    #[test]
+    fn locating_many_diagnostics_reads_the_file_once() {
+        let file = SourceFile::new("m.toml", "a = 1\n".repeat(50_000));
+        for line in (0..50_000).step_by(997) {
+            assert_eq!(file.line_col(line * 6 + 2), (line + 1, 3));
+            assert_eq!(file.line_text(line + 1), "a = 1");
+        }
+        assert_eq!(file.line_text(50_001), "");
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_refused_with_its_line_and_column() {
+        let error = SourceFile::from_bytes("b.toml", b"a = 1\nname = \"\xc3\x28\"\n".to_vec()).unwrap_err();
+        assert_eq!(
+            error,
+            "b.toml:2:9: the file is not UTF-8 text (byte 0xc3 at offset 14); scenario files are UTF-8 TOML"
+        );
+        assert_eq!(
+            SourceFile::from_bytes("ok.toml", b"a = 1".to_vec()).unwrap().text,
+            "a = 1"
         );
     }
 

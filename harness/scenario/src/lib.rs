@@ -14,14 +14,14 @@
 //! - [`compile()`]: whole-file checks and assembly of the typed [`Scenario`] ([`model`]).
 //! - [`units`]: durations, signed durations, rates and sizes.
 //! - [`template`]: device id templates and the IoT Core id rule.
-//! - [`glob`]: case-id globs.
+//! - [`glob`]: case-id globs (the metrics crate's name globs).
 //! - [`diagnostic`]: diagnostics and their rendering.
 //! - [`schema`]: the JSON schema, generated from the spec.
 //! - [`reference`]: the Markdown reference of the format, generated from the spec.
 
 mod compile;
 pub mod diagnostic;
-pub mod glob;
+pub use fleetgate_metrics::glob;
 pub mod model;
 mod read;
 pub mod reference;

@@ -40,6 +40,24 @@ pub struct Scenario {
     pub gates: Vec<Gate>,
     /// `[push]`: authenticated push settings, defaults filled in.
     pub push: PushSettings,
+    /// `[baseline]`: how a run is compared with a baseline report; `None` keeps the defaults.
+    pub baseline: BaselineSettings,
+}
+
+/// `[baseline]`: what a baseline comparison compares and how strictly. Fields left out of the
+/// file are `None` (or empty): the comparison's defaults apply.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BaselineSettings {
+    /// Measurement keys or globs compared.
+    pub compare: Option<Vec<String>>,
+    /// Relative tolerance of latencies and rates, percent.
+    pub tolerance_pct: Option<f64>,
+    /// Latency changes under this are not regressions.
+    pub noise_floor: Option<Duration>,
+    /// Whether case verdicts are compared.
+    pub cases: Option<bool>,
+    /// Tolerances of single measurements or globs, percent, in file order.
+    pub tolerances: Vec<(String, f64)>,
 }
 
 /// `[push]`: what the push endpoint expects, the pipeline's push hop, push load.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, quote};
 use crate::spec::{Kind, TableSpec};
 use crate::units::{self, Rate, SignedDuration};
 
@@ -200,7 +200,7 @@ fn unknown_key(
     Diagnostic::error(
         path,
         span,
-        format!("unknown key `{name}` in {}{suggestion}", spec.title),
+        format!("unknown key `{}` in {}{suggestion}", quote(name), spec.title),
     )
     .with_help(format!("the keys of {}: {}", spec.title, spec.key_list()))
 }
@@ -237,7 +237,13 @@ pub(crate) fn read_value(
             if is_ident(s) {
                 item(Val::Str(s.to_string()))
             } else {
-                invalid(out, path, span, kind, format!("`{s}` is not a valid name"))
+                invalid(
+                    out,
+                    path,
+                    span,
+                    kind,
+                    format!("`{}` is not a valid name", quote(s)),
+                )
             }
         }
         (Kind::Int { min, max }, DeValue::Integer(i)) => match integer(i) {
@@ -268,7 +274,14 @@ pub(crate) fn read_value(
         (Kind::Rate, DeValue::String(s)) => parsed(out, path, span, kind, s, units::parse_rate, Val::Rate),
         (Kind::Size, DeValue::String(s)) => parsed(out, path, span, kind, s, units::parse_size, Val::Size),
         (Kind::Size, DeValue::Integer(i)) => match integer(i).and_then(|n| u64::try_from(n).ok()) {
-            Some(n) => item(Val::Size(n)),
+            Some(n) if n <= units::MAX_SIZE => item(Val::Size(n)),
+            Some(n) => invalid(
+                out,
+                path,
+                span,
+                kind,
+                format!("{n} is too large: the most accepted is {}", units::MAX_SIZE),
+            ),
             None => invalid(out, path, span, kind, "a size cannot be negative".into()),
         },
         (Kind::Threshold, DeValue::Integer(_) | DeValue::Float(_)) => match number(value.get_ref()) {
@@ -289,7 +302,13 @@ pub(crate) fn read_value(
                     .min()
                     .map(|(_, c)| format!(" (did you mean \"{c}\"?)"))
                     .unwrap_or_default();
-                invalid(out, path, span, kind, format!("unknown value \"{s}\"{hint}"))
+                invalid(
+                    out,
+                    path,
+                    span,
+                    kind,
+                    format!("unknown value \"{}\"{hint}", quote(s)),
+                )
             }
         }
         (Kind::Table(spec), DeValue::Table(t)) => {
@@ -350,7 +369,7 @@ fn parsed<T>(
             path,
             span,
             kind,
-            format!("\"{text}\" is not {}", kind.short()),
+            format!("\"{}\" is not {}", quote(text), kind.short()),
         ),
     }
 }
@@ -421,7 +440,7 @@ fn is_ident(s: &str) -> bool {
 /// How a TOML value is described in messages.
 fn describe(value: &DeValue<'_>) -> String {
     match value {
-        DeValue::String(s) => format!("the string \"{s}\""),
+        DeValue::String(s) => format!("the string \"{}\"", quote(s)),
         DeValue::Integer(i) => format!("the integer {}", i.as_str()),
         DeValue::Float(f) => format!("the float {}", f.as_str()),
         DeValue::Boolean(b) => format!("the boolean {b}"),
@@ -434,9 +453,9 @@ fn describe(value: &DeValue<'_>) -> String {
 /// `a.b` joined, or `b` at the top.
 pub(crate) fn join(path: &str, key: &str) -> String {
     let key = if key.contains('.') || key.is_empty() {
-        format!("\"{key}\"")
+        format!("\"{}\"", quote(key))
     } else {
-        key.to_owned()
+        quote(key)
     };
     if path.is_empty() {
         key

@@ -4,18 +4,23 @@
 use std::fmt;
 use std::time::Duration;
 
+/// The longest duration a scenario may state: ten years. Every deadline the engine computes
+/// (start + ramp + hold, `iat` + skew, a clock moved forward) stays far from overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(3650 * 86_400);
+/// The highest rate a scenario may state, per second.
+pub const MAX_RATE_PER_SECOND: f64 = 1e9;
+/// The largest size a scenario may state: 1 GiB.
+pub const MAX_SIZE: u64 = 1 << 30;
+
 /// What a duration string may look like, for error messages.
 pub const DURATION_HELP: &str =
-    "a duration such as \"250ms\", \"10s\", \"60m\" or \"1h30m\" (units: us, ms, s, m, h, d)";
+    "a duration such as \"250ms\", \"10s\", \"60m\" or \"1h30m\" (units: us, ms, s, m, h, d), at most 3650d";
 /// What a signed duration string may look like, for error messages.
-pub const SIGNED_DURATION_HELP: &str =
-    "a duration with an optional sign, such as \"0s\", \"-90s\" or \"+15m\" (units: us, ms, s, m, h, d)";
+pub const SIGNED_DURATION_HELP: &str = "a duration with an optional sign, such as \"0s\", \"-90s\" or \"+15m\" (units: us, ms, s, m, h, d), at most 3650d either way";
 /// What a rate string may look like, for error messages.
-pub const RATE_HELP: &str =
-    "a rate such as \"500/s\", \"30/m\" or \"2.5/s\" (a positive number, `/`, then s, m or h)";
+pub const RATE_HELP: &str = "a rate such as \"500/s\", \"30/m\" or \"2.5/s\" (a positive number, `/`, then s, m or h), from one per 3650d to 1e9/s";
 /// What a size may look like, for error messages.
-pub const SIZE_HELP: &str =
-    "a size: a whole number of bytes, or a string such as \"200B\", \"4KiB\", \"256KiB\" or \"1MiB\"";
+pub const SIZE_HELP: &str = "a size: a whole number of bytes, or a string such as \"200B\", \"4KiB\", \"256KiB\" or \"1MiB\", at most 1GiB";
 
 const UNITS: &[(&str, u128)] = &[
     ("us", 1_000),
@@ -50,7 +55,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     let secs = u64::try_from(total / 1_000_000_000).ok()?;
     // The remainder of a division by 10^9 always fits in a u32.
     let nanos = u32::try_from(total % 1_000_000_000).ok()?;
-    Some(Duration::new(secs, nanos))
+    Some(Duration::new(secs, nanos)).filter(|d| *d <= MAX_DURATION)
 }
 
 /// `number × nanos_per`, where `number` may have a fractional part; `None` if malformed.
@@ -156,9 +161,10 @@ pub fn parse_rate(text: &str) -> Option<Rate> {
         "h" => 3600.0,
         _ => return None,
     };
-    (count.is_finite() && count > 0.0).then(|| Rate {
-        per_second: count / seconds,
-    })
+    let per_second = count / seconds;
+    let slowest = 1.0 / MAX_DURATION.as_secs_f64();
+    (count.is_finite() && (slowest..=MAX_RATE_PER_SECOND).contains(&per_second))
+        .then_some(Rate { per_second })
 }
 
 /// Parses a byte size: `"200"`, `"200B"`, `"4KiB"`, `"1MiB"`, `"1GiB"`, `"2KB"` (KB = 1000 bytes).
@@ -177,7 +183,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
         "GiB" => 1 << 30,
         _ => return None,
     };
-    number.checked_mul(factor)
+    number.checked_mul(factor).filter(|n| *n <= MAX_SIZE)
 }
 
 #[cfg(test)]
@@ -197,7 +203,20 @@ mod tests {
 
     #[test]
     fn durations_reject_missing_units_and_junk() {
-        for bad in ["", "10", "ms", "10 parsecs", "1..5s", "-5s", "5sec", "1h30"] {
+        assert_eq!(parse_duration("3650d"), Some(MAX_DURATION));
+        for bad in [
+            "",
+            "10",
+            "ms",
+            "10 parsecs",
+            "1..5s",
+            "-5s",
+            "5sec",
+            "1h30",
+            "3650d1us",
+            "18446744073709551615s",
+            "340282366920938463463374607431768211455us",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad:?} should be refused");
         }
     }
@@ -225,7 +244,10 @@ mod tests {
         assert_eq!(parse_rate("500/s").unwrap().per_second(), 500.0);
         assert_eq!(parse_rate("30/m").unwrap().per_second(), 0.5);
         assert_eq!(parse_rate("3600/h").unwrap().per_second(), 1.0);
-        for bad in ["500", "0/s", "-1/s", "5/day", "x/s", "inf/s"] {
+        assert!(parse_rate("1e9/s").is_some() && parse_rate("1/h").is_some());
+        for bad in [
+            "500", "0/s", "-1/s", "5/day", "x/s", "inf/s", "1e10/s", "1e-300/s", "NaN/s",
+        ] {
             assert_eq!(parse_rate(bad), None, "{bad:?} should be refused");
         }
     }
@@ -238,7 +260,15 @@ mod tests {
         assert_eq!(parse_size("1GiB"), Some(1 << 30));
         assert_eq!(parse_size("200"), Some(200));
         assert_eq!(parse_size("200B"), Some(200));
-        for bad in ["", "KiB", "1.5KiB", "-4B", "4 TiB"] {
+        for bad in [
+            "",
+            "KiB",
+            "1.5KiB",
+            "-4B",
+            "4 TiB",
+            "2GiB",
+            "18446744073709551615",
+        ] {
             assert_eq!(parse_size(bad), None, "{bad:?} should be refused");
         }
     }

@@ -352,3 +352,48 @@ fn the_embedded_pubsub_bound_defaults_to_1_gib_and_applies_only_to_it() {
         assert!(errors[0].1.contains(words), "{errors:?}");
     }
 }
+
+#[test]
+fn baseline_settings_are_read_and_bad_tolerances_named() {
+    let text = r#"
+[scenario]
+name = "b"
+[gates]
+"messages.lost" = { max = 0 }
+[baseline]
+compare = ["*.p50", "messages.lost", "nothing.like.this"]
+tolerance = "10%"
+noise_floor = "2ms"
+cases = false
+[baseline.tolerances]
+"publish.puback.p99" = "40%"
+"messages.*" = 5
+"#;
+    let compiled = compile(&SourceFile::new("b.toml", text.to_owned()), CATALOGUE);
+    let messages: Vec<String> = compiled.diagnostics.iter().map(|d| d.message.clone()).collect();
+    assert_eq!(
+        messages,
+        [
+            "`nothing.like.this` matches no measurement fleetgate reports, so it compares nothing",
+            "a tolerance is a percentage",
+        ],
+        "{:#?}",
+        compiled.diagnostics
+    );
+    let fixed = text.replace("\"messages.*\" = 5", "\"messages.*\" = \"5%\"");
+    let scenario = compile(&SourceFile::new("b.toml", fixed), CATALOGUE)
+        .scenario
+        .unwrap();
+    let b = scenario.baseline;
+    assert_eq!(b.compare.unwrap().len(), 3);
+    assert_eq!(b.tolerance_pct, Some(10.0));
+    assert_eq!(b.noise_floor, Some(Duration::from_millis(2)));
+    assert_eq!(b.cases, Some(false));
+    assert_eq!(
+        b.tolerances,
+        [
+            ("publish.puback.p99".to_owned(), 40.0),
+            ("messages.*".to_owned(), 5.0)
+        ]
+    );
+}

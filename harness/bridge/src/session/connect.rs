@@ -6,7 +6,7 @@ use rumqttc::mqttbytes::v4::{ConnAck, Connect, ConnectReturnCode, Packet};
 use super::connected::Live;
 use super::{Action, Registry, RegistryPath, UnixMillis};
 use crate::events::{Cause, ConnectAttempt, Event, Verdict};
-use crate::profile::{PersistentSession, Profile};
+use crate::profile::{PersistentSession, Profile, Unsupported};
 use crate::safety::SafetyCheck;
 
 const BAD_CLIENT_ID: u8 = 2;
@@ -87,6 +87,9 @@ pub(super) fn connect(
             "blocked-device",
         );
     }
+    if let Some((code, reason)) = unsupported(profile, connect) {
+        return refuse(Some(device), None, code, reason);
+    }
     let Some(login) = &connect.login else {
         return refuse(Some(device), None, profile.connack_auth_failure, "no-username");
     };
@@ -120,6 +123,25 @@ pub(super) fn connect(
         Action::Event(Event::ConnectAttempt(accepted)),
     ];
     Answer::Accepted(Box::new(live), actions)
+}
+
+/// The CONNACK code and reason refusing a Last Will or keep-alive 0, when the profile does.
+fn unsupported(profile: &Profile, connect: &Connect) -> Option<(u8, &'static str)> {
+    let refused = |setting, check| match setting {
+        Unsupported::Refuse(code) if profile.enforces(check) => Some(code),
+        _ => None,
+    };
+    if connect.last_will.is_some()
+        && let Some(code) = refused(profile.last_will, SafetyCheck::WillRefused)
+    {
+        return Some((code, "last-will-unsupported"));
+    }
+    if connect.keep_alive == 0
+        && let Some(code) = refused(profile.keep_alive_zero, SafetyCheck::KeepAliveRequired)
+    {
+        return Some((code, "keep-alive-required"));
+    }
+    None
 }
 
 /// The device id of a client id of this registry.

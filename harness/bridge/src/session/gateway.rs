@@ -1,4 +1,4 @@
-//! Gateways (PROTOCOL.md §3): attaching and detaching bound devices with their own JWT, and
+//! Gateways (docs/protocol.md §3): attaching and detaching bound devices with their own JWT, and
 //! errors published on `/devices/{gateway}/errors`.
 
 use rumqttc::mqttbytes::QoS;

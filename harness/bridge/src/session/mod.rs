@@ -7,17 +7,20 @@ mod connect;
 mod connected;
 mod delivery;
 mod gateway;
+pub mod strict;
 #[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use fleetgate_identity::jwt::PresentedClaims;
-use rumqttc::mqttbytes::v4::Packet;
+use rumqttc::mqttbytes::Error as CodecError;
+use rumqttc::mqttbytes::v4::{ConnAck, ConnectReturnCode, Packet};
 
 use crate::events::{Cause, Event};
 use crate::profile::Profile;
+use strict::{Inspection, Violation};
 
 pub use delivery::CommandError;
 
@@ -122,6 +125,17 @@ pub enum Action {
     Close(Cause),
 }
 
+/// What [`Session::read`] found at the start of the input.
+#[derive(Debug)]
+pub enum Read {
+    /// A whole packet, decoded: hand it to [`Session::packet`].
+    Packet(Packet),
+    /// Not a whole packet yet.
+    NeedMore,
+    /// Bytes that break MQTT 3.1.1: the session closed; carry out these actions.
+    Closed(Vec<Action>),
+}
+
 /// One connection's session.
 #[derive(Debug)]
 pub struct Session {
@@ -163,6 +177,44 @@ impl Session {
     /// Whether the session has closed.
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed)
+    }
+
+    /// Takes the next packet off `input`: strict MQTT 3.1.1 checks on the raw bytes first
+    /// ([`strict`]), then rumqttc's decoder. A violation or an undecodable packet closes the
+    /// session (a protocol level other than 4 after CONNACK 0x01).
+    pub fn read(&mut self, input: &mut BytesMut, max_packet: usize) -> Read {
+        if self.is_closed() {
+            return Read::NeedMore;
+        }
+        match strict::inspect(input) {
+            Inspection::NeedMore => return Read::NeedMore,
+            Inspection::Violation(v) if self.profile.enforces(v.safety()) => {
+                return Read::Closed(self.violation(v));
+            }
+            Inspection::Violation(_) | Inspection::Decode => {}
+        }
+        match Packet::read(input, max_packet) {
+            Ok(packet) => Read::Packet(packet),
+            Err(CodecError::InsufficientBytes(_)) => Read::NeedMore,
+            Err(e) => Read::Closed(self.close(Cause::Malformed(e.to_string()))),
+        }
+    }
+
+    /// Closes on a violation of MQTT 3.1.1, after CONNACK 0x01 when it is the first CONNECT's
+    /// protocol level (MQTT-3.1.2-2).
+    fn violation(&mut self, violation: Violation) -> Vec<Action> {
+        let close = Action::Close(Cause::Protocol(violation.describe()));
+        let actions = match (&self.state, violation) {
+            (State::AwaitingConnect, Violation::ProtocolLevel(_)) => vec![
+                Action::Send(Packet::ConnAck(ConnAck::new(
+                    ConnectReturnCode::RefusedProtocolVersion,
+                    false,
+                ))),
+                close,
+            ],
+            _ => vec![close],
+        };
+        self.settle(actions)
     }
 
     /// Handles one packet from the device.

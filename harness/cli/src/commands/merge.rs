@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 
 use fleetgate_report::merge::{ShardReport, merge as merge_reports};
 use fleetgate_report::{ReportData, compare_with_baseline};
+use fleetgate_scenario::model::BaselineSettings;
 
 use crate::args::MergeArgs;
-use crate::commands::run::{exit_code, load_baseline, summary, write_reports};
+use crate::commands::run::{exit_code, load_baseline, policy, summary, write_reports};
 use crate::exit_codes;
 use crate::output::error;
 
@@ -26,14 +27,6 @@ pub(crate) fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
         }
         return Ok(exit_codes::INVALID);
     }
-    let baseline = match args.baseline.as_deref().map(|b| load_baseline(b, args.tolerance)) {
-        Some(Err(message)) => {
-            error(&message);
-            return Ok(exit_codes::INVALID);
-        }
-        Some(Ok(baseline)) => Some(baseline),
-        None => None,
-    };
     let mut report = match merge_reports(inputs, args.partial) {
         Ok(report) => report,
         Err(e) => {
@@ -44,12 +37,28 @@ pub(crate) fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
     report
         .notes
         .extend(unreadable.iter().map(|m| format!("not merged: {m}")));
-    if let Some(b) = baseline {
+    if let Some(path) = &args.baseline.file {
+        let settings = match args.scenario.as_deref().map(|file| baseline_settings(file, &report)) {
+            Some(Err(message)) => {
+                error(&message);
+                return Ok(exit_codes::INVALID);
+            }
+            Some(Ok(settings)) => settings,
+            None => BaselineSettings::default(),
+        };
+        let b = match load_baseline(path, &report.scenario.name, policy(&args.baseline, &settings)) {
+            Ok(b) => b,
+            Err(message) => {
+                error(&message);
+                return Ok(exit_codes::INVALID);
+            }
+        };
         report.baseline = Some(compare_with_baseline(
             &report.measurements,
+            &report.cases,
             &b.report,
             &b.file,
-            b.tolerance_pct,
+            &b.policy,
         ));
         report.decide_outcome();
     }
@@ -80,4 +89,21 @@ fn load(path: &Path) -> Result<ShardReport, String> {
     })?;
     let report = ReportData::from_json(&text).map_err(|e| format!("{name} is {e}"))?;
     Ok(ShardReport { file: name, report })
+}
+
+/// The `[baseline]` table of the scenario file the shards ran; a file of another scenario is
+/// refused by name.
+fn baseline_settings(file: &Path, merged: &ReportData) -> Result<BaselineSettings, String> {
+    let Some(scenario) = crate::commands::validate::runnable(file, false) else {
+        return Err(format!("{} is not a valid scenario (see above)", file.display()));
+    };
+    if scenario.name != merged.scenario.name {
+        return Err(format!(
+            "{} is scenario `{}`, but the shards ran `{}`",
+            file.display(),
+            scenario.name,
+            merged.scenario.name
+        ));
+    }
+    Ok(scenario.baseline)
 }

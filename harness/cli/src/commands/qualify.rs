@@ -12,7 +12,7 @@ use fleetgate_scenario::Scenario;
 use serde_json::json;
 
 use crate::args::QualifyArgs;
-use crate::commands::run::{not_run, verdict_word, write_reports};
+use crate::commands::run::{exit_code, not_run, verdict_word, write_reports};
 use crate::commands::serve::announcement;
 use crate::commands::validate::runnable;
 use crate::exit_codes;
@@ -93,12 +93,11 @@ async fn run(scenario: &Scenario, options: EnvironmentOptions) -> anyhow::Result
         match report.outcome {
             Outcome::Passed => "PASSED",
             Outcome::Failed => "FAILED",
+            Outcome::Aborted => "ABORTED",
+            Outcome::Error => "ERROR",
         },
         report.cases.len(),
         options.out_dir.display()
     ));
-    Ok(match report.outcome {
-        Outcome::Passed => exit_codes::PASSED,
-        Outcome::Failed => exit_codes::FAILED,
-    })
+    Ok(exit_code(report.outcome))
 }

@@ -1,12 +1,15 @@
-//! `fleetgate run FILE`: compile, run, write report.json, junit.xml and summary.md, exit with
-//! the outcome's code.
+//! `fleetgate run FILE`: compile, run, write report.json, junit.xml, summary.md and
+//! report.html, exit with the outcome's code. Ctrl-C or SIGTERM stops the run in order
+//! (outcome `aborted`); a run that cannot start still writes its reports (outcome `error`).
 
 use std::path::Path;
+use std::time::SystemTime;
 
-use fleetgate_report::{Outcome, ReportData, Verdict, render};
+use fleetgate_report::{BaselinePolicy, Outcome, ReportData, Verdict, render};
 use fleetgate_runner::{Baseline, RunError, RunEvent, RunOptions, Shard};
+use fleetgate_scenario::model::BaselineSettings;
 
-use crate::args::RunArgs;
+use crate::args::{BaselineArgs, RunArgs};
 use crate::commands::validate::runnable;
 use crate::exit_codes;
 use crate::output::{err, error, out};
@@ -17,9 +20,9 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
         return Ok(exit_codes::INVALID);
     };
     let scenario = &scenario;
-    let baseline = match &args.baseline {
+    let baseline = match &args.baseline.file {
         None => None,
-        Some(path) => match load_baseline(path, args.tolerance) {
+        Some(path) => match load_baseline(path, &scenario.name, policy(&args.baseline, &scenario.baseline)) {
             Ok(baseline) => Some(baseline),
             Err(message) => {
                 error(&message);
@@ -45,37 +48,70 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
         ca_dir: args.ca_dir.clone(),
         shard: args.shard.unwrap_or(Shard::WHOLE),
         start_at: args.start_at,
+        stop: crate::output::stop_on_signals(),
     };
+    let started = SystemTime::now();
     let mut live = LiveLine::new();
     let mut watch = |event: &RunEvent| progress(event, &mut live);
-    let report = match fleetgate_runner::run(scenario, &options, &mut watch) {
-        Ok(report) => report,
-        Err(e) => return Ok(not_run(e)),
+    let (report, code) = match fleetgate_runner::run(scenario, &options, &mut watch) {
+        Ok(report) => {
+            let code = exit_code(report.outcome);
+            (report, code)
+        }
+        Err(e) => {
+            let message = e.to_string();
+            let code = not_run(e);
+            (fleetgate_runner::not_started(scenario, started, &message, options.shard), code)
+        }
     };
     if let Err(message) = write_reports(&out_dir, &report) {
         error(&message);
         return Ok(exit_codes::ENVIRONMENT);
     }
     summary(&report, &out_dir);
-    Ok(exit_code(report.outcome))
+    Ok(code)
 }
 
-/// The exit code of a report's outcome.
+/// The exit code of a run's outcome.
 pub(crate) fn exit_code(outcome: Outcome) -> u8 {
     match outcome {
         Outcome::Passed => exit_codes::PASSED,
         Outcome::Failed => exit_codes::FAILED,
+        Outcome::Aborted => exit_codes::ABORTED,
+        Outcome::Error => exit_codes::ENVIRONMENT,
     }
 }
 
-pub(crate) fn load_baseline(path: &Path, tolerance_pct: f64) -> Result<Baseline, String> {
+/// The scenario's `[baseline]` settings with the command line's flags over them.
+pub(crate) fn policy(args: &BaselineArgs, settings: &BaselineSettings) -> BaselinePolicy {
+    let mut policy = fleetgate_runner::baseline_policy(settings);
+    if let Some(tolerance) = args.tolerance {
+        policy.tolerance_pct = tolerance;
+    }
+    if let Some(floor) = args.noise_floor {
+        policy.noise_floor_us = floor.as_secs_f64() * 1e6;
+    }
+    if !args.compare.is_empty() {
+        policy.compare = args.compare.clone();
+    }
+    policy
+}
+
+/// Loads a baseline report; one of another scenario is refused by name.
+pub(crate) fn load_baseline(path: &Path, scenario: &str, policy: BaselinePolicy) -> Result<Baseline, String> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read baseline {name}: {e}"))?;
     let report = ReportData::from_json(&text).map_err(|e| format!("baseline {name} is {e}"))?;
+    if report.scenario.name != scenario {
+        return Err(format!(
+            "baseline {name} is a report of scenario `{}`, not `{scenario}`: compare runs of the same scenario",
+            report.scenario.name
+        ));
+    }
     Ok(Baseline {
         file: name,
         report,
-        tolerance_pct,
+        policy,
     })
 }
 
@@ -99,6 +135,7 @@ pub(crate) fn write_reports(dir: &Path, report: &ReportData) -> Result<(), Strin
         ("report.json", render::json(report)),
         ("junit.xml", render::junit(report)),
         ("summary.md", render::markdown(report)),
+        ("report.html", render::html(report)),
     ];
     for (name, text) in files {
         let path = dir.join(name);
@@ -234,9 +271,28 @@ pub(crate) fn summary(report: &ReportData, dir: &Path) {
     let outcome = match report.outcome {
         Outcome::Passed => "PASSED",
         Outcome::Failed => "FAILED",
+        Outcome::Aborted => "ABORTED",
+        Outcome::Error => "ERROR",
+    };
+    if let Some(message) = &report.error {
+        out(&format!("{outcome}: `{}`: {message}", report.scenario.name));
+        out(&format!(
+            "reports: {}/{{report.json, junit.xml, summary.md, report.html}}",
+            dir.display()
+        ));
+        return;
+    }
+    let phases = if report.phases.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "{} of {} phases failed, ",
+            failed(&mut report.phases.iter().map(|p| p.verdict)),
+            report.phases.len()
+        )
     };
     out(&format!(
-        "{outcome}: `{}`: {} of {} cases failed, {} of {} gates failed{}{}",
+        "{outcome}: `{}`: {phases}{} of {} cases failed, {} of {} gates failed{}{}",
         report.scenario.name,
         failed(&mut report.cases.iter().map(|c| c.verdict)),
         report.cases.len(),
@@ -262,7 +318,7 @@ pub(crate) fn summary(report: &ReportData, dir: &Path) {
             .unwrap_or_default()
     ));
     out(&format!(
-        "reports: {}/{{report.json, junit.xml, summary.md}}",
+        "reports: {}/{{report.json, junit.xml, summary.md, report.html}}",
         dir.display()
     ));
 }

@@ -36,12 +36,27 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
             return Ok(exit_codes::ENVIRONMENT);
         }
     };
+    let admin_key = match &args.admin_key_file {
+        None => None,
+        Some(file) => match std::fs::read_to_string(file) {
+            Ok(key) if !key.trim().is_empty() => Some(key.trim().to_owned()),
+            Ok(_) => {
+                error(&format!("--admin-key-file {}: the file is empty", file.display()));
+                return Ok(exit_codes::INVALID);
+            }
+            Err(e) => {
+                error(&format!("--admin-key-file {}: {e}", file.display()));
+                return Ok(exit_codes::INVALID);
+            }
+        },
+    };
     let scenario_dir = args.file.parent().map(Path::to_path_buf).unwrap_or_default();
     let options = EnvironmentOptions {
         observe: Observe::Everyone,
         server_names: args.server_names.clone(),
         ca_dir: args.ca_dir.clone(),
         pubsub_listen: args.pubsub_listen,
+        admin_key,
         ..EnvironmentOptions::new(args.listen, out_dir, scenario_dir, crate::output::key_progress())
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -134,6 +149,8 @@ pub(crate) fn announcement(scenario: &Scenario, options: &EnvironmentOptions, en
             "profile": b.profile,
             "http": format!("https://{}/v1", b.http),
             "admin": format!("http://{}/v1", b.admin),
+            "admin_key": b.admin_key,
+            "admin_key_file": b.admin_key_file.display().to_string(),
         })
     });
     let cohorts: Vec<Value> = env
@@ -172,7 +189,10 @@ pub(crate) fn announcement(scenario: &Scenario, options: &EnvironmentOptions, en
 pub(crate) fn describe(recorded: &Recorded) -> Option<String> {
     let line = match &recorded.event {
         Event::ConnectAttempt(attempt) => {
-            let device = attempt.device.as_deref().unwrap_or(&attempt.client_id);
+            // Every value the peer chose (client id, claims) is escaped and cut on its own, so a
+            // client id holding `\nconnect … accepted` cannot forge a line, and a 64 KB one
+            // cannot push the verdict out of it.
+            let device = label(attempt.device.as_deref().unwrap_or(&attempt.client_id));
             let keep_alive = attempt.keep_alive;
             let claims = attempt
                 .claims
@@ -180,10 +200,10 @@ pub(crate) fn describe(recorded: &Recorded) -> Option<String> {
                 .map(|c| {
                     format!(
                         " (alg {}, iat {}, exp {}, aud {})",
-                        c.alg.as_deref().unwrap_or("-"),
+                        label(c.alg.as_deref().unwrap_or("-")),
                         c.iat.map_or("-".into(), |v| v.to_string()),
                         c.exp.map_or("-".into(), |v| v.to_string()),
-                        c.aud.as_deref().unwrap_or("-"),
+                        label(c.aud.as_deref().unwrap_or("-")),
                     )
                 })
                 .unwrap_or_default();
@@ -198,15 +218,72 @@ pub(crate) fn describe(recorded: &Recorded) -> Option<String> {
                 ),
                 Verdict::Refused { connack, reason } => {
                     format!(
-                        "connect {device} from {}: refused, {reason}, CONNACK {connack}{claims}",
-                        recorded.peer
+                        "connect {device} from {}: refused, {}, CONNACK {connack}{claims}",
+                        recorded.peer,
+                        label(reason)
                     )
                 }
             }
         }
-        Event::Disconnected { device, cause } => format!("disconnect {device}: {cause}"),
-        Event::Dropped { reason } => format!("dropped {}: {reason}", recorded.peer),
+        Event::Disconnected { device, cause } => {
+            format!("disconnect {}: {}", label(device), label(&cause.to_string()))
+        }
+        Event::Dropped { reason } => format!("dropped {}: {}", recorded.peer, label(reason)),
         Event::Packet { .. } | Event::Forwarded { .. } => return None,
     };
-    Some(label(&line))
+    Some(line)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use fleetgate_identity::jwt::PresentedClaims;
+    use fleetgate_runner::bridge_events::{ConnectAttempt, Event, Recorded, Verdict};
+
+    use super::describe;
+
+    fn attempt(client_id: &str, aud: &str) -> Recorded {
+        Recorded {
+            at: 0,
+            peer: "6.6.6.6:1883".parse().unwrap(),
+            event: Event::ConnectAttempt(ConnectAttempt {
+                client_id: client_id.to_owned(),
+                device: None,
+                claims: Some(PresentedClaims {
+                    alg: Some("ES256".into()),
+                    kid: None,
+                    iat: None,
+                    exp: None,
+                    aud: Some(aud.to_owned()),
+                }),
+                server_time: 0,
+                keep_alive: 60,
+                token_fingerprint: None,
+                verdict: Verdict::Refused {
+                    connack: 2,
+                    reason: "malformed-client-id".into(),
+                },
+            }),
+        }
+    }
+
+    #[test]
+    fn a_client_id_cannot_forge_a_line_or_push_the_verdict_out() {
+        let forged = describe(&attempt(
+            "x\nconnect pi-00009 from 6.6.6.6: accepted (FORGED)",
+            "p",
+        ))
+        .unwrap();
+        assert!(!forged.contains('\n'), "{forged}");
+        assert!(forged.starts_with("connect x\\nconnect pi-00009"), "{forged}");
+        let huge = describe(&attempt(&"\u{1b}".repeat(65_536), &"a".repeat(1000))).unwrap();
+        assert!(huge.len() < 2_000, "{}", huge.len());
+        assert!(!huge.contains('\u{1b}'));
+        assert!(
+            huge.contains("(65536 bytes in all)") && huge.contains("(1000 bytes in all)"),
+            "{huge}"
+        );
+        assert!(huge.contains("refused, malformed-client-id, CONNACK 2"), "{huge}");
+    }
 }

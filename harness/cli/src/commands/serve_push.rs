@@ -75,7 +75,7 @@ pub(crate) fn announcement(push: &PushEnv) -> Value {
 /// One line per push the verifier answered.
 pub(crate) fn describe(delivery: &Delivery) -> String {
     let message = delivery.message.as_ref();
-    let id = message.and_then(|m| m.message_id.as_deref()).unwrap_or("-");
+    let id = fleetgate_runner::sanitize::label(message.and_then(|m| m.message_id.as_deref()).unwrap_or("-"));
     let form = match message {
         Some(m) if m.wrapped => "wrapped",
         Some(_) => "unwrapped",

@@ -1,7 +1,7 @@
-//! `fleetgate validate FILE…`: every error and warning of every file, then exit 2 if any file
-//! is invalid.
+//! `fleetgate validate FILE|DIR…`: every error and warning of every file (a folder stands for
+//! every `*.toml` file in it), then exit 2 if any file is invalid.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use fleetgate_runner::catalogue::case_ids;
 use fleetgate_scenario::{Compiled, SourceFile, compile, render_all};
@@ -14,14 +14,20 @@ use crate::output::{err, err_text, error};
 /// file cannot be read (the reason is printed).
 pub(crate) fn load(path: &Path) -> Option<(SourceFile, Compiled)> {
     let name = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
         Err(e) => {
             error(&format!("cannot read scenario file {name}: {e}"));
             return None;
         }
     };
-    let file = SourceFile::new(name, text);
+    let file = match SourceFile::from_bytes(name, bytes) {
+        Ok(file) => file,
+        Err(e) => {
+            error(&e);
+            return None;
+        }
+    };
     let compiled = compile(&file, &case_ids());
     if !compiled.diagnostics.is_empty() {
         err_text(&render_all(&file, &compiled.diagnostics));
@@ -51,9 +57,44 @@ pub(crate) fn acceptable(compiled: &Compiled, deny_warnings: bool) -> bool {
     compiled.errors().next().is_none() && !(deny_warnings && compiled.warnings().next().is_some())
 }
 
+/// The files named, a folder replaced by its `*.toml` files in name order. A folder that
+/// cannot be read or holds no scenario is an error naming it.
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let entries =
+            std::fs::read_dir(path).map_err(|e| format!("cannot read the folder {}: {e}", path.display()))?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        if found.is_empty() {
+            return Err(format!(
+                "the folder {} holds no scenario file (*.toml)",
+                path.display()
+            ));
+        }
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
 pub(crate) fn validate(args: &ValidateArgs) -> anyhow::Result<u8> {
+    let files = match expand(&args.files) {
+        Ok(files) => files,
+        Err(message) => {
+            error(&message);
+            return Ok(exit_codes::INVALID);
+        }
+    };
     let mut all_valid = true;
-    for path in &args.files {
+    for path in &files {
         let valid = match load(path) {
             Some((file, compiled)) => {
                 let ok = acceptable(&compiled, args.deny_warnings);

@@ -18,6 +18,7 @@ use rumqttc::{AsyncClient, MqttOptions, QoS, TlsConfiguration, Transport};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_rustls::rustls::ClientConfig;
+use tokio_util::sync::CancellationToken;
 
 use crate::device::{Action, Device, DeviceSpec, Input, Message, MessageKind};
 use crate::payload::{self, Stamp};
@@ -69,6 +70,9 @@ pub struct Shared {
     pub shards: Shards,
     /// Live counters for progress.
     pub live: Live,
+    /// Cancelled to stop every device at once (an interrupted run): each leaves its loop,
+    /// closes its connection and returns what it had acknowledged.
+    pub halt: CancellationToken,
 }
 
 impl Shared {
@@ -84,6 +88,7 @@ impl Shared {
             epoch_unix_us: u64::try_from(unix).unwrap_or(u64::MAX),
             shards: Shards::new(shards),
             live: Live::default(),
+            halt: CancellationToken::new(),
         }
     }
 
@@ -116,7 +121,13 @@ pub async fn run_device(
     let (client, eventloop) = AsyncClient::new(options, spec.queue_limit + 1024);
     let (inputs_tx, mut inputs) = mpsc::unbounded_channel();
     let (passwords, passwords_rx) = mpsc::unbounded_channel();
-    let loop_task = tokio::spawn(events::pump(eventloop, inputs_tx.clone(), passwords_rx));
+    let loop_task = tokio::spawn(events::pump(
+        eventloop,
+        inputs_tx.clone(),
+        passwords_rx,
+        Arc::clone(&shared),
+        worker,
+    ));
     let mut session = Session {
         shared: &shared,
         worker,
@@ -142,6 +153,7 @@ pub async fn run_device(
             timer.as_mut().reset(deadline);
         }
         tokio::select! {
+            () = shared.halt.cancelled() => break,
             input = inputs.recv() => match input {
                 Some(input) => {
                     session.settle(&input);

@@ -149,7 +149,7 @@ impl Live {
         }
     }
 
-    fn error(&self) {
+    pub(super) fn error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
     }
 }

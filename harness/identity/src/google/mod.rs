@@ -1,4 +1,4 @@
-//! The Google mock identity (PROTOCOL.md §6): RSA signing keys with `kid`, rotation, OIDC push
+//! The Google mock identity (docs/protocol.md §6): RSA signing keys with `kid`, rotation, OIDC push
 //! tokens and their mutations, the documents Google serves (JWKS, PEM certificates, OpenID
 //! configuration), and a reference verifier of push tokens.
 

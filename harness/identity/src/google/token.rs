@@ -1,4 +1,4 @@
-//! OIDC push tokens: header `{alg: RS256, kid, typ: JWT}`, the claims PROTOCOL.md §6 lists.
+//! OIDC push tokens: header `{alg: RS256, kid, typ: JWT}`, the claims docs/protocol.md §6 lists.
 
 use serde_json::{Value, json};
 

@@ -1,4 +1,4 @@
-//! A reference verifier of push tokens: what a correct push endpoint checks (PROTOCOL.md §6),
+//! A reference verifier of push tokens: what a correct push endpoint checks (docs/protocol.md §6),
 //! each failure a typed refusal with a stable id.
 
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! Device JWTs (PROTOCOL.md §2): minting with cached parsed keys and the device clock, reading a
+//! Device JWTs (docs/protocol.md §2): minting with cached parsed keys and the device clock, reading a
 //! presented token, and the named mutations a correct bridge must refuse.
 
 mod decode;

@@ -143,11 +143,21 @@ fn claim_rules(
         refuse(true, refusal)?;
     }
     let iat = integer(claims, "iat", Refusal::MissingIat, now, settings)?;
-    let exp = integer(claims, "exp", Refusal::MissingExp, iat + 3600, settings)?;
-    refuse(iat > now + settings.skew_secs, Refusal::IatInFuture)?;
-    refuse(exp < now - settings.skew_secs, Refusal::Expired)?;
+    let exp = integer(
+        claims,
+        "exp",
+        Refusal::MissingExp,
+        iat.saturating_add(3600),
+        settings,
+    )?;
+    refuse(iat > now.saturating_add(settings.skew_secs), Refusal::IatInFuture)?;
+    refuse(exp < now.saturating_sub(settings.skew_secs), Refusal::Expired)?;
     refuse(exp < iat, Refusal::ExpBeforeIat)?;
-    refuse(exp - iat > settings.max_lifetime_secs(), Refusal::LifetimeTooLong)?;
+    // Saturating: a signed token may claim any i64, and `exp − iat` must not overflow.
+    refuse(
+        exp.saturating_sub(iat) > settings.max_lifetime_secs(),
+        Refusal::LifetimeTooLong,
+    )?;
     let known = |k: &str| matches!(k, "iat" | "exp" | "aud" | "nbf");
     if settings.extra_claims == ExtraClaims::Refuse && claims.keys().any(|k| !known(k)) {
         return Err(Refusal::ExtraClaims);

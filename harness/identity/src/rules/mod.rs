@@ -1,4 +1,4 @@
-//! The bridge's JWT rules (PROTOCOL.md §2) as a sans-I/O check: a presented token, the device's
+//! The bridge's JWT rules (docs/protocol.md §2) as a sans-I/O check: a presented token, the device's
 //! registered credentials and the profile settings in; `Accept` or one typed refusal out.
 
 mod check;
@@ -7,7 +7,7 @@ mod tests;
 
 pub use check::{Accepted, Verdict, check};
 
-/// Which `exp − iat` bound a profile enforces: PROTOCOL.md words it both ways.
+/// Which `exp − iat` bound a profile enforces: docs/protocol.md words it both ways.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LifetimeLimit {
     /// At most 24 h.

@@ -270,3 +270,40 @@ fn a_relaxed_rule_lets_its_mutations_through_and_no_others() {
         }
     }
 }
+
+#[test]
+fn extreme_signed_times_are_refused_without_overflow() {
+    let key = DeviceKey::generate(KeySpec::P256).unwrap();
+    let credentials = [register(&key, None, 2048)];
+    let settings = BridgeSettings::google();
+    for (iat, exp, refusal) in [
+        (i64::MAX, i64::MIN, Refusal::IatInFuture),
+        (i64::MIN, i64::MAX, Refusal::LifetimeTooLong),
+        (NOW, i64::MIN, Refusal::Expired),
+    ] {
+        let claims = DeviceClaims {
+            iat,
+            exp,
+            ..DeviceClaims::new(PROJECT, NOW, 0)
+        };
+        let token = mint(&key, &claims).unwrap();
+        assert_eq!(
+            check(&token, PROJECT, &credentials, &settings, NOW).result,
+            Err(refusal),
+            "{iat} {exp}"
+        );
+    }
+    let mut relaxed = BridgeSettings::google();
+    relaxed.relaxed = vec![Refusal::MissingExp, Refusal::IatInFuture];
+    let json = format!(r#"{{"aud":"{PROJECT}","iat":{}}}"#, i64::MAX);
+    let header = r#"{"alg":"ES256","typ":"JWT"}"#;
+    let b64 = |s: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, s);
+    let input = format!("{}.{}", b64(header.as_bytes()), b64(json.as_bytes()));
+    let token = format!("{input}.{}", b64(&key.sign(input.as_bytes()).unwrap()));
+    assert_eq!(
+        check(&token, PROJECT, &credentials, &relaxed, NOW)
+            .result
+            .map(|a| a.exp),
+        Ok(i64::MAX)
+    );
+}

@@ -1,4 +1,4 @@
-//! Subscription filters in Google's filter language (PROTOCOL.md §9): `attributes.k = "v"`,
+//! Subscription filters in Google's filter language (docs/protocol.md §9): `attributes.k = "v"`,
 //! `attributes.k != "v"`, `attributes:k` (has the key), `hasPrefix(attributes.k, "p")`, joined
 //! by `NOT` (or `-`), `AND`, `OR` and parentheses; `AND` and `OR` may not be mixed without
 //! parentheses. Keys are words of letters, digits, `_` and `-`, or double-quoted strings.

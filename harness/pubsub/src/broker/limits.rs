@@ -1,4 +1,4 @@
-//! Google's per-request and per-message limits on publishing (PROTOCOL.md §9): beyond each one
+//! Google's per-request and per-message limits on publishing (docs/protocol.md §9): beyond each one
 //! the request is refused whole with `INVALID_ARGUMENT` naming the limit.
 
 use crate::error::Error;

@@ -1,4 +1,4 @@
-//! Snapshots and seek (PROTOCOL.md §9). A snapshot keeps a subscription's unacknowledged
+//! Snapshots and seek (docs/protocol.md §9). A snapshot keeps a subscription's unacknowledged
 //! messages at its creation and every message published to the topic after it (through the
 //! subscription's filter); seeking to it makes exactly those unacknowledged again. Seeking to a
 //! time makes the messages the subscription still knows — unacknowledged ones, acknowledged ones

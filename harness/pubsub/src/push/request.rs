@@ -1,4 +1,4 @@
-//! The HTTP request of one push, built without I/O (PROTOCOL.md §6): the wrapped JSON body
+//! The HTTP request of one push, built without I/O (docs/protocol.md §6): the wrapped JSON body
 //! (default) or the raw data (`noWrapper`), with `x-goog-pubsub-*` and attribute headers when
 //! `writeMetadata` is set.
 

@@ -7,7 +7,7 @@
 ///
 /// The token must carry `aud` = `audience`, `email` = `service_account`, `email_verified`
 /// true, `iss` = `https://accounts.google.com`, `iat`, and `exp` = `iat + 3600`
-/// (PROTOCOL.md §6). The emulator calls it once per push request; an implementation may cache
+/// (docs/protocol.md §6). The emulator calls it once per push request; an implementation may cache
 /// tokens for up to an hour, as Google does.
 pub trait PushTokenSource: Send + Sync + 'static {
     /// A token for a push to a subscription whose push service account is `service_account`;

@@ -4,6 +4,7 @@
 //!
 //! - [`grpc`]: Publisher and Subscriber, routed on tonic's server API.
 //! - [`streaming`]: the `StreamingPull` driver.
+//! - [`limits`]: connection caps and idle timeouts, for this and every HTTP listener.
 //! - [`rest`]: the REST v1 routes; [`json`]: their JSON forms; [`snapshots`]: the REST
 //!   routes and JSON forms of snapshots and seek.
 //!
@@ -12,6 +13,7 @@
 
 pub mod grpc;
 pub mod json;
+pub mod limits;
 pub mod rest;
 pub mod snapshots;
 pub mod streaming;
@@ -37,7 +39,7 @@ pub async fn run(
 ) -> io::Result<()> {
     let app = router(emulator.clone());
     let stop = emulator.clone();
-    axum::serve(listener, app)
+    axum::serve(limits::Limited::new(listener, limits::Limits::PUBSUB), app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             stop.shutdown();

@@ -31,7 +31,10 @@ pub(crate) async fn judge(program: &str, args: &[&str], addr: SocketAddr, what: 
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{what} failed: {stderr}\n{stdout}");
+    assert!(
+        output.status.success(),
+        "{what} failed (Python judges need `pip install -r .ci/requirements.txt`, the Node judge `npm ci --prefix harness/pubsub/tests/node`): {stderr}\n{stdout}"
+    );
     let parsed = serde_json::from_str(stdout.trim());
     assert!(parsed.is_ok(), "{what}: not one JSON line: {stdout}");
     parsed.unwrap()

@@ -1,5 +1,5 @@
 //! The push-endpoint case catalogue: every case a correct push endpoint must accept or refuse
-//! (PROTOCOL.md §6), with its stable id, the rule it checks, and what it sends.
+//! (docs/protocol.md §6), with its stable id, the rule it checks, and what it sends.
 
 use fleetgate_identity::google::mutations::PushMutation;
 
@@ -50,7 +50,7 @@ macro_rules! push_cases {
                 match self { $(Self::$variant => $id,)* }
             }
 
-            /// The PROTOCOL.md rule it checks.
+            /// The docs/protocol.md rule it checks.
             pub fn rule(self) -> &'static str {
                 match self { $(Self::$variant => $rule,)* }
             }
@@ -69,51 +69,51 @@ macro_rules! push_cases {
 
 push_cases! {
     Valid => "push.valid", Accept, Q::Token(M::Valid),
-        "PROTOCOL.md §6: a fresh RS256 token from Google's active key, wrapped body, is acknowledged";
+        "docs/protocol.md §6: a fresh RS256 token from Google's active key, wrapped body, is acknowledged";
     ValidAfterRotation => "push.valid-after-rotation", Accept, Q::Token(M::Valid),
-        "PROTOCOL.md §6: after Google rotates its keys, a token under the new kid is acknowledged (the verifier refetches on an unknown kid)";
+        "docs/protocol.md §6: after Google rotates its keys, a token under the new kid is acknowledged (the verifier refetches on an unknown kid)";
     PreviousKey => "push.previous-key", Accept, Q::Token(M::PreviousKey),
-        "PROTOCOL.md §6: a token from an older key Google still publishes is acknowledged";
+        "docs/protocol.md §6: a token from an older key Google still publishes is acknowledged";
     TokenAged59Min => "push.token-59-min-old", Accept, Q::Token(M::OneHourOld),
-        "PROTOCOL.md §6: a token attached to a push may be up to one hour old";
+        "docs/protocol.md §6: a token attached to a push may be up to one hour old";
     IssWithoutScheme => "push.iss-without-scheme", Accept, Q::Token(M::IssWithoutScheme),
-        "PROTOCOL.md §6: iss accounts.google.com (without https://) is valid too";
+        "docs/protocol.md §6: iss accounts.google.com (without https://) is valid too";
     UnwrappedBody => "push.unwrapped-body", Accept, Q::Unwrapped,
-        "PROTOCOL.md §6: an unwrapped push (raw data, metadata in x-goog-pubsub-* headers) with a valid token is acknowledged";
+        "docs/protocol.md §6: an unwrapped push (raw data, metadata in x-goog-pubsub-* headers) with a valid token is acknowledged";
     Expired => "push.expired", Refuse, Q::Token(M::Expired),
-        "PROTOCOL.md §6: exp in the past beyond the endpoint's skew is refused";
+        "docs/protocol.md §6: exp in the past beyond the endpoint's skew is refused";
     IatFuture => "push.iat-future", Refuse, Q::Token(M::IatInFuture),
-        "PROTOCOL.md §6: iat in the future beyond the endpoint's skew is refused";
+        "docs/protocol.md §6: iat in the future beyond the endpoint's skew is refused";
     WrongAud => "push.wrong-aud", Refuse, Q::Token(M::WrongAud),
-        "PROTOCOL.md §6: aud must equal the audience the endpoint expects";
+        "docs/protocol.md §6: aud must equal the audience the endpoint expects";
     AudOtherCase => "push.aud-other-case", Refuse, Q::Token(M::AudCase),
-        "PROTOCOL.md §6: aud is compared case-sensitively";
+        "docs/protocol.md §6: aud is compared case-sensitively";
     OtherAudienceReplay => "push.other-audience-replay", Refuse, Q::OtherAudience,
-        "PROTOCOL.md §6: a genuine token minted for another service's audience is refused (the verifier-without-audience bug)";
+        "docs/protocol.md §6: a genuine token minted for another service's audience is refused (the verifier-without-audience bug)";
     WrongEmail => "push.wrong-email", Refuse, Q::Token(M::WrongEmail),
-        "PROTOCOL.md §6: email must equal the push service account";
+        "docs/protocol.md §6: email must equal the push service account";
     EmailUnverified => "push.email-unverified", Refuse, Q::Token(M::EmailUnverified),
-        "PROTOCOL.md §6: email_verified must be true";
+        "docs/protocol.md §6: email_verified must be true";
     WrongIss => "push.wrong-iss", Refuse, Q::Token(M::WrongIss),
-        "PROTOCOL.md §6: iss must be https://accounts.google.com or accounts.google.com";
+        "docs/protocol.md §6: iss must be https://accounts.google.com or accounts.google.com";
     UnknownKid => "push.unknown-kid", Refuse, Q::Token(M::UnknownKid),
-        "PROTOCOL.md §6: a kid Google does not publish (even after a refetch) is refused";
+        "docs/protocol.md §6: a kid Google does not publish (even after a refetch) is refused";
     NoKid => "push.no-kid", Refuse, Q::Token(M::NoKid),
-        "PROTOCOL.md §6: the header carries the kid of Google's signing key; a token without one is refused";
+        "docs/protocol.md §6: the header carries the kid of Google's signing key; a token without one is refused";
     AlgNone => "push.alg-none", Refuse, Q::Token(M::AlgNone),
-        "PROTOCOL.md §6: the signature is checked against Google's keys; alg none is refused";
+        "docs/protocol.md §6: the signature is checked against Google's keys; alg none is refused";
     Hs256PublicKey => "push.hs256-public-key", Refuse, Q::Token(M::Hs256PublicKey),
-        "PROTOCOL.md §6: only RS256 with Google's keys; HS256 keyed with Google's public key is refused";
+        "docs/protocol.md §6: only RS256 with Google's keys; HS256 keyed with Google's public key is refused";
     TamperedClaims => "push.tampered-claims", Refuse, Q::Token(M::Tampered),
-        "PROTOCOL.md §6: claims changed after signing fail the signature check";
+        "docs/protocol.md §6: claims changed after signing fail the signature check";
     RogueKey => "push.rogue-key", Refuse, Q::Token(M::RogueKey),
-        "PROTOCOL.md §6: a token signed by a key Google never published, under a published kid, is refused";
+        "docs/protocol.md §6: a token signed by a key Google never published, under a published kid, is refused";
     NoAuthorization => "push.no-authorization", Refuse, Q::NoAuthorization,
-        "PROTOCOL.md §6: an authenticated push carries Authorization: Bearer <JWT>; none is refused";
+        "docs/protocol.md §6: an authenticated push carries Authorization: Bearer <JWT>; none is refused";
     NotBearer => "push.not-bearer", Refuse, Q::NotBearer,
-        "PROTOCOL.md §6: the token comes as a Bearer credential; another scheme is refused";
+        "docs/protocol.md §6: the token comes as a Bearer credential; another scheme is refused";
     MalformedToken => "push.malformed-token", Refuse, Q::Malformed,
-        "PROTOCOL.md §6: a bearer value that is not a JWT is refused";
+        "docs/protocol.md §6: a bearer value that is not a JWT is refused";
 }
 
 impl PushCase {

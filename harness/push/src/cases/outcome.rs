@@ -16,7 +16,7 @@ pub struct CaseOutcome {
     pub case: PushCase,
     /// Its id, `push.<name>`.
     pub id: String,
-    /// The PROTOCOL.md rule it checks.
+    /// The docs/protocol.md rule it checks.
     pub rule: String,
     /// Whether the endpoint answered as a correct endpoint must.
     pub passed: bool,
@@ -55,15 +55,16 @@ pub(crate) fn describe(expect: Expectation, refusal_statuses: &[u16]) -> String 
     }
 }
 
-/// Judges `answer` against the case's expectation.
+/// Judges `answer` against `expect` (the case's expectation, or the scenario's instead).
 pub(crate) fn judge(
     case: PushCase,
+    expect: Expectation,
     request: &str,
     answer: Answer,
     refusal_statuses: &[u16],
     duration: Duration,
 ) -> CaseOutcome {
-    let expected = describe(case.expectation(), refusal_statuses);
+    let expected = describe(expect, refusal_statuses);
     let mut evidence = BTreeMap::from([
         ("expected".to_owned(), expected.clone()),
         ("request".to_owned(), request.to_owned()),
@@ -72,7 +73,7 @@ pub(crate) fn judge(
         Answer::Http { status, body } => {
             evidence.insert("status".to_owned(), status.to_string());
             evidence.insert("body".to_owned(), excerpt(&body));
-            let ok = match case.expectation() {
+            let ok = match expect {
                 Expectation::Accept => (200..300).contains(&status),
                 Expectation::Refuse => refusal_statuses.contains(&status),
             };
@@ -121,12 +122,20 @@ mod tests {
 
     #[test]
     fn accepting_cases_pass_on_2xx_only() {
-        let ok = judge(PushCase::Valid, "r", http(204, ""), REFUSE, Duration::ZERO);
+        let ok = judge(
+            PushCase::Valid,
+            PushCase::Valid.expectation(),
+            "r",
+            http(204, ""),
+            REFUSE,
+            Duration::ZERO,
+        );
         assert!(ok.passed);
         assert_eq!(ok.message, None);
         assert_eq!(ok.evidence.get("status").map(String::as_str), Some("204"));
         let bad = judge(
             PushCase::Valid,
+            PushCase::Valid.expectation(),
             "r",
             http(401, "expired\n"),
             REFUSE,
@@ -141,21 +150,56 @@ mod tests {
 
     #[test]
     fn refusing_cases_pass_on_a_configured_status_only() {
-        let ok = judge(PushCase::WrongAud, "r", http(403, ""), REFUSE, Duration::ZERO);
+        let ok = judge(
+            PushCase::WrongAud,
+            PushCase::WrongAud.expectation(),
+            "r",
+            http(403, ""),
+            REFUSE,
+            Duration::ZERO,
+        );
         assert!(ok.passed);
         assert_eq!(ok.evidence.get("expected").map(String::as_str), Some("401|403"));
         for status in [200, 400, 500] {
-            let bad = judge(PushCase::WrongAud, "r", http(status, ""), REFUSE, Duration::ZERO);
+            let bad = judge(
+                PushCase::WrongAud,
+                PushCase::WrongAud.expectation(),
+                "r",
+                http(status, ""),
+                REFUSE,
+                Duration::ZERO,
+            );
             assert!(!bad.passed, "{status}");
             assert!(bad.message.unwrap().starts_with("push.wrong-aud: "));
         }
-        assert!(judge(PushCase::WrongAud, "r", http(400, ""), &[400], Duration::ZERO).passed);
+        assert!(
+            judge(
+                PushCase::WrongAud,
+                PushCase::WrongAud.expectation(),
+                "r",
+                http(400, ""),
+                &[400],
+                Duration::ZERO
+            )
+            .passed
+        );
+        // A scenario's `[cases.expect]` turns the expectation around.
+        let stated = judge(
+            PushCase::WrongAud,
+            Expectation::Accept,
+            "r",
+            http(204, ""),
+            REFUSE,
+            Duration::ZERO,
+        );
+        assert!(stated.passed && stated.evidence["expected"] == "2xx");
     }
 
     #[test]
     fn no_answer_fails_with_the_error_as_evidence() {
         let out = judge(
             PushCase::Expired,
+            PushCase::Expired.expectation(),
             "r",
             Answer::Failed("connection refused".into()),
             REFUSE,

@@ -1,4 +1,4 @@
-//! The reference push verifier (PROTOCOL.md §6): the embedded default push endpoint.
+//! The reference push verifier (docs/protocol.md §6): the embedded default push endpoint.
 
 mod jwks;
 mod keys;

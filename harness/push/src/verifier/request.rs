@@ -18,7 +18,7 @@ pub enum Refusal {
     NoAuthorization,
     /// An `Authorization` scheme other than `Bearer`.
     NotBearer,
-    /// The token failed a rule of PROTOCOL.md §6.
+    /// The token failed a rule of docs/protocol.md §6.
     Token(PushRefusal),
     /// Google's keys could not be fetched, so nothing could be verified (a nack, not a verdict
     /// on the token).

@@ -43,7 +43,7 @@ def make_handler(args, session_request):
                 return 401, "not-bearer"
             try:
                 # google-auth tries every published certificate when the header has no kid;
-                # PROTOCOL.md §6 tokens always carry one, so its absence is refused here.
+                # docs/protocol.md §6 tokens always carry one, so its absence is refused here.
                 if not jwt.decode_header(token).get("kid"):
                     return 401, "missing-kid"
                 claims = id_token.verify_token(

@@ -6,10 +6,12 @@
 //! - `check`: the inputs belong together (one scenario and seed, one schema, every shard once).
 //! - `measurements`: the merged measurements.
 //! - `parts`: cases, phases, cohorts, devices and notes united.
+//! - `timeline`: the timelines summed second by second, and the merged run's ending.
 
 mod check;
 mod measurements;
 mod parts;
+mod timeline;
 
 use crate::model::{MergeInfo, Outcome, ReportData, RunInfo};
 
@@ -41,12 +43,17 @@ pub fn merge(mut inputs: Vec<ShardReport>, partial: bool) -> Result<ReportData, 
     let measurements = measurements::measurements(&reports, metrics.as_ref(), &mut notes);
     notes.extend(parts::notes(&reports));
     let specs: Vec<_> = first.gates.iter().map(|g| g.gate.clone()).collect();
+    let ending = timeline::ending(&reports);
+    if reports.iter().any(|r| !r.timeline.is_empty()) {
+        notes.push("the timeline sums the shards second by second; latency per interval is in each shard's report, exact percentiles in the measurements".to_owned());
+    }
     let mut merged = ReportData {
         schema_version: first.schema_version,
         tool: first.tool.clone(),
         scenario: first.scenario.clone(),
         run: run_info(&reports),
-        outcome: Outcome::Passed,
+        outcome: ending.as_ref().map_or(Outcome::Passed, |(outcome, _)| *outcome),
+        error: ending.and_then(|(_, error)| error),
         cases: parts::cases(&reports),
         phases: parts::phases(&reports),
         gates: crate::evaluate_gates(&specs, &measurements),
@@ -56,6 +63,7 @@ pub fn merge(mut inputs: Vec<ShardReport>, partial: bool) -> Result<ReportData, 
         notes,
         devices: parts::devices(&reports),
         cohorts: parts::cohorts(&reports),
+        timeline: timeline::timeline(&reports),
         shard: None,
         merged: Some(MergeInfo {
             count,

@@ -8,7 +8,7 @@ use crate::model::{CaseResult, CohortResult, DeviceSummary, PhaseResult, ReportD
 const LISTED: usize = 20;
 
 /// The shard a report is, for messages.
-fn shard(report: &ReportData) -> String {
+pub(super) fn shard(report: &ReportData) -> String {
     report.shard.map_or_else(
         || "the run".to_owned(),
         |s| format!("shard {}/{}", s.index, s.count),

@@ -60,7 +60,7 @@ pub(super) fn section(out: &mut String, report: &ReportData) {
     let _ = writeln!(
         out,
         "## Cohorts: {}\n\n| | cohort | devices (faulty) | expected | connects | accepted | refused (CONNACK) | refused (bridge reason) | no CONNACK | unjudged | differing devices |\n|---|---|---|---|---|---|---|---|---|---|---|",
-        super::markdown::count(report.cohorts.iter().map(|c| c.verdict))
+        super::overview::tally(report.cohorts.iter().map(|c| c.verdict))
     );
     for c in &report.cohorts {
         let _ = writeln!(
@@ -167,5 +167,12 @@ mod tests {
             "{xml}"
         );
         assert!(xml.contains("bad-00001"));
+        let page = crate::render::html(&report);
+        assert!(
+            page.contains("<h2>Cohorts: 1 passed, 1 failed"),
+            "the HTML report too"
+        );
+        assert!(page.contains("cohort <code>alg-none</code>: 2 of 5 devices differed"));
+        assert!(page.contains("<code>bad-00001</code> accepted, expected a refusal (alg-none)"));
     }
 }

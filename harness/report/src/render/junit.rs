@@ -1,12 +1,14 @@
 //! JUnit XML: one testsuite each for cases, phases, gates, cohorts and the baseline comparison; one
-//! testcase per item, failures carrying their message and evidence.
+//! testcase per item, failures carrying their message and evidence. A run that could not
+//! start, could not reach its target or was interrupted adds a `run` testcase marked
+//! `<error>`: CI shows an infrastructure fault, not a failure of the system under test.
 
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::format::value;
-use crate::model::{ReportData, Verdict};
+use crate::model::{Outcome, ReportData, Verdict};
 
 /// Renders the report as JUnit XML.
 pub fn junit(report: &ReportData) -> String {
@@ -57,6 +59,16 @@ pub fn junit(report: &ReportData) -> String {
         )
     }));
 
+    if let Some(message) = run_error(report) {
+        let mut suite = TestSuite::new(format!("{scenario}.run"));
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(message);
+        let mut case = TestCase::new("run", status);
+        case.set_classname(format!("{scenario}.run"));
+        case.set_time(seconds(report.run.duration_secs));
+        suite.add_test_case(case);
+        junit.add_test_suite(suite);
+    }
     junit.add_test_suites([cases, phases, gates]);
     junit.add_test_suites(super::cohorts::junit_suite(report));
     if let Some(baseline) = &report.baseline {
@@ -80,9 +92,47 @@ pub fn junit(report: &ReportData) -> String {
                 0.0,
             )
         }));
+        suite.add_test_cases(baseline.cases.iter().map(|c| {
+            let message = format!(
+                "{} in {}, {} now",
+                verdict_word(c.baseline),
+                baseline.file,
+                verdict_word(c.observed)
+            );
+            testcase(
+                &format!("case {}", c.case),
+                &format!("{scenario}.baseline"),
+                c.verdict,
+                Some(&message),
+                "",
+                0.0,
+            )
+        }));
         junit.add_test_suite(suite);
     }
     junit.to_string().unwrap_or_default()
+}
+
+/// Why the run did not finish, when it did not.
+fn run_error(report: &ReportData) -> Option<String> {
+    match report.outcome {
+        Outcome::Error => Some(format!(
+            "error: {}",
+            report.error.as_deref().unwrap_or("the run could not start")
+        )),
+        Outcome::Aborted => {
+            Some("aborted: the run was interrupted; the report holds what was measured so far".to_owned())
+        }
+        Outcome::Passed | Outcome::Failed => None,
+    }
+}
+
+fn verdict_word(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Passed => "passed",
+        Verdict::Failed => "failed",
+        Verdict::Skipped => "skipped",
+    }
 }
 
 pub(super) fn testcase(
@@ -137,5 +187,19 @@ mod tests {
         );
         assert!(xml.contains("bridge accepted alg &quot;none&quot;"), "{xml}");
         assert!(xml.contains("publish.puback.p99 max &quot;50ms&quot;"), "{xml}");
+        assert!(!xml.contains("<error"), "{xml}");
+    }
+
+    #[test]
+    fn a_run_that_could_not_start_is_an_error_not_a_failure() {
+        let mut report = report();
+        report.outcome = Outcome::Error;
+        report.error = Some("cannot reach the bridge at 127.0.0.1:1: connection refused".into());
+        let xml = junit(&report);
+        assert_eq!(xml.matches("<error").count(), 1, "{xml}");
+        assert!(xml.contains("connection refused"), "{xml}");
+        report.outcome = Outcome::Aborted;
+        let xml = junit(&report);
+        assert!(xml.contains("<error message=\"aborted"), "{xml}");
     }
 }

@@ -1,17 +1,18 @@
-//! The Markdown summary: outcome first, then every failure with its evidence, then the tables.
+//! The Markdown summary: outcome and headline first (devices, messages, losses, throughput),
+//! then every failure with its evidence, then the tables; latencies as one row per metric
+//! with a column per statistic.
 
 use std::fmt::Write as _;
 
 use crate::format::{seconds, value};
-use crate::model::{Bound, Outcome, ReportData, Verdict};
+use crate::model::{Bound, ReportData, Verdict};
+use crate::render::html::outcome_word;
+use crate::render::overview::{COLUMNS, grouped, headline, tally};
 
 /// Renders the report as a Markdown summary a person reads first.
 pub fn markdown(report: &ReportData) -> String {
     let mut out = String::new();
-    let outcome = match report.outcome {
-        Outcome::Passed => "PASSED",
-        Outcome::Failed => "FAILED",
-    };
+    let outcome = outcome_word(report.outcome).to_uppercase();
     let _ = writeln!(out, "# fleetgate `{}`: {outcome}\n", report.scenario.name);
     if let Some(description) = &report.scenario.description {
         let _ = writeln!(out, "{}\n", escape(description));
@@ -25,6 +26,17 @@ pub fn markdown(report: &ReportData) -> String {
         seconds(report.run.duration_secs),
         report.tool.version
     );
+    if let Some(error) = &report.error {
+        let _ = writeln!(out, "**Error:** {}\n", escape(error));
+    }
+    let items = headline(report);
+    if !items.is_empty() {
+        let cells: Vec<String> = items
+            .iter()
+            .map(|(label, v)| format!("**{label}** {v}"))
+            .collect();
+        let _ = writeln!(out, "{}\n", cells.join(" · "));
+    }
     failures(&mut out, report);
     cases(&mut out, report);
     super::cohorts::section(&mut out, report);
@@ -89,21 +101,20 @@ fn failures(out: &mut String, report: &ReportData) {
             value(c.baseline, c.unit)
         ));
     }
+    for c in report
+        .baseline
+        .iter()
+        .flat_map(|b| &b.cases)
+        .filter(|c| c.verdict == Verdict::Failed)
+    {
+        lines.push(format!(
+            "- baseline: case `{}` passed in the baseline and fails now",
+            c.case
+        ));
+    }
     if !lines.is_empty() {
         let _ = writeln!(out, "## Failures\n\n{}\n", lines.join("\n"));
     }
-}
-
-pub(super) fn count(verdicts: impl Iterator<Item = Verdict>) -> String {
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    for verdict in verdicts {
-        match verdict {
-            Verdict::Passed => passed += 1,
-            Verdict::Failed => failed += 1,
-            Verdict::Skipped => skipped += 1,
-        }
-    }
-    format!("{passed} passed, {failed} failed, {skipped} skipped")
 }
 
 pub(super) fn mark(verdict: Verdict) -> &'static str {
@@ -118,7 +129,7 @@ fn cases(out: &mut String, report: &ReportData) {
     let _ = writeln!(
         out,
         "## Cases: {}\n",
-        count(report.cases.iter().map(|c| c.verdict))
+        tally(report.cases.iter().map(|c| c.verdict))
     );
     if report.cases.is_empty() {
         let _ = writeln!(out, "No conformance case was selected.\n");
@@ -208,7 +219,7 @@ fn phases(out: &mut String, report: &ReportData) {
     let _ = writeln!(
         out,
         "## Phases: {}\n",
-        count(report.phases.iter().map(|p| p.verdict))
+        tally(report.phases.iter().map(|p| p.verdict))
     );
     let _ = writeln!(out, "| phase | verdict | time | message |\n|---|---|---|---|");
     for phase in &report.phases {
@@ -231,7 +242,7 @@ fn gates(out: &mut String, report: &ReportData) {
     let _ = writeln!(
         out,
         "## Gates: {}\n",
-        count(report.gates.iter().map(|g| g.verdict))
+        tally(report.gates.iter().map(|g| g.verdict))
     );
     let _ = writeln!(
         out,
@@ -260,11 +271,18 @@ fn baseline(out: &mut String, report: &ReportData) {
     let Some(baseline) = &report.baseline else { return };
     let _ = writeln!(
         out,
-        "## Baseline: {}\n\nCompared with `{}` (scenario `{}`), tolerance {}%.\n",
-        count(baseline.comparisons.iter().map(|c| c.verdict)),
+        "## Baseline: {}\n\nCompared with `{}` (scenario `{}`), tolerance {}% for latencies and rates unless a row says otherwise, noise floor {}.\n",
+        tally(
+            baseline
+                .comparisons
+                .iter()
+                .map(|c| c.verdict)
+                .chain(baseline.cases.iter().map(|c| c.verdict))
+        ),
         baseline.file,
         baseline.scenario,
-        baseline.tolerance_pct
+        baseline.tolerance_pct,
+        value(baseline.noise_floor_us, fleetgate_metrics::Unit::Micros)
     );
     let _ = writeln!(
         out,
@@ -286,17 +304,50 @@ fn baseline(out: &mut String, report: &ReportData) {
         );
     }
     out.push('\n');
+    if !baseline.cases.is_empty() {
+        let _ = writeln!(out, "| case | baseline | now | verdict |\n|---|---|---|---|");
+        for c in &baseline.cases {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} |",
+                c.case,
+                mark(c.baseline),
+                mark(c.observed),
+                mark(c.verdict)
+            );
+        }
+        out.push('\n');
+    }
+    for note in &baseline.notes {
+        let _ = writeln!(out, "{}\n", escape(note));
+    }
 }
 
 fn measurements(out: &mut String, report: &ReportData) {
     if report.measurements.is_empty() {
         return;
     }
-    let _ = writeln!(out, "## Measurements\n\n| metric | value |\n|---|---|");
-    for (key, m) in &report.measurements {
-        let _ = writeln!(out, "| `{key}` | {} |", value(m.value, m.unit));
+    let grouped = grouped(&report.measurements);
+    let _ = writeln!(out, "## Measurements\n");
+    if !grouped.latencies.is_empty() {
+        let _ = writeln!(
+            out,
+            "| latency | {} |\n|---|{}",
+            COLUMNS.join(" | "),
+            "---:|".repeat(COLUMNS.len())
+        );
+        for (metric, cells) in &grouped.latencies {
+            let _ = writeln!(out, "| `{metric}` | {} |", cells.join(" | "));
+        }
+        out.push('\n');
     }
-    out.push('\n');
+    if !grouped.singles.is_empty() {
+        let _ = writeln!(out, "| metric | value |\n|---|---:|");
+        for (key, m) in &grouped.singles {
+            let _ = writeln!(out, "| `{key}` | {} |", value(m.value, m.unit));
+        }
+        out.push('\n');
+    }
 }
 
 /// Keeps table cells intact: no pipes or line breaks.
@@ -336,5 +387,43 @@ mod tests {
         let text = markdown(&passing);
         assert!(text.starts_with("# fleetgate `demo`: PASSED"));
         assert!(!text.contains("## Failures"));
+    }
+
+    #[test]
+    fn the_headline_comes_first_and_latencies_are_one_row_each() {
+        use fleetgate_metrics::{Better, Unit};
+
+        use crate::testing::measurement;
+
+        let mut report = report();
+        for (key, v) in [
+            ("messages.sent", 100.0),
+            ("messages.acked", 100.0),
+            ("messages.lost", 0.0),
+        ] {
+            report
+                .measurements
+                .insert(key.into(), measurement(v, Unit::Count, Better::Lower));
+        }
+        for column in COLUMNS {
+            report.measurements.insert(
+                format!("connect.{column}"),
+                measurement(3_000.0, Unit::Micros, Better::Lower),
+            );
+        }
+        report.measurements.insert(
+            "connect.count".into(),
+            measurement(10.0, Unit::Count, Better::Higher),
+        );
+        let text = markdown(&report);
+        let headline = text.find("**messages** 100 sent, 100 acknowledged").unwrap();
+        assert!(headline < text.find("## Failures").unwrap(), "{text}");
+        assert!(text.contains("**lost** 0"), "{text}");
+        assert!(
+            text.contains("| latency | count | min | mean | p50 | p90 | p95 | p99 | p999 | max |"),
+            "{text}"
+        );
+        assert!(text.contains("| `connect` | 10 | 3.0 ms |"), "{text}");
+        assert!(!text.contains("`connect.p99`"), "{text}");
     }
 }

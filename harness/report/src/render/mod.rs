@@ -1,9 +1,13 @@
-//! Renderers: the same [`ReportData`](crate::ReportData) as JSON, JUnit XML and Markdown.
+//! Renderers: the same [`ReportData`](crate::ReportData) as JSON, JUnit XML, Markdown and a
+//! self-contained HTML page.
 
 mod cohorts;
+mod html;
 mod junit;
 mod markdown;
+mod overview;
 
+pub use html::html;
 pub use junit::junit;
 pub use markdown::markdown;
 

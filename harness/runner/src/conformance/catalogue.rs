@@ -1,4 +1,4 @@
-//! The bridge case catalogue (PROTOCOL.md §1–§4, §8): every case with its id, the rule it
+//! The bridge case catalogue (docs/protocol.md §1–§4, §8): every case with its id, the rule it
 //! checks, what it does, the outcome a bridge of each profile must give, and the safety check
 //! whose absence makes it fail. Ids are `group.name`; `fleetgate cases` lists them.
 
@@ -11,8 +11,8 @@ use fleetgate_identity::rules::Refusal;
 use fleetgate_identity::variants::{KEY_FORMAT_VARIANTS, KeyFormatVariant};
 
 use super::checks::{
-    ClockToken, ConfigCheck, ConnectCheck, CredentialCheck, GatewayCheck, LifecycleCheck, PipelineCheck,
-    TopicCheck,
+    ClockToken, ConfigCheck, ConnectCheck, CredentialCheck, GatewayCheck, LifecycleCheck, MqttCheck,
+    PipelineCheck, TopicCheck,
 };
 
 /// What a case does.
@@ -38,6 +38,8 @@ pub(crate) enum Check {
     Gateway(GatewayCheck),
     /// What reaches Pub/Sub, and when the PUBACK comes.
     Pipeline(PipelineCheck),
+    /// MQTT 3.1.1 MUSTs on raw bytes, and unsupported CONNECT options.
+    Mqtt(MqttCheck),
 }
 
 /// The outcome a case expects: the bridge accepts (CONNACK 0, PUBACK, SUBACK granted, the
@@ -74,7 +76,7 @@ pub(crate) struct RefusalDetail {
 pub(crate) struct BridgeCase {
     /// `group.name`.
     pub id: String,
-    /// The PROTOCOL.md rule.
+    /// The docs/protocol.md rule.
     pub rule: String,
     /// What it does.
     pub check: Check,
@@ -108,6 +110,7 @@ impl BridgeCase {
             Check::Config(c) => c.safety(),
             Check::Gateway(c) => c.safety(),
             Check::Pipeline(c) => c.safety(),
+            Check::Mqtt(c) => c.safety(),
         }
     }
 
@@ -142,6 +145,7 @@ impl BridgeCase {
             Check::Topic(c) => c.expected(),
             Check::Config(_) | Check::Pipeline(_) => (Outcome::Accept, RefusalDetail::default()),
             Check::Gateway(c) => c.expected(),
+            Check::Mqtt(c) => c.expected(profile),
         }
     }
 
@@ -168,7 +172,7 @@ fn jwt_switch(refusal: Refusal) -> Option<SafetyCheck> {
 fn case(id: String, section: &str, rule: &str, check: Check) -> BridgeCase {
     BridgeCase {
         id,
-        rule: format!("PROTOCOL.md {section}: {rule}"),
+        rule: format!("docs/protocol.md {section}: {rule}"),
         check,
     }
 }
@@ -212,6 +216,9 @@ pub(crate) fn all() -> &'static [BridgeCase] {
         let pipelines = PipelineCheck::ALL
             .iter()
             .map(|&c| (format!("pipeline.{}", c.id()), "§3", c.rule(), Check::Pipeline(c)));
+        let mqtt = MqttCheck::ALL
+            .iter()
+            .map(|&c| (format!("mqtt.{}", c.id()), "§1, §11", c.rule(), Check::Mqtt(c)));
         tokens
             .chain(clocks)
             .chain(formats)
@@ -222,6 +229,7 @@ pub(crate) fn all() -> &'static [BridgeCase] {
             .chain(configs)
             .chain(gateways)
             .chain(pipelines)
+            .chain(mqtt)
             .map(|(id, section, rule, check)| case(id, section, rule, check))
             .collect()
     })

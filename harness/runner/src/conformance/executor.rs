@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use fleetgate_bridge::profile::Profile;
 use fleetgate_bridge::session::RegistryPath;
 use fleetgate_report::{CaseResult, Verdict};
-use fleetgate_scenario::model::{BridgeTarget, CaseExpectation, Profile as ScenarioProfile};
+use fleetgate_scenario::model::{BridgeTarget, CaseExpectation, Profile as ScenarioProfile, PubsubTarget};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 
-use super::catalogue::{self, BridgeCase, Outcome};
+use super::catalogue::{self, BridgeCase, Check, Outcome};
 use super::checks::{self, Ctx, Pubsub};
 use super::evidence::judge;
 use super::probe::{Endpoint, client_tls};
@@ -204,6 +204,9 @@ fn skipped(case: &BridgeCase, message: String, verdict: Verdict) -> CaseResult {
     }
 }
 
+/// Why the pipeline cases cannot be judged on an external bridge reading the embedded Pub/Sub.
+const PIPELINE_UNKNOWN: &str = "skipped: an external bridge forwards to its own Pub/Sub, which fleetgate does not know: set [target] pubsub = { emulator = \"host:port\" } to where it forwards";
+
 /// Runs one case and judges it.
 async fn one(ctx: &CaseContext<'_>, checks_ctx: &Ctx<'_>, case: &BridgeCase) -> CaseResult {
     let (mut expected, detail) = case.expected(&checks_ctx.target.profile);
@@ -221,6 +224,13 @@ async fn one(ctx: &CaseContext<'_>, checks_ctx: &Ctx<'_>, case: &BridgeCase) -> 
     }
     if let Some(reason) = checks::unsupported(case.check, checks_ctx.target) {
         return skipped(case, reason, Verdict::Skipped);
+    }
+    if let (Check::Pipeline(_), None, PubsubTarget::Embedded) = (
+        case.check,
+        &checks_ctx.target.embedded,
+        &ctx.scenario.target.pubsub,
+    ) {
+        return skipped(case, PIPELINE_UNKNOWN.to_owned(), Verdict::Skipped);
     }
     let params = ctx.scenario.case_settings.params(&case.id);
     let mut case_ctx = checks_ctx.clone();

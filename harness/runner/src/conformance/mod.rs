@@ -1,4 +1,4 @@
-//! The bridge conformance cases (PROTOCOL.md §1–§4): the catalogue, the probe client that
+//! The bridge conformance cases (docs/protocol.md §1–§4): the catalogue, the probe client that
 //! drives them, and the executor that runs the selected ones against the embedded bridge or an
 //! external one and judges each against the outcome its profile expects.
 //!

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rumqttc::mqttbytes::v4::{ConnAck, Connect, Packet};
+use rumqttc::mqttbytes::QoS;
+use rumqttc::mqttbytes::v4::{ConnAck, Connect, LastWill, Packet};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -95,6 +96,8 @@ pub(crate) struct ConnectParams {
     pub(crate) clean_session: bool,
     /// Keep-alive, seconds.
     pub(crate) keep_alive: u16,
+    /// A Last Will on the device's state topic, which PROTOCOL.md §1 says is unsupported.
+    pub(crate) will: Option<String>,
 }
 
 /// The probes' keep-alive: the 20 min idle limit, so that 1.5 × it (when the bridge closes a
@@ -109,6 +112,7 @@ impl ConnectParams {
             login: Some(("unused".to_owned(), jwt)),
             clean_session: true,
             keep_alive: PROBE_KEEP_ALIVE,
+            will: None,
         }
     }
 }
@@ -171,25 +175,47 @@ impl Probe {
         if let Some((user, password)) = &params.login {
             connect.set_login(user.clone(), password.clone());
         }
+        if let Some(topic) = &params.will {
+            connect.last_will = Some(LastWill::new(topic, "offline", QoS::AtMostOnce, false));
+        }
         probe.send(Packet::Connect(connect)).await?;
-        let code = probe
+        let code = probe.connack().await?;
+        Ok((probe, code))
+    }
+
+    /// Opens a connection and sends `connect`, bytes that may break MQTT 3.1.1 on purpose;
+    /// returns the probe and the CONNACK code, or `None` when the bridge closed without one.
+    pub(crate) async fn connect_raw(
+        endpoint: &Endpoint,
+        connect: &[u8],
+    ) -> Result<(Self, Option<u8>), ProbeError> {
+        let mut probe = Self::open(endpoint).await?;
+        probe.send_raw(connect).await?;
+        let code = probe.connack().await?;
+        Ok((probe, code))
+    }
+
+    /// The CONNACK's code, `None` when the bridge closed without one.
+    async fn connack(&mut self) -> Result<Option<u8>, ProbeError> {
+        let code = self
             .until(|p| matches!(p, Packet::ConnAck(_)))
             .await?
             .and_then(|p| match p {
                 Packet::ConnAck(ack) => Some(connack_code(&ack)),
                 _ => None,
             });
-        Ok((probe, code))
+        Ok(code)
     }
 
     /// Writes one packet.
     pub(crate) async fn send(&mut self, packet: Packet) -> Result<(), ProbeError> {
-        let mut out = BytesMut::new();
-        packet
-            .write(&mut out, MAX_PACKET)
-            .map_err(|e| ProbeError::Malformed(e.to_string()))?;
+        self.send_raw(&encode(packet)?).await
+    }
+
+    /// Writes bytes as they are.
+    pub(crate) async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ProbeError> {
         let write = async {
-            self.io.write_all(&out).await?;
+            self.io.write_all(bytes).await?;
             self.io.flush().await
         };
         timed(self.timeout, write)
@@ -250,6 +276,15 @@ impl Probe {
         }
         Ok(false)
     }
+}
+
+/// One packet's bytes.
+pub(crate) fn encode(packet: Packet) -> Result<BytesMut, ProbeError> {
+    let mut out = BytesMut::new();
+    packet
+        .write(&mut out, MAX_PACKET)
+        .map_err(|e| ProbeError::Malformed(e.to_string()))?;
+    Ok(out)
 }
 
 async fn timed<T>(limit: Duration, future: impl Future<Output = T>) -> Result<T, ProbeError> {

@@ -1,9 +1,11 @@
-//! Starting a scenario's environment: Pub/Sub (embedded, or an emulator at `host:port`), the
+//! Starting a scenario's environment: Pub/Sub (embedded, an emulator at `host:port`, or Google's
+//! emulator in a Docker container, `container`), the
 //! embedded bridge with its registry, admin API and HTTP bridge, and every device the scenario
 //! registers (cohorts with generated keys, `[[device]]` entries with their key files). The CA
 //! and generated private keys are written to the run's output folder; [`faults`] runs the
 //! scenario's fault schedule against the bridge.
 
+mod container;
 mod devices;
 pub mod faults;
 mod pubsub;
@@ -26,6 +28,7 @@ use fleetgate_bridge::session::RegistryPath;
 use fleetgate_bridge::tls::TlsMaterial;
 use fleetgate_bridge::tls_listener::TlsListener;
 use fleetgate_bridge::{Bridge, BridgeConfig, DeviceRegistry};
+use fleetgate_pubsub::server::limits::{Limited, Limits};
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::{BridgeTarget, Profile as ScenarioProfile};
 use tokio::net::TcpListener;
@@ -69,6 +72,8 @@ pub struct EnvironmentOptions {
     /// Where the embedded Pub/Sub listens (`127.0.0.1:0` unless shards on other machines
     /// consume from it, as from `fleetgate serve --pubsub-listen`).
     pub pubsub_listen: SocketAddr,
+    /// The admin API's key; a new one per run when `None`.
+    pub admin_key: Option<String>,
 }
 
 impl EnvironmentOptions {
@@ -92,6 +97,7 @@ impl EnvironmentOptions {
             ca_dir: None,
             shard: Shard::WHOLE,
             pubsub_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_key: None,
         }
     }
 }
@@ -120,6 +126,10 @@ pub struct BridgeEnv {
     pub ca_file: PathBuf,
     /// The admin API's address.
     pub admin: SocketAddr,
+    /// The key the admin API asks for (`Authorization: Bearer <key>`).
+    pub admin_key: String,
+    /// `<out>/admin-key`, the key readable by its owner only.
+    pub admin_key_file: PathBuf,
     /// The HTTP device bridge's address (HTTPS).
     pub http: SocketAddr,
     /// Connection events (one reader at a time: `serve` or the conformance cases).
@@ -176,7 +186,10 @@ pub async fn start(
         true => Some(start_push(scenario, google, &pubsub).await?),
     };
     let (bridge, devices) = match &scenario.target.bridge {
-        BridgeTarget::External { .. } => (None, devices::register(scenario, options, None)?),
+        BridgeTarget::External { host, port, .. } => {
+            reach(host, *port).await?;
+            (None, devices::register(scenario, options, None)?)
+        }
         BridgeTarget::Embedded => {
             let (bridge, devices) = start_bridge(scenario, options, &pubsub).await?;
             (Some(bridge), devices)
@@ -188,6 +201,23 @@ pub async fn start(
         devices,
         push,
     })
+}
+
+/// How long the external bridge has to accept a TCP connection before the run gives up.
+const REACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Fails, naming the address and the cause, when the external bridge's port does not accept
+/// a TCP connection: an unreachable target is an environment fault, not a failed case.
+async fn reach(host: &str, port: u16) -> Result<(), EnvironmentError> {
+    let connect = tokio::net::TcpStream::connect((host, port));
+    let cause = match tokio::time::timeout(REACH_TIMEOUT, connect).await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} s", REACH_TIMEOUT.as_secs()),
+    };
+    Err(EnvironmentError::Start(format!(
+        "cannot reach the bridge under test at {host}:{port}: {cause}"
+    )))
 }
 
 /// Starts the push side alone: the Google mock and the reference verifier, with no Pub/Sub
@@ -345,22 +375,34 @@ async fn start_bridge(
     let admin_addr = admin_listener
         .local_addr()
         .map_err(|e| EnvironmentError::Start(e.to_string()))?;
+    let admin_key = match &options.admin_key {
+        Some(key) => key.clone(),
+        None => admin::generate_key().map_err(EnvironmentError::Start)?,
+    };
+    let admin_key_file = options.out_dir.join("admin-key");
+    write_owner_only(&admin_key_file, &admin_key)?;
     let admin = Admin {
         store: Arc::clone(&store),
         bridge: bridge.clone(),
+        key: Arc::from(admin_key.as_str()),
     };
+    let admin_listener = Limited::new(admin_listener, Limits::ADMIN);
     tokio::spawn(async move { axum::serve(admin_listener, admin::router(admin)).await });
-    let http_tcp = bind(loopback, "the HTTP bridge").await?;
+    // Real Pis use the HTTP bridge too: it listens on the MQTT listener's host.
+    let http_tcp = bind(SocketAddr::new(options.listen.ip(), 0), "the HTTP bridge").await?;
     let http_listener =
         TlsListener::new(http_tcp, server_config).map_err(|e| EnvironmentError::Start(e.to_string()))?;
     let http_addr = axum::serve::Listener::local_addr(&http_listener)
         .map_err(|e| EnvironmentError::Start(e.to_string()))?;
+    let http_listener = Limited::new(http_listener, Limits::HTTP_BRIDGE);
     tokio::spawn(async move { axum::serve(http_listener, http_bridge::router(http_bridge)).await });
     let env = BridgeEnv {
         bridge,
         store,
         ca_file,
         admin: admin_addr,
+        admin_key,
+        admin_key_file,
         http: http_addr,
         events: Arc::new(tokio::sync::Mutex::new(events)),
         profile: profile_name,
@@ -368,4 +410,18 @@ async fn start_bridge(
         tls: scenario.bridge.tls.then(|| Arc::new(tls)),
     };
     Ok((env, devices))
+}
+
+/// Writes a secret readable and writable by its owner only (mode 0600 from creation).
+fn write_owner_only(file: &Path, secret: &str) -> Result<(), EnvironmentError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let _ = std::fs::remove_file(file);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .and_then(|mut f| f.write_all(secret.as_bytes()))
+        .map_err(|e| EnvironmentError::Start(format!("cannot write {}: {e}", file.display())))
 }

@@ -1,5 +1,5 @@
-//! Pub/Sub for a run: the embedded emulator on loopback, or an emulator at `host:port`; the
-//! scenario's topics and one `<topic>-fleetgate` subscription per topic are created in either.
+//! Pub/Sub for a run: the embedded emulator on loopback, an emulator at `host:port`, or Google's
+//! emulator in a container fleetgate starts (`super::container`); the scenario's topics and one `<topic>-fleetgate` subscription per topic are created in either.
 
 use std::sync::{Arc, RwLock};
 
@@ -16,12 +16,14 @@ use gcloud_googleapis::pubsub::v1::push_config::{AuthenticationMethod, OidcToken
 use gcloud_googleapis::pubsub::v1::{PushConfig, Subscription, Topic};
 
 use super::EnvironmentError;
+use super::container::PubsubContainer;
 use crate::forwarders::{EmbeddedPubsub, ExternalPubsub};
 use crate::push_tokens::GoogleTokens;
 
 enum Kind {
     Embedded(EmulatorHandle),
     External(Box<ExternalPubsub>),
+    Container(Box<PubsubContainer>),
 }
 
 /// The run's Pub/Sub.
@@ -41,12 +43,13 @@ impl PubsubEnv {
         match &self.kind {
             Kind::Embedded(handle) => Arc::new(EmbeddedPubsub(handle.emulator().clone())),
             Kind::External(external) => Arc::new((**external).clone()),
+            Kind::Container(container) => Arc::new(container.client.clone()),
         }
     }
 
     /// Creates `name`, an authenticated push subscription on `topic` to `target` (OIDC token
     /// for its service account, audience its own or the URL). Only the embedded emulator can
-    /// push with a token (PROTOCOL.md §7); the scenario compiler refuses the rest.
+    /// push with a token (docs/protocol.md §7); the scenario compiler refuses the rest.
     pub(super) fn subscribe_push(
         &self,
         topic: &str,
@@ -84,7 +87,7 @@ impl PubsubEnv {
     pub fn source(&self) -> Source {
         match &self.kind {
             Kind::Embedded(handle) => Source::Embedded(handle.emulator().clone()),
-            Kind::External(_) => Source::External(self.address.clone()),
+            Kind::External(_) | Kind::Container(_) => Source::External(self.address.clone()),
         }
     }
 
@@ -103,10 +106,14 @@ impl PubsubEnv {
         Some(("pubsub.stored_bytes.peak".to_owned(), measurement))
     }
 
-    /// Stops the embedded emulator.
+    /// Stops the embedded emulator, or removes the container.
     pub(super) async fn shutdown(self) {
-        if let Kind::Embedded(handle) = self.kind {
-            let _ = handle.shutdown().await;
+        match self.kind {
+            Kind::Embedded(handle) => {
+                let _ = handle.shutdown().await;
+            }
+            Kind::Container(container) => container.remove().await,
+            Kind::External(_) => {}
         }
     }
 }
@@ -196,9 +203,15 @@ pub(super) async fn start(
             (Kind::External(Box::new(external)), address.clone())
         }
         PubsubTarget::Container => {
-            return Err(EnvironmentError::Start(
-                "pubsub = \"container\" needs Google's emulator in Docker, which this build does not start; run it yourself (docker-compose.yml's `pubsub` service, or `docker run -p 8085:8085 gcr.io/google.com/cloudsdktool/google-cloud-cli:emulators gcloud beta emulators pubsub start --host-port=0.0.0.0:8085`) and name it with pubsub = { emulator = \"localhost:8085\" }".into(),
-            ));
+            let container = PubsubContainer::start().await.map_err(EnvironmentError::Start)?;
+            for (topic, subscription) in pairs() {
+                if let Err(e) = container.client.ensure(topic, subscription, false).await {
+                    container.remove().await;
+                    return Err(start_error(&e));
+                }
+            }
+            let address = container.address.clone();
+            (Kind::Container(Box::new(container)), address)
         }
     };
     Ok(PubsubEnv {

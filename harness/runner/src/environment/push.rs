@@ -1,4 +1,4 @@
-//! The push side of a run (PROTOCOL.md §6): the Google mock over HTTP serving the run's one
+//! The push side of a run (docs/protocol.md §6): the Google mock over HTTP serving the run's one
 //! Google identity (the same one the embedded Pub/Sub emulator signs its push tokens with), and
 //! the push endpoint under test: the reference verifier trusting the mock's JWKS (embedded), or
 //! the user's URL, which must trust the mock's certificates.

@@ -20,6 +20,7 @@ const FLEET_COUNTERS: &[&str] = &[
     "messages.dropped_by_device",
     "connects.accepted",
     "connects.refused",
+    "connects.failed",
     "connections.lost",
     "reconnects",
     "token.refreshes",
@@ -59,7 +60,7 @@ pub(super) fn measurements(
         values.insert("messages.push_duplicated".into(), tally.seen.duplicated as f64);
     }
     let accepted = recorder.counter("connects.accepted");
-    let attempts = accepted + recorder.counter("connects.refused");
+    let attempts = accepted + recorder.counter("connects.refused") + recorder.counter("connects.failed");
     if attempts > 0 {
         values.insert("connect.success_ratio".into(), accepted as f64 / attempts as f64);
     }

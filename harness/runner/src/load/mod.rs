@@ -17,10 +17,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use fleetgate_fleet::driver::Shared;
+use fleetgate_fleet::engine::Progress;
 use fleetgate_fleet::engine::{self, FleetRun};
-use fleetgate_metrics::names::REFUSALS_PREFIX;
-use fleetgate_metrics::{IntervalLog, MetricSet};
-use fleetgate_report::{Measurement, PhaseResult, Verdict};
+use fleetgate_metrics::names::{CONNECT_ERRORS_PREFIX, REFUSALS_PREFIX};
+use fleetgate_metrics::{IntervalLog, MetricSet, Recorder};
+use fleetgate_report::{IntervalLatency, Measurement, PhaseResult, TimelineSample, Verdict};
 use fleetgate_scenario::Scenario;
 
 use crate::environment::{Environment, faults};
@@ -43,17 +44,20 @@ pub(crate) struct LoadResult {
     pub devices: Vec<fleetgate_report::DeviceSummary>,
     /// Each cohort's connects against what was expected of them.
     pub cohorts: Vec<fleetgate_report::CohortResult>,
+    /// The load over time, one sample per progress reading.
+    pub timeline: Vec<TimelineSample>,
 }
 
 /// Runs the scenario's phases with its cohorts (the options' shard of them, from the options'
 /// start time); progress goes to `watch` once a second and the interval log to
-/// `<out_dir>/metrics.hlog`.
+/// `<out_dir>/metrics.hlog`. Cancelling the options' `stop` ends the fleet at once.
 pub(crate) async fn run(
     scenario: &Scenario,
     env: &mut Environment,
     options: &RunOptions,
     watch: &mut dyn FnMut(&RunEvent),
 ) -> LoadResult {
+    let stop = &options.stop;
     if scenario.phases.is_empty() {
         return LoadResult::default();
     }
@@ -64,7 +68,10 @@ pub(crate) async fn run(
     };
     let mut notes = Vec::new();
     let downstreams = Downstreams::start(scenario, env, options.shard);
-    notes.extend(start::wait(options.start_at).await);
+    tokio::select! {
+        () = stop.cancelled() => return LoadResult::default(),
+        waited = start::wait(options.start_at) => notes.extend(waited),
+    }
     let plan = match plan::fleet(scenario, env, options.shard) {
         Ok(plan) => plan,
         Err(message) => return failed(scenario, &message),
@@ -105,7 +112,12 @@ pub(crate) async fn run(
                 applied.push(format!("fault applied: {}", faults::describe(fault)));
             })
         });
-    let fleet = engine::run(&plan, shared, log, &mut |p| watch(&RunEvent::Progress(p.clone()))).await;
+    let mut timeline = Vec::new();
+    let fleet = engine::run(&plan, shared, log, stop, &mut |p| {
+        timeline.push(sample(p));
+        watch(&RunEvent::Progress(p.clone()));
+    })
+    .await;
     if let Some(schedule) = schedule {
         schedule.abort();
     }
@@ -147,29 +159,48 @@ pub(crate) async fn run(
         notes,
         devices: observer.summaries(|id| real.contains(id)),
         cohorts,
+        timeline,
     }
 }
 
-/// Every phase passed when devices connected; failed with the refusals when none did.
+/// A progress reading as a timeline sample of the report.
+fn sample(progress: &Progress) -> TimelineSample {
+    TimelineSample {
+        at_secs: progress.elapsed.as_secs_f64(),
+        length_secs: progress.interval.as_secs_f64(),
+        phase: progress.phase.clone(),
+        devices: progress.devices,
+        connected: progress.connected,
+        sent: progress.sent,
+        acked: progress.acked,
+        acked_per_sec: progress.acked_per_sec,
+        errors: progress.errors,
+        latency: progress
+            .latency
+            .iter()
+            .map(|(metric, s)| {
+                let latency = IntervalLatency {
+                    count: s.count,
+                    p50: s.p50 as f64,
+                    p90: s.p90 as f64,
+                    p99: s.p99 as f64,
+                    max: s.max as f64,
+                };
+                (metric.clone(), latency)
+            })
+            .collect(),
+    }
+}
+
+/// Every phase passed when devices connected; failed, naming why, when none ever did.
 fn phases(fleet: &FleetRun) -> Vec<PhaseResult> {
     let connected = fleet.metrics.counter("connects.accepted");
-    let refusals: Vec<String> = fleet
-        .metrics
-        .counters()
-        .filter(|(name, _)| name.starts_with(REFUSALS_PREFIX) || name.starts_with("connack."))
-        .map(|(name, n)| format!("{n} × {name}"))
-        .collect();
     fleet
         .phases
         .iter()
         .map(|span| {
             let (verdict, message) = if connected == 0 {
-                let why = if refusals.is_empty() {
-                    "no CONNACK was ever received".to_owned()
-                } else {
-                    format!("refusals: {}", refusals.join(", "))
-                };
-                (Verdict::Failed, format!("no device could connect ({why})"))
+                (Verdict::Failed, never_connected(&fleet.metrics))
             } else {
                 (
                     Verdict::Passed,
@@ -188,6 +219,39 @@ fn phases(fleet: &FleetRun) -> Vec<PhaseResult> {
             }
         })
         .collect()
+}
+
+/// Why no device could connect: every attempt by its outcome (CONNACK codes, refusals the
+/// embedded bridge gave, connection errors before a CONNACK), with the number of attempts.
+fn never_connected(metrics: &Recorder) -> String {
+    let causes: Vec<(u64, String)> = metrics
+        .counters()
+        .filter_map(|(name, n)| {
+            let cause = if let Some(code) = name.strip_prefix("connack.") {
+                format!("CONNACK code {code}")
+            } else if let Some(reason) = name.strip_prefix(REFUSALS_PREFIX) {
+                format!("refused by the bridge: {reason}")
+            } else {
+                match name.strip_prefix(CONNECT_ERRORS_PREFIX)? {
+                    "refused" => "connection refused".to_owned(),
+                    "tls" => "TLS handshake failed".to_owned(),
+                    "timeout" => "timed out".to_owned(),
+                    "closed" => "closed by the peer before a CONNACK".to_owned(),
+                    other => format!("connection error ({other})"),
+                }
+            };
+            Some((n, format!("{n} × {cause} ({name})")))
+        })
+        .collect();
+    let attempts = metrics.counter("connects.refused") + metrics.counter("connects.failed");
+    if causes.is_empty() {
+        return format!("no device could connect: no CONNACK was ever received ({attempts} attempts)");
+    }
+    let listed: Vec<&str> = causes.iter().map(|(_, text)| text.as_str()).collect();
+    format!(
+        "no device could connect in {attempts} attempts: {}",
+        listed.join(", ")
+    )
 }
 
 /// When the whole fleet was up, and the process's peak memory per device.

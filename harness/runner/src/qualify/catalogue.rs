@@ -72,47 +72,49 @@ impl DeviceCase {
     pub(crate) fn rule(self) -> &'static str {
         match self {
             Self::Connect => {
-                "PROTOCOL.md §1, §2: connects over TLS with its registry client id and a JWT whose alg matches a registered key, aud = project, exp − iat ≤ 24 h"
+                "docs/protocol.md §1, §2: connects over TLS with its registry client id and a JWT whose alg matches a registered key, aud = project, exp − iat ≤ 24 h"
             }
-            Self::ClockOffset => "PROTOCOL.md §2: the device's iat is within the skew (10 min) of true time",
+            Self::ClockOffset => {
+                "docs/protocol.md §2: the device's iat is within the skew (10 min) of true time"
+            }
             Self::TlsUntrustedCa => {
-                "PROTOCOL.md §10: a server certificate from a CA the device was not given aborts the handshake; no CONNECT is sent"
+                "docs/protocol.md §10: a server certificate from a CA the device was not given aborts the handshake; no CONNECT is sent"
             }
             Self::TlsWrongHost => {
-                "PROTOCOL.md §10: a server certificate for another host name aborts the handshake; no CONNECT is sent"
+                "docs/protocol.md §10: a server certificate for another host name aborts the handshake; no CONNECT is sent"
             }
             Self::TlsExpired => {
-                "PROTOCOL.md §10: an expired server certificate aborts the handshake; no CONNECT is sent"
+                "docs/protocol.md §10: an expired server certificate aborts the handshake; no CONNECT is sent"
             }
             Self::BackoffRefused => {
-                "PROTOCOL.md §10: after refused connects the device waits ≥ 1 s, longer after each, with jitter"
+                "docs/protocol.md §10: after refused connects the device waits ≥ 1 s, longer after each, with jitter"
             }
             Self::BackoffNoConnack => {
-                "PROTOCOL.md §10: a CONNECT that gets no CONNACK is given up by the device, which retries with growing waits of ≥ 1 s"
+                "docs/protocol.md §10: a CONNECT that gets no CONNACK is given up by the device, which retries with growing waits of ≥ 1 s"
             }
             Self::FreshToken => {
-                "PROTOCOL.md §1, §10: after a close as for an expired token the next CONNECT carries a new JWT"
+                "docs/protocol.md §1, §10: after a close as for an expired token the next CONNECT carries a new JWT"
             }
             Self::Qos1Republish => {
-                "PROTOCOL.md §10: QoS 1 telemetry without a PUBACK when the connection ended is published again"
+                "docs/protocol.md §10: QoS 1 telemetry without a PUBACK when the connection ended is published again"
             }
             Self::ConfigAck => {
-                "PROTOCOL.md §3, §10: the device subscribes to its config at QoS 1 and acknowledges a new config"
+                "docs/protocol.md §3, §10: the device subscribes to its config at QoS 1 and acknowledges a new config"
             }
             Self::Commands => {
-                "PROTOCOL.md §3, §10: the device subscribes to /devices/{id}/commands/# and receives a command"
+                "docs/protocol.md §3, §10: the device subscribes to /devices/{id}/commands/# and receives a command"
             }
             Self::Keepalive => {
-                "PROTOCOL.md §1, §10: a keep-alive between 1 s and 20 min is set and kept: a packet within every 1.5 × keep-alive"
+                "docs/protocol.md §1, §10: a keep-alive between 1 s and 20 min is set and kept: a packet within every 1.5 × keep-alive"
             }
             Self::Topics => {
-                "PROTOCOL.md §3, §10: only its own events and state topics, QoS ≤ 1, state at most once a second"
+                "docs/protocol.md §3, §10: only its own events and state topics, QoS ≤ 1, state at most once a second"
             }
             Self::RefreshBeforeExpiry => {
-                "PROTOCOL.md §1, §10: the device reconnects with a new JWT before exp + skew (lasts as long as the device's token)"
+                "docs/protocol.md §1, §10: the device reconnects with a new JWT before exp + skew (lasts as long as the device's token)"
             }
             Self::LongOutage => {
-                "PROTOCOL.md §10: after a long outage (60 s) the device comes back by itself, its backoff capped"
+                "docs/protocol.md §10: after a long outage (60 s) the device comes back by itself, its backoff capped"
             }
         }
     }

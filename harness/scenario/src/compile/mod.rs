@@ -4,6 +4,7 @@
 //! against the declared format and the checks of this module add what only the whole file shows
 //! (duplicate names, unknown cases and metrics, inconsistent keys).
 
+mod baseline;
 mod behaviour;
 mod cohort;
 pub(crate) mod cohort_fault;
@@ -102,6 +103,7 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
         credential_faults_need_the_embedded_bridge(fields.array("cohort"), &cohorts, target, cx);
         cohort_fault::expectations_the_profile_gives(fields.array("cohort"), &cohorts, target, &bridge, cx);
     }
+    let baseline = baseline::baseline(fields.table("baseline").unwrap_or(&empty), cx);
     let declares_devices = fields.get("device").is_some();
     if !declares_cohorts
         && !declares_devices
@@ -131,6 +133,7 @@ fn assemble(fields: &Fields, file: &SourceFile, cases: &[&str], cx: &mut Cx) -> 
         phases,
         gates,
         push: push?,
+        baseline,
     })
 }
 

@@ -69,7 +69,7 @@ pub(super) fn push(
     {
         cx.error(
             item,
-            "subscribe = true needs the embedded Pub/Sub: Google's emulator pushes without an OIDC token (PROTOCOL.md §7), so no push could be authenticated",
+            "subscribe = true needs the embedded Pub/Sub: Google's emulator pushes without an OIDC token (docs/protocol.md §7), so no push could be authenticated",
             "pubsub = \"embedded\" in [target], or subscribe = false",
         );
     }

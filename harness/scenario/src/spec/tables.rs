@@ -32,7 +32,7 @@ const fn maybe(name: &'static str, kind: Kind, doc: &'static str) -> KeySpec {
     }
 }
 
-/// Bridge profiles: the answers a bridge gives where PROTOCOL.md leaves the rule configurable.
+/// Bridge profiles: the answers a bridge gives where docs/protocol.md leaves the rule configurable.
 pub const PROFILES: &[&str] = &["google", "clearblade"];
 /// JWT algorithms a device may sign with.
 pub const ALGORITHMS: &[&str] = &["RS256", "ES256"];
@@ -103,6 +103,51 @@ pub static ROOT: TableSpec = TableSpec {
                 value: &Kind::Table(&GATE),
             },
             "Thresholds on measured metrics; a run that misses one fails.",
+        ),
+        maybe(
+            "baseline",
+            Kind::Table(&BASELINE),
+            "How a run is compared with a baseline report (`fleetgate run --baseline`).",
+        ),
+    ],
+};
+
+/// `[baseline]`.
+pub static BASELINE: TableSpec = TableSpec {
+    title: "[baseline]",
+    doc: "How a run is compared with a baseline report (`--baseline`): which measurements, how strictly, and whether case verdicts count.",
+    keys: &[
+        opt(
+            "compare",
+            Kind::Array(&Kind::Str),
+            "[\"*.p50\", \"*.p99\", \"publish.throughput\", \"push.rate\", \"pipeline.delivered_ratio\", \"messages.lost\", …]",
+            "Measurement keys or globs compared (`*` matches any run of characters, `?` one); the default compares medians and 99th percentiles of latencies, throughput, the push rate, the delivery ratio and the loss and error counters, never min or max.",
+        ),
+        opt(
+            "tolerance",
+            Kind::Threshold,
+            "\"25%\"",
+            "How much worse than the baseline a latency or a rate may be, as a percentage (99th percentiles: 50% unless `tolerances` says otherwise); counts and ratios compare exactly.",
+        ),
+        opt(
+            "noise_floor",
+            Kind::Duration,
+            "\"1ms\"",
+            "A latency change smaller than this is never a regression, whatever the percentage.",
+        ),
+        opt(
+            "cases",
+            Kind::Bool,
+            "true",
+            "Compare case verdicts: a case that passed in the baseline and fails now fails the run; new cases are noted.",
+        ),
+        maybe(
+            "tolerances",
+            Kind::Map {
+                keys: "a measurement key or glob such as \"publish.puback.p99\" or \"messages.*\"",
+                value: &Kind::Threshold,
+            },
+            "Tolerances of single measurements, as percentages; an exact key wins over a glob, and among globs the last written wins.",
         ),
     ],
 };
@@ -719,7 +764,7 @@ pub static CASE_PARAMS: TableSpec = TableSpec {
 /// `[push]`.
 pub static PUSH: TableSpec = TableSpec {
     title: "[push]",
-    doc: "Authenticated push (PROTOCOL.md §6): what the push endpoint expects, the pipeline's push hop, push load.",
+    doc: "Authenticated push (docs/protocol.md §6): what the push endpoint expects, the pipeline's push hop, push load.",
     keys: &[
         maybe(
             "service_account",

@@ -546,8 +546,12 @@ fn silence_for_one_and_a_half_keep_alives_closes_the_connection() {
 
 #[test]
 fn a_zero_keep_alive_leaves_only_the_idle_limit() {
+    // Where the profile accepts keep-alive 0 at all (both reference profiles refuse it).
     let registry = FakeRegistry::default();
-    let mut s = session(Profile::google());
+    let mut s = session(Profile {
+        keep_alive_zero: crate::profile::Unsupported::Accept,
+        ..Profile::google()
+    });
     s.packet(
         connect_with_keep_alive(&client_id("pi-1"), GOOD, 0),
         T0,
@@ -625,3 +629,4 @@ fn an_outside_close_records_one_disconnect_event() {
 }
 
 mod gateway;
+mod strict;

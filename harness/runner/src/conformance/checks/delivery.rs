@@ -1,4 +1,4 @@
-//! Config and commands (PROTOCOL.md §3) on the embedded bridge: the latest config after
+//! Config and commands (docs/protocol.md §3) on the embedded bridge: the latest config after
 //! SUBSCRIBE, QoS 1 redelivery of the newest version until PUBACK (the bridge's clock moved past
 //! the redelivery interval), QoS 0 once, and commands only while subscribed.
 

@@ -6,10 +6,13 @@
 //! - `delivery`: config and commands.
 //! - `lifecycle`: disconnects at expiry, idle limit and connection age (the moved clock).
 //! - `pipeline`: what reaches Pub/Sub, and the PUBACK's timing.
+//! - `mqtt`: MQTT 3.1.1 MUSTs on raw bytes, and the CONNECT options PROTOCOL.md calls
+//!   unsupported.
 
 mod connect;
 mod delivery;
 mod lifecycle;
+mod mqtt;
 mod pipeline;
 mod session;
 
@@ -246,6 +249,46 @@ checks! {
     }
 }
 
+checks! {
+    /// MQTT 3.1.1 MUSTs (PROTOCOL.md §11) and unsupported CONNECT options (§1).
+    MqttCheck {
+        ProtocolLevel3 => "protocol-level-3", Some(S::ProtocolLevel), "a CONNECT of protocol level 3 gets CONNACK 0x01, then a close (MQTT-3.1.2-2)";
+        ProtocolLevel5 => "protocol-level-5", Some(S::ProtocolLevel), "a CONNECT saying level 5 with a 3.1.1 body gets CONNACK 0x01, then a close (MQTT-3.1.2-2)";
+        Mqtt5Client => "mqtt5-client", Some(S::ProtocolLevel), "an MQTT 5 client's CONNECT gets CONNACK 0x01, then a close (MQTT-3.1.2-2)";
+        ConnectReservedFlag => "connect-reserved-flag", Some(S::ConnectReservedFlag), "a CONNECT with its reserved flag set is closed (MQTT-3.1.2-3)";
+        PasswordWithoutUsername => "password-without-username", Some(S::PasswordWithoutUsername), "a CONNECT with a password but no user-name flag is closed (MQTT-3.1.2-22)";
+        PublishQos3 => "publish-qos3", None, "a PUBLISH with both QoS bits set closes the connection (MQTT-3.3.1-4)";
+        SubscribeFlags => "subscribe-flags", Some(S::FixedHeaderFlags), "a SUBSCRIBE whose fixed-header flags are not 0010 closes the connection (MQTT-2.2.2-2, 3.8.1-1)";
+        UnsubscribeFlags => "unsubscribe-flags", Some(S::FixedHeaderFlags), "an UNSUBSCRIBE whose fixed-header flags are not 0010 closes the connection (MQTT-2.2.2-2, 3.10.1-1)";
+        PingreqFlags => "pingreq-flags", Some(S::FixedHeaderFlags), "a PINGREQ whose fixed-header flags are not 0000 closes the connection (MQTT-2.2.2-2)";
+        LastWill => "last-will", Some(S::WillRefused), "a CONNECT with a Last Will is refused: Will is unsupported (PROTOCOL.md §1), per profile";
+        KeepAliveZero => "keep-alive-zero", Some(S::KeepAliveRequired), "a CONNECT with keep-alive 0 is refused: a client must set one (PROTOCOL.md §1), per profile";
+    }
+}
+
+impl MqttCheck {
+    pub(crate) fn expected(self, profile: &Profile) -> (Outcome, RefusalDetail) {
+        use fleetgate_bridge::profile::Unsupported;
+        let unsupported = |setting, reason| match setting {
+            Unsupported::Refuse(code) => refuse(Some(code), reason),
+            Unsupported::Accept => accept(),
+        };
+        let closed = |connack| {
+            let detail = RefusalDetail {
+                connack,
+                reason: None,
+            };
+            (Outcome::Refuse, detail)
+        };
+        match self {
+            Self::ProtocolLevel3 | Self::ProtocolLevel5 | Self::Mqtt5Client => closed(Some(1)),
+            Self::LastWill => unsupported(profile.last_will, "last-will-unsupported"),
+            Self::KeepAliveZero => unsupported(profile.keep_alive_zero, "keep-alive-required"),
+            _ => closed(None),
+        }
+    }
+}
+
 fn accept() -> (Outcome, RefusalDetail) {
     (Outcome::Accept, RefusalDetail::default())
 }
@@ -286,6 +329,7 @@ pub(crate) async fn run(check: Check, ctx: &Ctx<'_>) -> Result<Observation, Stri
         Check::Config(c) => delivery::run(c, ctx).await,
         Check::Gateway(c) => session::gateway(c, ctx).await,
         Check::Pipeline(c) => pipeline::run(c, ctx).await,
+        Check::Mqtt(c) => mqtt::run(c, ctx).await,
     }
 }
 

@@ -1,4 +1,5 @@
-//! Case-id globs: `*` matches any run of characters, `?` one character.
+//! Name globs, for case ids and metric keys alike: `*` matches any run of characters, `?` one
+//! character.
 
 /// Whether `text` matches `pattern`.
 pub fn matches(pattern: &str, text: &str) -> bool {
