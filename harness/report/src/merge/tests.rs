@@ -141,3 +141,45 @@ fn a_partial_merge_says_which_shards_are_missing() {
         merged.notes
     );
 }
+
+#[test]
+fn a_shard_that_could_not_run_makes_the_merge_an_error_naming_it() {
+    let mut shards: Vec<_> = (0..3).map(|i| shard(i, 3, &samples(u64::from(i)))).collect();
+    shards[1].report.outcome = Outcome::Error;
+    shards[1].report.error = Some("cannot reach the bridge".into());
+    shards[2].report.outcome = Outcome::Aborted;
+    let merged = merge(shards, false).unwrap();
+    assert_eq!(merged.outcome, Outcome::Error);
+    assert_eq!(merged.error.as_deref(), Some("shard 1/3: cannot reach the bridge"));
+}
+
+#[test]
+fn an_interrupted_shard_makes_the_merge_aborted() {
+    let mut shards: Vec<_> = (0..2).map(|i| shard(i, 2, &samples(u64::from(i)))).collect();
+    shards[0].report.outcome = Outcome::Aborted;
+    let merged = merge(shards, false).unwrap();
+    assert_eq!(merged.outcome, Outcome::Aborted);
+    assert_eq!(merged.error, None);
+}
+
+#[test]
+fn timelines_are_summed_second_by_second_with_each_shards_latest_sample() {
+    use crate::model::TimelineSample;
+    let sample = |at_secs: f64, connected: u64, acked: u64| TimelineSample {
+        at_secs,
+        length_secs: 1.0,
+        devices: 10,
+        connected,
+        sent: acked,
+        acked,
+        acked_per_sec: 5.0,
+        ..TimelineSample::default()
+    };
+    let mut shards: Vec<_> = (0..2).map(|i| shard(i, 2, &samples(u64::from(i)))).collect();
+    shards[0].report.timeline = vec![sample(1.02, 4, 5), sample(1.98, 10, 10), sample(3.01, 10, 15)];
+    shards[1].report.timeline = vec![sample(0.97, 6, 4), sample(2.4, 10, 9)];
+    let merged = merge(shards, false).unwrap();
+    let seconds: Vec<_> = merged.timeline.iter().map(|s| (s.at_secs, s.connected, s.acked)).collect();
+    assert_eq!(seconds, vec![(1.0, 10, 9), (2.0, 20, 19), (3.0, 20, 24)]);
+    assert!(merged.timeline.iter().all(|s| s.devices == 20 && s.latency.is_empty()));
+}
