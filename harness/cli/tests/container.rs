@@ -35,11 +35,16 @@ fn the_emulator_runs_in_a_container_or_the_run_says_why_not() {
     }
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("needs a Docker daemon"), "{stderr}");
-    assert!(stderr.contains("pubsub = { emulator"), "says what to do instead: {stderr}");
+    assert!(
+        stderr.contains("pubsub = { emulator"),
+        "says what to do instead: {stderr}"
+    );
     assert_eq!(report["outcome"], "error");
     assert!(report["error"].as_str().unwrap().contains("Docker daemon"));
     for name in ["junit.xml", "summary.md", "report.html"] {
         assert!(out.join(name).exists(), "{name} written");
     }
-    eprintln!("skipped the container run: no Docker daemon here (DOCKER_HOST unset, /var/run/docker.sock does not answer); checked the exit 3 instead");
+    eprintln!(
+        "skipped the container run: no Docker daemon here (DOCKER_HOST unset, /var/run/docker.sock does not answer); checked the exit 3 instead"
+    );
 }

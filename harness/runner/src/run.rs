@@ -18,8 +18,8 @@ use crate::cases::{self, CaseContext};
 use crate::environment::{self, EnvironmentError, EnvironmentOptions, KeyProgress};
 use crate::events::RunEvent;
 use crate::load;
-use fleetgate_fleet::shard::Shard;
 use crate::push_load::PushLoadReport;
+use fleetgate_fleet::shard::Shard;
 
 /// How long the environment has to shut down after the run, and the runtime's tasks to end.
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);

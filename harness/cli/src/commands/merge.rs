@@ -38,7 +38,11 @@ pub(crate) fn merge(args: &MergeArgs) -> anyhow::Result<u8> {
         .notes
         .extend(unreadable.iter().map(|m| format!("not merged: {m}")));
     if let Some(path) = &args.baseline.file {
-        let settings = match args.scenario.as_deref().map(|file| baseline_settings(file, &report)) {
+        let settings = match args
+            .scenario
+            .as_deref()
+            .map(|file| baseline_settings(file, &report))
+        {
             Some(Err(message)) => {
                 error(&message);
                 return Ok(exit_codes::INVALID);

@@ -61,7 +61,10 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
         Err(e) => {
             let message = e.to_string();
             let code = not_run(e);
-            (fleetgate_runner::not_started(scenario, started, &message, options.shard), code)
+            (
+                fleetgate_runner::not_started(scenario, started, &message, options.shard),
+                code,
+            )
         }
     };
     if let Err(message) = write_reports(&out_dir, &report) {

@@ -150,7 +150,10 @@ fn a_shard_that_could_not_run_makes_the_merge_an_error_naming_it() {
     shards[2].report.outcome = Outcome::Aborted;
     let merged = merge(shards, false).unwrap();
     assert_eq!(merged.outcome, Outcome::Error);
-    assert_eq!(merged.error.as_deref(), Some("shard 1/3: cannot reach the bridge"));
+    assert_eq!(
+        merged.error.as_deref(),
+        Some("shard 1/3: cannot reach the bridge")
+    );
 }
 
 #[test]
@@ -179,7 +182,16 @@ fn timelines_are_summed_second_by_second_with_each_shards_latest_sample() {
     shards[0].report.timeline = vec![sample(1.02, 4, 5), sample(1.98, 10, 10), sample(3.01, 10, 15)];
     shards[1].report.timeline = vec![sample(0.97, 6, 4), sample(2.4, 10, 9)];
     let merged = merge(shards, false).unwrap();
-    let seconds: Vec<_> = merged.timeline.iter().map(|s| (s.at_secs, s.connected, s.acked)).collect();
+    let seconds: Vec<_> = merged
+        .timeline
+        .iter()
+        .map(|s| (s.at_secs, s.connected, s.acked))
+        .collect();
     assert_eq!(seconds, vec![(1.0, 10, 9), (2.0, 20, 19), (3.0, 20, 24)]);
-    assert!(merged.timeline.iter().all(|s| s.devices == 20 && s.latency.is_empty()));
+    assert!(
+        merged
+            .timeline
+            .iter()
+            .all(|s| s.devices == 20 && s.latency.is_empty())
+    );
 }

@@ -32,10 +32,9 @@ impl PubsubContainer {
         let container = CloudSdk::pubsub().start().await.map_err(|e| {
             format!("pubsub = \"container\": Docker could not start Google's emulator ({e}); check `docker run google/cloud-sdk:362.0.0-emulators` works here")
         })?;
-        let port = container
-            .get_host_port_ipv4(PUBSUB_PORT)
-            .await
-            .map_err(|e| format!("pubsub = \"container\": the emulator's port {PUBSUB_PORT} is not published ({e})"))?;
+        let port = container.get_host_port_ipv4(PUBSUB_PORT).await.map_err(|e| {
+            format!("pubsub = \"container\": the emulator's port {PUBSUB_PORT} is not published ({e})")
+        })?;
         let host = container
             .get_host()
             .await
