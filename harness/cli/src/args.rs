@@ -1,6 +1,9 @@
 //! Command-line arguments.
 
 use std::path::PathBuf;
+use std::time::SystemTime;
+
+use fleetgate_runner::Shard;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -34,19 +37,45 @@ pub(crate) enum Command {
     /// Device key pools.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Reports: merge the reports of a sharded run.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReportCommand {
+    /// Merge the reports of the shards of one run (`run --shard I/N`) into one, losslessly:
+    /// histograms merged, counters summed, ratios recomputed, gates judged on the merged figures.
+    /// Writes the same report files as `run` and exits like it.
+    Merge(MergeArgs),
 }
 
 #[derive(Debug, Args)]
-pub(crate) struct RunArgs {
-    /// The scenario file.
-    pub(crate) file: PathBuf,
-    /// Write the reports to this folder [default: reports/<scenario>-<UTC time>/].
+pub(crate) struct MergeArgs {
+    /// The shards' report folders (each with its report.json), or report.json files.
+    #[arg(required = true, value_name = "DIR")]
+    pub(crate) dirs: Vec<PathBuf>,
+    /// Write the merged reports to this folder.
     #[arg(long, value_name = "DIR")]
-    pub(crate) out: Option<PathBuf>,
+    pub(crate) out: PathBuf,
+    /// Merge even when shards are missing (a shard crashed); the report names them.
+    #[arg(long)]
+    pub(crate) partial: bool,
+    /// The scenario file the shards ran: its [baseline] table sets how the merged figures are
+    /// compared with --baseline (the defaults without it).
+    #[arg(long, value_name = "FILE", requires = "baseline")]
+    pub(crate) scenario: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) baseline: BaselineArgs,
+}
+
+/// The comparison with an earlier run, shared by `run` and `report merge`.
+#[derive(Debug, Args)]
+pub(crate) struct BaselineArgs {
     /// Compare with an earlier run's report.json of the same scenario, as its [baseline] table
     /// says (by default p50/p99 latencies, throughput, delivery and losses, and case verdicts).
-    #[arg(long, value_name = "REPORT_JSON")]
-    pub(crate) baseline: Option<PathBuf>,
+    #[arg(id = "baseline", long = "baseline", value_name = "REPORT_JSON")]
+    pub(crate) file: Option<PathBuf>,
     /// How much worse than the baseline a latency or rate may be, such as "25%" (replaces
     /// [baseline] tolerance).
     #[arg(long, value_name = "PERCENT", value_parser = parse_percent, requires = "baseline")]
@@ -58,6 +87,17 @@ pub(crate) struct RunArgs {
     /// A measurement key or glob to compare (repeatable; replaces [baseline] compare).
     #[arg(long = "compare", value_name = "KEY", requires = "baseline")]
     pub(crate) compare: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The scenario file.
+    pub(crate) file: PathBuf,
+    /// Write the reports to this folder [default: reports/<scenario>-<UTC time>/].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) baseline: BaselineArgs,
     /// Refuse to run a scenario that has warnings.
     #[arg(long)]
     pub(crate) deny_warnings: bool,
@@ -73,6 +113,15 @@ pub(crate) struct RunArgs {
     /// devices are given ca.pem once.
     #[arg(long, value_name = "DIR")]
     pub(crate) ca_dir: Option<PathBuf>,
+    /// Run the I-th of N disjoint slices of every cohort (I from 0 to N-1, as Kubernetes'
+    /// JOB_COMPLETION_INDEX): device k of a cohort runs in shard k mod N, with the id, key and
+    /// seed the whole run gives it. Merge the shards' reports with `fleetgate report merge`.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub(crate) shard: Option<Shard>,
+    /// Start the load phases at this instant (RFC 3339, such as 2026-12-03T20:30:00Z), so that
+    /// the shards of a run ramp and hold together; the environment is set up before it.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub(crate) start_at: Option<SystemTime>,
 }
 
 #[derive(Debug, Args)]
@@ -144,8 +193,12 @@ pub(crate) struct ServeArgs {
     pub(crate) ca_dir: Option<PathBuf>,
     /// Serve only the push side: the Google mock and the reference push verifier (no bridge,
     /// no Pub/Sub), logging each push's verdict.
-    #[arg(long, conflicts_with_all = ["listen", "out"])]
+    #[arg(long, conflicts_with_all = ["listen", "out", "pubsub_listen"])]
     pub(crate) verifier_only: bool,
+    /// The embedded Pub/Sub's address; another than loopback lets the shards of a run on other
+    /// machines consume from it (such as 0.0.0.0:8085).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub(crate) pubsub_listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +232,17 @@ fn parse_percent(text: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    text.parse()
+        .map_err(|e: fleetgate_runner::ShardError| e.to_string())
+}
+
+fn parse_time(text: &str) -> Result<SystemTime, String> {
+    humantime::parse_rfc3339_weak(text.trim()).map_err(|e| {
+        format!("\"{text}\" is not an RFC 3339 time ({e}); write one such as 2026-12-03T20:30:00Z")
+    })
+}
+
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|e| {
         format!("\"{text}\" is not a duration ({e}); use a duration such as \"1ms\" or \"500us\"")
@@ -195,6 +259,15 @@ mod tests {
         assert_eq!(parse_percent("2.5"), Ok(2.5));
         assert!(parse_percent("-1%").is_err());
         assert!(parse_percent("ten").is_err());
+    }
+
+    #[test]
+    fn shards_and_start_times_are_checked() {
+        assert_eq!(parse_shard("1/3").map(|s| s.to_string()), Ok("1/3".to_owned()));
+        assert!(parse_shard("3/3").unwrap_err().contains("out of range"));
+        assert!(parse_shard("0/0").unwrap_err().contains("0 shards"));
+        assert!(parse_time("2026-12-03T20:30:00Z").is_ok());
+        assert!(parse_time("tomorrow").unwrap_err().contains("RFC 3339"));
     }
 
     #[test]

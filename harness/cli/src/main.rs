@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Command, KeysCommand};
+use crate::args::{Cli, Command, KeysCommand, ReportCommand};
 
 fn main() -> ExitCode {
     exit_on_panic();
@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::serve(&args),
         Command::Qualify(args) => commands::qualify::qualify(&args),
         Command::Keys(KeysCommand::Generate(args)) => commands::keys::generate(&args),
+        Command::Report(ReportCommand::Merge(args)) => commands::merge::merge(&args),
     };
     ExitCode::from(code.unwrap_or_else(|error| {
         output::error(&format!("internal error: {error:#}"));

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::device::{Device, DeviceSpec, Window};
 use crate::driver::{DeviceResult, Identity, Shared, run_device};
 use crate::rng::Rng;
+use crate::shard::Shard;
 
 /// One cohort, ready to run.
 #[derive(Clone, Debug)]
@@ -21,8 +22,10 @@ pub struct CohortPlan {
     pub name: String,
     /// What its devices do.
     pub spec: Arc<DeviceSpec>,
-    /// Its devices, in index order.
+    /// Its devices in this run's shard, in index order (all of them unsharded).
     pub devices: Vec<Identity>,
+    /// How many devices the whole cohort has, across every shard.
+    pub size: usize,
     /// Connects per second; unlimited when `None`.
     pub connect_rate: Option<f64>,
 }
@@ -51,6 +54,8 @@ pub struct FleetPlan {
     pub cohorts: Vec<CohortPlan>,
     /// The phases, run one after another.
     pub phases: Vec<PhasePlan>,
+    /// The slice of every cohort this run holds ([`Shard::WHOLE`] unsharded).
+    pub shard: Shard,
 }
 
 /// When a phase ran, from the start of the run.
@@ -159,18 +164,19 @@ pub async fn run<W: Write>(
 ) -> FleetRun {
     let phases = spans(&plan.phases);
     let mut tasks = JoinSet::new();
-    let mut worker = 0usize;
+    let mut first = 0usize;
     let mut devices = 0u64;
     for cohort in &plan.cohorts {
-        let count = cohort.devices.len();
-        for (index, identity) in cohort.devices.iter().enumerate() {
-            let windows = windows(&plan.phases, index, count, cohort.connect_rate);
+        for (position, identity) in cohort.devices.iter().enumerate() {
+            let index = plan.shard.global(position);
+            let windows = windows(&plan.phases, index, cohort.size, cohort.connect_rate);
+            let worker = first + index;
             let rng = Rng::new(plan.seed, worker as u64);
             let device = Device::new(Arc::clone(&cohort.spec), windows, rng);
             tasks.spawn(run_device(Arc::clone(&shared), worker, identity.clone(), device));
-            worker += 1;
             devices += 1;
         }
+        first += cohort.size;
     }
     shared.live.expect(devices);
     let mut cumulative = Recorder::new();

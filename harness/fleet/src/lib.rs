@@ -11,6 +11,7 @@
 //! - [`device`]: the state machine, its inputs, actions and observations.
 //! - [`driver`]: runs a device over rumqttc (one shared rustls configuration).
 //! - [`engine`]: cohorts and phases to windows, device tasks, per-second collection.
+//! - [`shard`]: the I-th of N slices of every cohort, for runs spread over machines.
 //! - [`schedule`]: open-loop send times (fixed interval or Poisson).
 //! - [`backoff`]: exponential backoff with jitter.
 //! - [`payload`]: the self-describing payloads (JSON or binary).
@@ -24,4 +25,5 @@ pub mod engine;
 pub mod payload;
 pub mod rng;
 pub mod schedule;
+pub mod shard;
 pub mod tally;

@@ -72,6 +72,8 @@ pub struct Downstream {
     pub reordered: u64,
     /// Messages that carried no fleetgate stamp.
     pub foreign: u64,
+    /// Messages of devices another shard of the run counts (seen, not counted here).
+    pub others: u64,
 }
 
 impl Downstream {

@@ -9,12 +9,14 @@
 //! - [`timeline`]: the load over time, one sample per interval.
 //! - [`gates`]: gate evaluation.
 //! - [`baseline`]: what a baseline comparison compares, and the comparison.
+//! - [`merge`]: shard reports joined into one, losslessly.
 //! - [`render`]: JSON, JUnit, Markdown and HTML renderers.
 //! - [`format`]: values in their units, for people.
 
 pub mod baseline;
 pub mod format;
 pub mod gates;
+pub mod merge;
 pub mod model;
 pub mod render;
 pub mod timeline;
@@ -23,8 +25,8 @@ pub use baseline::{BaselinePolicy, compare_with_baseline};
 pub use gates::evaluate_gates;
 pub use model::{
     BaselineResult, Bound, CaseComparison, CaseResult, CohortResult, Comparison, DeviceDifference,
-    DeviceSummary, GateResult, GateSpec, IntervalLatency, Measurement, Outcome, PhaseResult, ReportData,
-    RunInfo, SCHEMA_VERSION, ScenarioInfo, Spread, TimelineSample, Tool, Verdict,
+    DeviceSummary, GateResult, GateSpec, IntervalLatency, Measurement, MergeInfo, Outcome, PhaseResult,
+    ReportData, RunInfo, SCHEMA_VERSION, ScenarioInfo, ShardInfo, Spread, TimelineSample, Tool, Verdict,
 };
 
 /// Why a report file could not be loaded as a baseline.
@@ -164,6 +166,8 @@ pub(crate) mod testing {
             timeline: Vec::new(),
             devices: Vec::new(),
             cohorts: Vec::new(),
+            shard: None,
+            merged: None,
         };
         let spec = GateSpec {
             metric: "publish.puback.p99".into(),

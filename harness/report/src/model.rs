@@ -61,6 +61,34 @@ pub struct ReportData {
     /// expected (faulty cohorts refused, well-behaved ones accepted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cohorts: Vec<CohortResult>,
+    /// The slice of the fleet this run held (`fleetgate run --shard I/N`); absent unsharded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// The shard reports this report merges (`fleetgate report merge`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergeInfo>,
+}
+
+/// Which slice of the fleet a shard's run held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ShardInfo {
+    /// This shard, from 0 to `count - 1`.
+    pub index: u32,
+    /// How many shards the fleet was cut into.
+    pub count: u32,
+}
+
+/// The shard reports a merged report joins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MergeInfo {
+    /// How many shards the fleet was cut into.
+    pub count: u32,
+    /// The shards merged, in order.
+    pub shards: Vec<u32>,
+    /// The shards missing from the merge (only with `--partial`).
+    pub missing: Vec<u32>,
+    /// The report files merged, as named on the command line.
+    pub files: Vec<String>,
 }
 
 /// One cohort of the virtual fleet: its connects against what the bridge should have done.

@@ -9,7 +9,9 @@ use fleetgate_pubsub::Emulator;
 use futures_util::future::BoxFuture;
 use gcloud_googleapis::pubsub::v1::publisher_client::PublisherClient;
 use gcloud_googleapis::pubsub::v1::subscriber_client::SubscriberClient;
-use gcloud_googleapis::pubsub::v1::{PublishRequest, PubsubMessage, Subscription, Topic};
+use gcloud_googleapis::pubsub::v1::{
+    DeleteSubscriptionRequest, ListTopicsRequest, PublishRequest, PubsubMessage, Subscription, Topic,
+};
 use tonic::transport::{Channel, Endpoint};
 
 fn message(outgoing: Outgoing) -> PubsubMessage {
@@ -70,8 +72,9 @@ impl ExternalPubsub {
         })
     }
 
-    /// Creates `topic` and `subscription` on it, unless they exist.
-    pub async fn ensure(&self, topic: &str, subscription: &str) -> Result<(), String> {
+    /// Creates `topic` and `subscription` on it, unless they exist; with `fresh` an existing
+    /// subscription is deleted first, so that nothing an earlier run left in it is counted.
+    pub async fn ensure(&self, topic: &str, subscription: &str, fresh: bool) -> Result<(), String> {
         let exists = |status: tonic::Status| match status.code() {
             tonic::Code::AlreadyExists => Ok(()),
             code => Err(format!("{code:?}: {}", status.message())),
@@ -86,6 +89,17 @@ impl ExternalPubsub {
             .await
             .map(|_| ())
             .or_else(exists)?;
+        if fresh {
+            let request = DeleteSubscriptionRequest {
+                subscription: subscription.to_owned(),
+            };
+            match self.subscriber.clone().delete_subscription(request).await {
+                Err(status) if status.code() != tonic::Code::NotFound => {
+                    return Err(format!("{:?}: {}", status.code(), status.message()));
+                }
+                _ => {}
+            }
+        }
         let sub = Subscription {
             name: subscription.to_owned(),
             topic: topic.to_owned(),
@@ -97,6 +111,20 @@ impl ExternalPubsub {
             .await
             .map(|_| ())
             .or_else(exists)
+    }
+
+    /// Whether the emulator answers a call: listing the topics of `project`.
+    pub async fn answers(&self, project: &str) -> Result<(), String> {
+        let request = ListTopicsRequest {
+            project: format!("projects/{project}"),
+            ..ListTopicsRequest::default()
+        };
+        self.client
+            .clone()
+            .list_topics(request)
+            .await
+            .map(|_| ())
+            .map_err(|status| format!("{:?}: {}", status.code(), status.message()))
     }
 }
 

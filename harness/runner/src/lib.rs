@@ -44,6 +44,8 @@ pub use fleetgate_bridge::events as bridge_events;
 pub use fleetgate_bridge::safety;
 /// A progress reading of the virtual fleet.
 pub use fleetgate_fleet::engine::Progress;
+/// The slice of the fleet a run holds, for `fleetgate run --shard I/N`.
+pub use fleetgate_fleet::shard::{Shard, ShardError};
 /// Key pools and key kinds, for `fleetgate keys`.
 pub use fleetgate_identity::{Alg, KeySpec, pool};
 /// The reference push verifier's deliveries and verdicts, for whoever watches a served

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use fleetgate_report::{
     BaselinePolicy, Bound, CaseResult, GateSpec, Outcome, PhaseResult, ReportData, RunInfo, SCHEMA_VERSION,
-    ScenarioInfo, Tool, Verdict, compare_with_baseline, evaluate_gates,
+    ScenarioInfo, ShardInfo, Tool, Verdict, compare_with_baseline, evaluate_gates,
 };
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::{BaselineSettings, Bound as ScenarioBound};
@@ -19,6 +19,7 @@ use crate::environment::{self, EnvironmentError, EnvironmentOptions, KeyProgress
 use crate::events::RunEvent;
 use crate::load;
 use crate::push_load::PushLoadReport;
+use fleetgate_fleet::shard::Shard;
 
 /// How long the environment has to shut down after the run, and the runtime's tasks to end.
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
@@ -75,6 +76,12 @@ pub struct RunOptions {
     pub server_names: Vec<String>,
     /// Where the generated CA is kept across runs.
     pub ca_dir: Option<PathBuf>,
+    /// The slice of every cohort to run ([`Shard::WHOLE`] unless the fleet is spread over
+    /// several processes).
+    pub shard: Shard,
+    /// When the load phases start: every shard of a run is given the same instant so that
+    /// ramps and holds line up; `None` starts them once the environment is up.
+    pub start_at: Option<SystemTime>,
     /// Cancelled to interrupt the run (Ctrl-C, SIGTERM): cases, push load and fleet stop, and
     /// the report says `aborted` and holds what was measured so far.
     pub stop: CancellationToken,
@@ -94,6 +101,8 @@ impl RunOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             server_names: Vec::new(),
             ca_dir: None,
+            shard: Shard::WHOLE,
+            start_at: None,
             stop: CancellationToken::new(),
         }
     }
@@ -137,14 +146,23 @@ pub fn run(
 
 /// The report of a run that could not start (or could not reach its target): outcome
 /// `error` with the message, every selected case and phase skipped as not run.
-pub fn not_started(scenario: &Scenario, started: SystemTime, message: &str) -> ReportData {
+pub fn not_started(scenario: &Scenario, started: SystemTime, message: &str, shard: Shard) -> ReportData {
     let reason = format!("not run: {message}");
     let mut report = report_of(scenario, started, 0.0);
     report.outcome = Outcome::Error;
     report.error = Some(message.to_owned());
     report.cases = not_run_cases(scenario, &[], &reason);
     report.phases = not_run_phases(scenario, &reason);
+    report.shard = shard_info(shard);
     report
+}
+
+/// What a shard's report says of it; `None` for the whole fleet.
+fn shard_info(shard: Shard) -> Option<ShardInfo> {
+    (!shard.is_whole()).then_some(ShardInfo {
+        index: shard.index,
+        count: shard.count,
+    })
 }
 
 async fn execute(
@@ -217,6 +235,7 @@ async fn execute(
         devices: load.devices,
         cohorts: load.cohorts,
         timeline: load.timeline,
+        shard: shard_info(options.shard),
         ..report_of(scenario, started, clock.elapsed().as_secs_f64())
     };
     if aborted {
@@ -242,6 +261,7 @@ async fn start(
             observe: Observe::Only(crate::observe::real_devices(scenario)),
             server_names: options.server_names.clone(),
             ca_dir: options.ca_dir.clone(),
+            shard: options.shard,
             ..EnvironmentOptions::new(
                 options.listen,
                 options.out_dir.clone(),
@@ -299,21 +319,14 @@ async fn stages(
         () = stop.cancelled() => PushLoadReport::interrupted(scenario),
         report = crate::push_load::run(scenario, env, watch) => report,
     };
-    let load = if stop.is_cancelled() {
-        load::LoadResult {
-            phases: not_run_phases(scenario, interrupted),
-            ..load::LoadResult::default()
-        }
+    let mut load = if stop.is_cancelled() {
+        load::LoadResult::default()
     } else {
-        load::run(
-            scenario,
-            env,
-            (&options.out_dir, &options.scenario_dir),
-            stop,
-            watch,
-        )
-        .await
+        load::run(scenario, env, options, watch).await
     };
+    if stop.is_cancelled() && load.phases.is_empty() {
+        load.phases = not_run_phases(scenario, interrupted);
+    }
     (case_results, push_load, load)
 }
 
@@ -348,6 +361,8 @@ pub(crate) fn report_of(scenario: &Scenario, started: SystemTime, duration_secs:
         timeline: Vec::new(),
         devices: Vec::new(),
         cohorts: Vec::new(),
+        shard: None,
+        merged: None,
     }
 }
 
@@ -430,6 +445,8 @@ mod tests {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             server_names: Vec::new(),
             ca_dir: None,
+            shard: Shard::WHOLE,
+            start_at: None,
             stop: CancellationToken::new(),
         }
     }

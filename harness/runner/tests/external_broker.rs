@@ -115,6 +115,8 @@ hold = "60s"
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         server_names: Vec::new(),
         ca_dir: None,
+        shard: fleetgate_runner::Shard::WHOLE,
+        start_at: None,
         stop: Default::default(),
     };
     let report = run(&scenario, &options, &mut |_| {}).unwrap();

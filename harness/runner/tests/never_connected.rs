@@ -6,7 +6,6 @@
 
 use std::io::Write;
 use std::net::TcpListener;
-use std::sync::Arc;
 
 use fleetgate_identity::certs::{CertOptions, RegistryCa};
 use fleetgate_report::Verdict;
@@ -38,17 +37,7 @@ fn the_phase_verdict_names_the_tls_failure_and_counts_the_attempts() {
     let scenario = compiled
         .scenario
         .unwrap_or_else(|| panic!("{:?}", compiled.diagnostics));
-    let options = RunOptions {
-        baseline: None,
-        out_dir: dir.path().join("out"),
-        scenario_dir: dir.path().to_path_buf(),
-        key_progress: Arc::new(|_, _, _| {}),
-        safety: Default::default(),
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        server_names: Vec::new(),
-        ca_dir: None,
-        stop: Default::default(),
-    };
+    let options = RunOptions::new(dir.path().join("out"), dir.path().to_path_buf());
     let report = run(&scenario, &options, &mut |_| {}).unwrap();
     let phase = &report.phases[0];
     assert_eq!(phase.verdict, Verdict::Failed);

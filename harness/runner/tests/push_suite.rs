@@ -36,6 +36,8 @@ fn options(dir: &tempfile::TempDir) -> RunOptions {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         server_names: Vec::new(),
         ca_dir: None,
+        shard: fleetgate_runner::Shard::WHOLE,
+        start_at: None,
         stop: Default::default(),
     }
 }

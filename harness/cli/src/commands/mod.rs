@@ -1,6 +1,7 @@
 //! The subcommands.
 
 pub(crate) mod keys;
+pub(crate) mod merge;
 pub(crate) mod qualify;
 pub(crate) mod run;
 pub(crate) mod serve;

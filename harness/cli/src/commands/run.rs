@@ -6,10 +6,10 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use fleetgate_report::{BaselinePolicy, Outcome, ReportData, Verdict, render};
-use fleetgate_runner::{Baseline, RunError, RunEvent, RunOptions};
-use fleetgate_scenario::Scenario;
+use fleetgate_runner::{Baseline, RunError, RunEvent, RunOptions, Shard};
+use fleetgate_scenario::model::BaselineSettings;
 
-use crate::args::RunArgs;
+use crate::args::{BaselineArgs, RunArgs};
 use crate::commands::validate::runnable;
 use crate::exit_codes;
 use crate::output::{err, error, out};
@@ -20,9 +20,9 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
         return Ok(exit_codes::INVALID);
     };
     let scenario = &scenario;
-    let baseline = match &args.baseline {
+    let baseline = match &args.baseline.file {
         None => None,
-        Some(path) => match load_baseline(path, scenario, policy(args, scenario)) {
+        Some(path) => match load_baseline(path, &scenario.name, policy(&args.baseline, &scenario.baseline)) {
             Ok(baseline) => Some(baseline),
             Err(message) => {
                 error(&message);
@@ -46,6 +46,8 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
         listen: args.listen,
         server_names: args.server_names.clone(),
         ca_dir: args.ca_dir.clone(),
+        shard: args.shard.unwrap_or(Shard::WHOLE),
+        start_at: args.start_at,
         stop: crate::output::stop_on_signals(),
     };
     let started = SystemTime::now();
@@ -59,7 +61,10 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
         Err(e) => {
             let message = e.to_string();
             let code = not_run(e);
-            (fleetgate_runner::not_started(scenario, started, &message), code)
+            (
+                fleetgate_runner::not_started(scenario, started, &message, options.shard),
+                code,
+            )
         }
     };
     if let Err(message) = write_reports(&out_dir, &report) {
@@ -81,8 +86,8 @@ pub(crate) fn exit_code(outcome: Outcome) -> u8 {
 }
 
 /// The scenario's `[baseline]` settings with the command line's flags over them.
-fn policy(args: &RunArgs, scenario: &Scenario) -> BaselinePolicy {
-    let mut policy = fleetgate_runner::baseline_policy(&scenario.baseline);
+pub(crate) fn policy(args: &BaselineArgs, settings: &BaselineSettings) -> BaselinePolicy {
+    let mut policy = fleetgate_runner::baseline_policy(settings);
     if let Some(tolerance) = args.tolerance {
         policy.tolerance_pct = tolerance;
     }
@@ -96,14 +101,14 @@ fn policy(args: &RunArgs, scenario: &Scenario) -> BaselinePolicy {
 }
 
 /// Loads a baseline report; one of another scenario is refused by name.
-fn load_baseline(path: &Path, scenario: &Scenario, policy: BaselinePolicy) -> Result<Baseline, String> {
+pub(crate) fn load_baseline(path: &Path, scenario: &str, policy: BaselinePolicy) -> Result<Baseline, String> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read baseline {name}: {e}"))?;
     let report = ReportData::from_json(&text).map_err(|e| format!("baseline {name} is {e}"))?;
-    if report.scenario.name != scenario.name {
+    if report.scenario.name != scenario {
         return Err(format!(
-            "baseline {name} is a report of scenario `{}`, not `{}`: compare runs of the same scenario",
-            report.scenario.name, scenario.name
+            "baseline {name} is a report of scenario `{}`, not `{scenario}`: compare runs of the same scenario",
+            report.scenario.name
         ));
     }
     Ok(Baseline {
@@ -277,7 +282,7 @@ fn not_judged(report: &ReportData) -> String {
     }
 }
 
-fn summary(report: &ReportData, dir: &Path) {
+pub(crate) fn summary(report: &ReportData, dir: &Path) {
     let failed = |verdicts: &mut dyn Iterator<Item = Verdict>| verdicts.filter(|v| v.fails_run()).count();
     let outcome = match report.outcome {
         Outcome::Passed => "PASSED",

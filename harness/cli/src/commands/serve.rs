@@ -55,6 +55,7 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<u8> {
         observe: Observe::Everyone,
         server_names: args.server_names.clone(),
         ca_dir: args.ca_dir.clone(),
+        pubsub_listen: args.pubsub_listen,
         admin_key,
         ..EnvironmentOptions::new(args.listen, out_dir, scenario_dir, crate::output::key_progress())
     };

@@ -1,9 +1,11 @@
-//! Starting a scenario's environment: Pub/Sub (embedded, or an emulator at `host:port`), the
+//! Starting a scenario's environment: Pub/Sub (embedded, an emulator at `host:port`, or Google's
+//! emulator in a Docker container, `container`), the
 //! embedded bridge with its registry, admin API and HTTP bridge, and every device the scenario
 //! registers (cohorts with generated keys, `[[device]]` entries with their key files). The CA
 //! and generated private keys are written to the run's output folder; [`faults`] runs the
 //! scenario's fault schedule against the bridge.
 
+mod container;
 mod devices;
 pub mod faults;
 mod pubsub;
@@ -33,7 +35,9 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 pub use devices::{CohortKeys, FaultyRegistration, RegisteredDevices};
+use fleetgate_fleet::shard::Shard;
 pub use pubsub::PubsubEnv;
+pub use pubsub::subscription_suffix;
 pub use push::PushEnv;
 
 /// Where the environment listens and writes.
@@ -62,6 +66,12 @@ pub struct EnvironmentOptions {
     /// Where the generated CA is kept across runs (`ca.pem`, `ca.key`), so that real devices
     /// are given it once; a new CA per run when `None`.
     pub ca_dir: Option<PathBuf>,
+    /// The shard of the fleet this process runs: its own `<topic>-fleetgate-shard-I-of-N`
+    /// subscriptions are created afresh, so that it sees every message its devices published.
+    pub shard: Shard,
+    /// Where the embedded Pub/Sub listens (`127.0.0.1:0` unless shards on other machines
+    /// consume from it, as from `fleetgate serve --pubsub-listen`).
+    pub pubsub_listen: SocketAddr,
     /// The admin API's key; a new one per run when `None`.
     pub admin_key: Option<String>,
 }
@@ -85,6 +95,8 @@ impl EnvironmentOptions {
             qualify: false,
             server_names: Vec::new(),
             ca_dir: None,
+            shard: Shard::WHOLE,
+            pubsub_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin_key: None,
         }
     }
@@ -168,7 +180,7 @@ pub async fn start(
         ))
     })?;
     let google = push::identity()?;
-    let pubsub = pubsub::start(scenario, &google).await?;
+    let pubsub = pubsub::start(scenario, &google, options).await?;
     let push = match push::needed(scenario) {
         false => None,
         true => Some(start_push(scenario, google, &pubsub).await?),

@@ -1,10 +1,10 @@
-//! Pub/Sub for a run: the embedded emulator on loopback, or an emulator at `host:port`; the
-//! scenario's topics and one `<topic>-fleetgate` subscription per topic are created in either.
+//! Pub/Sub for a run: the embedded emulator on loopback, an emulator at `host:port`, or Google's
+//! emulator in a container fleetgate starts (`super::container`); the scenario's topics and one `<topic>-fleetgate` subscription per topic are created in either.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use fleetgate_bridge::Forwarder;
+use fleetgate_fleet::shard::Shard;
 use fleetgate_identity::google::GoogleIdentity;
 use fleetgate_metrics::{Better, Unit};
 use fleetgate_pubsub::{EmulatorConfig, EmulatorHandle, Source};
@@ -16,12 +16,14 @@ use gcloud_googleapis::pubsub::v1::push_config::{AuthenticationMethod, OidcToken
 use gcloud_googleapis::pubsub::v1::{PushConfig, Subscription, Topic};
 
 use super::EnvironmentError;
+use super::container::PubsubContainer;
 use crate::forwarders::{EmbeddedPubsub, ExternalPubsub};
 use crate::push_tokens::GoogleTokens;
 
 enum Kind {
     Embedded(EmulatorHandle),
     External(Box<ExternalPubsub>),
+    Container(Box<PubsubContainer>),
 }
 
 /// The run's Pub/Sub.
@@ -41,6 +43,7 @@ impl PubsubEnv {
         match &self.kind {
             Kind::Embedded(handle) => Arc::new(EmbeddedPubsub(handle.emulator().clone())),
             Kind::External(external) => Arc::new((**external).clone()),
+            Kind::Container(container) => Arc::new(container.client.clone()),
         }
     }
 
@@ -84,7 +87,7 @@ impl PubsubEnv {
     pub fn source(&self) -> Source {
         match &self.kind {
             Kind::Embedded(handle) => Source::Embedded(handle.emulator().clone()),
-            Kind::External(_) => Source::External(self.address.clone()),
+            Kind::External(_) | Kind::Container(_) => Source::External(self.address.clone()),
         }
     }
 
@@ -103,15 +106,28 @@ impl PubsubEnv {
         Some(("pubsub.stored_bytes.peak".to_owned(), measurement))
     }
 
-    /// Stops the embedded emulator.
+    /// Stops the embedded emulator, or removes the container.
     pub(super) async fn shutdown(self) {
-        if let Kind::Embedded(handle) = self.kind {
-            let _ = handle.shutdown().await;
+        match self.kind {
+            Kind::Embedded(handle) => {
+                let _ = handle.shutdown().await;
+            }
+            Kind::Container(container) => container.remove().await,
+            Kind::External(_) => {}
         }
     }
 }
 
-fn names(scenario: &Scenario) -> (Vec<String>, Vec<String>) {
+/// The suffix of the harness's subscriptions: `-fleetgate` for a whole run, and
+/// `-fleetgate-shard-I-of-N` for a shard, which watches its own devices' messages only.
+pub fn subscription_suffix(shard: Shard) -> String {
+    match shard.is_whole() {
+        true => "-fleetgate".to_owned(),
+        false => format!("-fleetgate-shard-{}-of-{}", shard.index, shard.count),
+    }
+}
+
+fn names(scenario: &Scenario, shard: Shard) -> (Vec<String>, Vec<String>) {
     let project = &scenario.project;
     let mut ids = vec![project.telemetry_topic.clone()];
     ids.extend(project.routes.iter().map(|r| r.topic.clone()));
@@ -124,7 +140,13 @@ fn names(scenario: &Scenario) -> (Vec<String>, Vec<String>) {
         .collect();
     let subscriptions = ids
         .iter()
-        .map(|t| format!("projects/{}/subscriptions/{t}-fleetgate", project.id))
+        .map(|t| {
+            format!(
+                "projects/{}/subscriptions/{t}{}",
+                project.id,
+                subscription_suffix(shard)
+            )
+        })
         .collect();
     (topics, subscriptions)
 }
@@ -134,8 +156,10 @@ fn names(scenario: &Scenario) -> (Vec<String>, Vec<String>) {
 pub(super) async fn start(
     scenario: &Scenario,
     google: &Arc<RwLock<GoogleIdentity>>,
+    options: &super::EnvironmentOptions,
 ) -> Result<PubsubEnv, EnvironmentError> {
-    let (topics, subscriptions) = names(scenario);
+    let shard = options.shard;
+    let (topics, subscriptions) = names(scenario, shard);
     let pairs = || topics.iter().zip(&subscriptions);
     let start_error = |e: &dyn std::fmt::Display| EnvironmentError::Start(format!("Pub/Sub: {e}"));
     let (kind, address) = match &scenario.target.pubsub {
@@ -145,7 +169,7 @@ pub(super) async fn start(
                 max_stored_bytes: scenario.target.pubsub_max_stored,
                 ..EmulatorConfig::default()
             };
-            let handle = fleetgate_pubsub::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+            let handle = fleetgate_pubsub::start(options.pubsub_listen, config)
                 .await
                 .map_err(|e| start_error(&e))?;
             let emulator = handle.emulator();
@@ -172,16 +196,22 @@ pub(super) async fn start(
                 .map_err(|e| start_error(&e))?;
             for (topic, subscription) in pairs() {
                 external
-                    .ensure(topic, subscription)
+                    .ensure(topic, subscription, !shard.is_whole())
                     .await
                     .map_err(|e| start_error(&e))?;
             }
             (Kind::External(Box::new(external)), address.clone())
         }
         PubsubTarget::Container => {
-            return Err(EnvironmentError::Start(
-                "pubsub = \"container\" needs Google's emulator in Docker, which this build does not start; run it yourself and name it with pubsub = { emulator = \"host:port\" }".into(),
-            ));
+            let container = PubsubContainer::start().await.map_err(EnvironmentError::Start)?;
+            for (topic, subscription) in pairs() {
+                if let Err(e) = container.client.ensure(topic, subscription, false).await {
+                    container.remove().await;
+                    return Err(start_error(&e));
+                }
+            }
+            let address = container.address.clone();
+            (Kind::Container(Box::new(container)), address)
         }
     };
     Ok(PubsubEnv {

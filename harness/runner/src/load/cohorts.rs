@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use fleetgate_fleet::driver::DeviceResult;
 use fleetgate_fleet::driver::conduct::Conduct;
 use fleetgate_fleet::engine::FleetRun;
+use fleetgate_fleet::shard::Shard;
 use fleetgate_metrics::Recorder;
 use fleetgate_metrics::names::{COHORT_PREFIX, refusal_counter};
 use fleetgate_report::{CohortResult, DeviceDifference, Verdict};
@@ -32,6 +33,8 @@ pub(super) struct Judged<'a> {
     pub(super) tallies: &'a Tallies,
     /// The profile's CONNACK code for a refused JWT.
     pub(super) connack: u8,
+    /// The slice of every cohort this run held.
+    pub(super) shard: Shard,
 }
 
 /// Every cohort's result; its per-cohort counts go into `metrics`.
@@ -65,7 +68,7 @@ fn one(
 ) -> CohortResult {
     let mut result = CohortResult {
         name: cohort.name.clone(),
-        devices: u64::from(cohort.devices),
+        devices: judged.shard.indices(u64::from(cohort.devices)).count() as u64,
         fault: cohort.fault.as_ref().map(|f| f.id.clone()),
         ..CohortResult::default()
     };

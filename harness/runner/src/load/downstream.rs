@@ -3,11 +3,13 @@
 //! accepts (`pipeline.push`). Each payload's stamp is tallied (delivered, duplicated,
 //! reordered) and its intended send time gives the latency.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fleetgate_fleet::engine::FleetRun;
 use fleetgate_fleet::payload;
+use fleetgate_fleet::shard::Shard;
 use fleetgate_fleet::tally::Downstream;
 use fleetgate_metrics::Recorder;
 use fleetgate_pubsub::consumer::{Consumer, Delivery, DeliveryObserver, Source};
@@ -15,21 +17,48 @@ use fleetgate_push::verifier::{Deliveries, Verdict};
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::{BridgeTarget, PubsubTarget};
 
-use crate::environment::Environment;
+use crate::environment::{Environment, subscription_suffix};
 
-/// What one downstream saw, shared between its consumers and the runner.
+/// The device ids of `shard`'s slice of every cohort.
+fn devices_of(scenario: &Scenario, shard: Shard) -> HashSet<String> {
+    scenario
+        .cohorts
+        .iter()
+        .flat_map(|c| shard.indices(u64::from(c.devices)).map(|i| c.device_id.render(i)))
+        .collect()
+}
+
+/// What one downstream saw, shared between its consumers and the runner. A shard's downstream
+/// counts only its own devices' messages: the others belong to other shards' tallies.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Seen(Arc<Mutex<(Downstream, Recorder)>>);
+pub(super) struct Seen {
+    tally: Arc<Mutex<(Downstream, Recorder)>>,
+    mine: Option<Arc<HashSet<String>>>,
+}
 
 impl Seen {
+    /// Counts only the messages of `mine`, when given (a shard's devices).
+    fn of(mine: Option<Arc<HashSet<String>>>) -> Self {
+        Self {
+            tally: Arc::default(),
+            mine,
+        }
+    }
+
     /// The tally and the latencies so far.
     pub(super) fn lock(&self) -> MutexGuard<'_, (Downstream, Recorder)> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.tally.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Records a payload received at `at` into `metric`.
     pub(super) fn record(&self, data: &[u8], at: SystemTime, metric: &str) {
         let stamp = payload::decode(data);
+        if let (Some(mine), Some(stamp)) = (&self.mine, &stamp)
+            && !mine.contains(&stamp.device)
+        {
+            self.lock().0.others += 1;
+            return;
+        }
         let mut seen = self.lock();
         seen.0.record(stamp.as_ref());
         if let Some(stamp) = stamp {
@@ -56,18 +85,18 @@ pub(super) struct PubsubWatch {
 }
 
 impl PubsubWatch {
-    /// Starts consuming from `source`.
-    pub(super) fn start(scenario: &Scenario, source: &Source) -> Self {
+    /// Starts consuming from `source`, from the subscriptions of `shard`.
+    fn start(scenario: &Scenario, source: &Source, shard: Shard, seen: Seen) -> Self {
         let project = &scenario.project;
         let mut topics = vec![project.telemetry_topic.clone()];
         topics.extend(project.routes.iter().map(|r| r.topic.clone()));
         topics.sort();
         topics.dedup();
-        let seen = Seen::default();
+        let suffix = subscription_suffix(shard);
         let consumers = topics
             .iter()
             .map(|topic| {
-                let subscription = format!("projects/{}/subscriptions/{topic}-fleetgate", project.id);
+                let subscription = format!("projects/{}/subscriptions/{topic}{suffix}", project.id);
                 Consumer::start(source.clone(), subscription, Observer(seen.clone()))
             })
             .collect();
@@ -97,9 +126,8 @@ pub(super) struct PushWatch {
 
 impl PushWatch {
     /// Starts reading `deliveries`, after forgetting what arrived before (the push cases').
-    pub(super) fn start(mut deliveries: Deliveries) -> Self {
+    fn start(mut deliveries: Deliveries, seen: Seen) -> Self {
         while deliveries.try_recv().is_ok() {}
-        let seen = Seen::default();
         let sink = seen.clone();
         let task = tokio::spawn(async move {
             while let Some(delivery) = deliveries.recv().await {
@@ -172,20 +200,22 @@ pub(super) struct Downstreams {
 impl Downstreams {
     /// Starts watching what the scenario can see: Pub/Sub unless the bridge is external and
     /// Pub/Sub embedded (nothing could reach it), pushes when the environment subscribed the
-    /// verifier.
-    pub(super) fn start(scenario: &Scenario, env: &mut Environment) -> Self {
+    /// verifier. A shard watches its own subscriptions and counts its own devices only.
+    pub(super) fn start(scenario: &Scenario, env: &mut Environment, shard: Shard) -> Self {
+        let mine = (!shard.is_whole()).then(|| Arc::new(devices_of(scenario, shard)));
         let reachable = !matches!(
             (&scenario.target.bridge, &scenario.target.pubsub),
             (BridgeTarget::External { .. }, PubsubTarget::Embedded)
         );
-        let pubsub = reachable.then(|| PubsubWatch::start(scenario, &env.pubsub.source()));
+        let pubsub = reachable
+            .then(|| PubsubWatch::start(scenario, &env.pubsub.source(), shard, Seen::of(mine.clone())));
         let push = env
             .push
             .as_mut()
             .filter(|p| p.subscription.is_some())
             .and_then(|p| p.deliveries.take())
             .filter(|_| reachable)
-            .map(PushWatch::start);
+            .map(|deliveries| PushWatch::start(deliveries, Seen::of(mine)));
         Self { pubsub, push }
     }
 
@@ -221,6 +251,11 @@ impl Downstreams {
             let seen = watch.seen.clone();
             watch.stop();
             tallies.push = Some(tally(&seen, metrics));
+        }
+        if let Some(others) = tallies.pubsub.as_ref().map(|t| t.seen.others).filter(|n| *n > 0) {
+            notes.push(format!(
+                "{others} messages of other shards' devices arrived in this shard's subscriptions and were left to their shards"
+            ));
         }
         if let Some(foreign) = tallies.pubsub.as_ref().map(|t| t.seen.foreign).filter(|n| *n > 0) {
             notes.push(format!(

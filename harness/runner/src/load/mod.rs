@@ -8,11 +8,11 @@ mod downstream;
 mod faulty;
 mod measure;
 mod plan;
+mod start;
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -23,10 +23,10 @@ use fleetgate_metrics::names::{CONNECT_ERRORS_PREFIX, REFUSALS_PREFIX};
 use fleetgate_metrics::{IntervalLog, MetricSet, Recorder};
 use fleetgate_report::{IntervalLatency, Measurement, PhaseResult, TimelineSample, Verdict};
 use fleetgate_scenario::Scenario;
-use tokio_util::sync::CancellationToken;
 
 use crate::environment::{Environment, faults};
 use crate::events::RunEvent;
+use crate::run::RunOptions;
 use downstream::Downstreams;
 
 /// What the load phases produced.
@@ -48,36 +48,48 @@ pub(crate) struct LoadResult {
     pub timeline: Vec<TimelineSample>,
 }
 
-/// Runs the scenario's phases with its cohorts; progress goes to `watch` once a second and the
-/// interval log to `<out_dir>/metrics.hlog`. Cancelling `stop` ends the fleet at once.
+/// Runs the scenario's phases with its cohorts (the options' shard of them, from the options'
+/// start time); progress goes to `watch` once a second and the interval log to
+/// `<out_dir>/metrics.hlog`. Cancelling the options' `stop` ends the fleet at once.
 pub(crate) async fn run(
     scenario: &Scenario,
     env: &mut Environment,
-    dirs: (&Path, &Path),
-    stop: &CancellationToken,
+    options: &RunOptions,
     watch: &mut dyn FnMut(&RunEvent),
 ) -> LoadResult {
-    let (out_dir, scenario_dir) = dirs;
+    let stop = &options.stop;
     if scenario.phases.is_empty() {
         return LoadResult::default();
     }
-    let target = match plan::target(scenario, env, scenario_dir) {
+    let out_dir = options.out_dir.as_path();
+    let target = match plan::target(scenario, env, &options.scenario_dir) {
         Ok(target) => target,
         Err(message) => return failed(scenario, &message),
     };
-    let plan = match plan::fleet(scenario, env) {
+    let mut notes = Vec::new();
+    let downstreams = Downstreams::start(scenario, env, options.shard);
+    tokio::select! {
+        () = stop.cancelled() => return LoadResult::default(),
+        waited = start::wait(options.start_at) => notes.extend(waited),
+    }
+    let plan = match plan::fleet(scenario, env, options.shard) {
         Ok(plan) => plan,
         Err(message) => return failed(scenario, &message),
     };
+    if !options.shard.is_whole() {
+        let devices: usize = plan.cohorts.iter().map(|c| c.devices.len()).sum();
+        notes.push(format!(
+            "shard {} of the fleet: {devices} of its devices (every device whose index in its cohort is {} modulo {})",
+            options.shard, options.shard.index, options.shard.count
+        ));
+    }
     let mut observer = crate::observe::Observer::default();
     if let Some(bridge) = env.bridge.as_ref() {
         bridge_side::discard(&mut *bridge.events.lock().await, &mut observer);
     }
-    let downstreams = Downstreams::start(scenario, env);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 4);
     let shared = Arc::new(Shared::new(target, workers));
     let log_path = out_dir.join("metrics.hlog");
-    let mut notes = Vec::new();
     let log = match File::create(&log_path) {
         Ok(file) => IntervalLog::new(BufWriter::new(file), SystemTime::now()).ok(),
         Err(e) => {
@@ -131,6 +143,7 @@ pub(crate) async fn run(
             reasons: reasons.as_ref(),
             tallies: &seen,
             connack: faulty::profile_under_test(scenario).connack_auth_failure,
+            shard: options.shard,
         },
         &mut metrics,
     );

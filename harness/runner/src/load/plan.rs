@@ -12,6 +12,7 @@ use fleetgate_fleet::driver::{Identity, Scope, Target, tls};
 use fleetgate_fleet::engine::{CohortPlan, FleetPlan, PhasePlan};
 use fleetgate_fleet::payload::PayloadKind;
 use fleetgate_fleet::schedule::ScheduleKind;
+use fleetgate_fleet::shard::Shard;
 use fleetgate_identity::clock::{ClockModel, ClockStart, DeviceClock};
 use fleetgate_identity::jwt::TokenMinter;
 use fleetgate_identity::{DeviceKey, KeySpec};
@@ -70,8 +71,9 @@ pub(super) fn target(scenario: &Scenario, env: &Environment, scenario_dir: &Path
 }
 
 /// The fleet plan: every cohort with its keys, clocks, faults, expectations and behaviour, and
-/// the phases. With more than one cohort, each cohort's devices are also measured apart.
-pub(super) fn fleet(scenario: &Scenario, env: &Environment) -> Result<FleetPlan, String> {
+/// the phases. With more than one cohort, each cohort's devices are also measured apart. Only
+/// `shard`'s devices are planned; each keeps its index in the cohort (key, id, fault, window).
+pub(super) fn fleet(scenario: &Scenario, env: &Environment, shard: Shard) -> Result<FleetPlan, String> {
     let origin_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
@@ -108,6 +110,7 @@ pub(super) fn fleet(scenario: &Scenario, env: &Environment) -> Result<FleetPlan,
             .keys
             .iter()
             .enumerate()
+            .filter(|(index, _)| shard.holds(*index as u64))
             .map(|(index, key)| {
                 let faulty = cohort.fault.as_ref().filter(|f| f.carried_by(index as u64));
                 let minter = || -> Arc<dyn TokenSource> {
@@ -154,6 +157,7 @@ pub(super) fn fleet(scenario: &Scenario, env: &Environment) -> Result<FleetPlan,
             name: cohort.name.clone(),
             spec: Arc::new(spec(cohort)),
             devices,
+            size: keys.keys.len(),
             connect_rate: cohort.connect_rate.map(|r| r.per_second()),
         });
     }
@@ -171,6 +175,7 @@ pub(super) fn fleet(scenario: &Scenario, env: &Environment) -> Result<FleetPlan,
                 churn_per_min: p.churn_per_min,
             })
             .collect(),
+        shard,
     })
 }
 

@@ -52,7 +52,7 @@ impl Pubsub {
         let mut consumers = Vec::new();
         for topic in topics {
             let subscription = format!("{}-conformance", topic.replace("/topics/", "/subscriptions/"));
-            admin.ensure(topic, &subscription).await?;
+            admin.ensure(topic, &subscription, false).await?;
             let observer = Collect(Arc::clone(&seen));
             consumers.push(Consumer::start(
                 Source::External(address.to_owned()),
