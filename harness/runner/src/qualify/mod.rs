@@ -8,6 +8,7 @@
 //! its own. Devices behind one address share a lane and are qualified one after another,
 //! because what a case does at the TLS or TCP level (a bad certificate, an outage) reaches
 //! every connection from that address; devices at different addresses run side by side.
+//! A case the scenario's `[cases.expect]` skips is skipped for every device from the start.
 //!
 //! # Layout
 //!
@@ -34,6 +35,7 @@ use std::time::SystemTime;
 use fleetgate_bridge::events::{Event, Recorded};
 use fleetgate_report::{CaseResult, ReportData, Verdict};
 use fleetgate_scenario::Scenario;
+use fleetgate_scenario::model::CaseExpectation;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -43,6 +45,9 @@ use crate::observe::Observer;
 use crate::run::RunError;
 use catalogue::DeviceCase;
 use device::{Device, Shared};
+
+/// Why a case the scenario's `[cases.expect]` skips has no verdict, as bridge and push cases say.
+const SKIPPED_BY_SCENARIO: &str = "skipped: the scenario's [cases.expect] says skip";
 
 /// What happens during a qualification, for whoever watches (the CLI's stderr lines).
 #[derive(Clone, Debug)]
@@ -143,6 +148,9 @@ impl<'a> Qualification<'a> {
         let events = Arc::clone(&bridge.events);
         let mut events = events.lock().await;
         let mut coordinator = Coordinator::new(self.scenario, &self.cases, shared);
+        for result in &coordinator.finished {
+            watch(&QualifyEvent::CaseFinished(result.clone()));
+        }
         let connect_by = clock + coordinator.shared.settings(DeviceCase::Connect).timeout;
         tokio::pin!(stop);
         let interrupted = loop {
@@ -206,7 +214,10 @@ impl<'a> Qualification<'a> {
 /// Routes events to device tasks and collects their verdicts.
 struct Coordinator<'s> {
     scenario: &'s Scenario,
+    /// Every selected case, in order: each device gets a verdict for each.
     cases: &'s [DeviceCase],
+    /// The cases run against each device: those `[cases.expect]` does not skip.
+    to_run: Vec<DeviceCase>,
     shared: Arc<Shared>,
     observer: Observer,
     inboxes: HashMap<String, (IpAddr, mpsc::UnboundedSender<Recorded>)>,
@@ -223,11 +234,21 @@ struct Coordinator<'s> {
 }
 
 impl<'s> Coordinator<'s> {
+    /// A coordinator whose devices have their skipped cases judged already.
     fn new(scenario: &'s Scenario, cases: &'s [DeviceCase], shared: Arc<Shared>) -> Self {
         let (results_tx, results) = mpsc::unbounded_channel();
+        let (skipped, to_run): (Vec<DeviceCase>, Vec<DeviceCase>) = cases
+            .iter()
+            .partition(|c| shared.settings.expectation(c.id()) == Some(CaseExpectation::Skip));
+        let finished = scenario
+            .devices
+            .iter()
+            .flat_map(|d| skipped.iter().map(|c| not_run(*c, &d.id, SKIPPED_BY_SCENARIO)))
+            .collect();
         Self {
             scenario,
             cases,
+            to_run,
             shared,
             observer: Observer::default(),
             inboxes: HashMap::new(),
@@ -235,7 +256,7 @@ impl<'s> Coordinator<'s> {
             tasks: JoinSet::new(),
             results_tx,
             results,
-            finished: Vec::new(),
+            finished,
             strangers: BTreeMap::new(),
             dropped: HashMap::new(),
             late_judged: false,
@@ -273,7 +294,8 @@ impl<'s> Coordinator<'s> {
             return;
         };
         if !self.inboxes.contains_key(&device) {
-            if !self.scenario.devices.iter().any(|d| d.id == device) || self.late_judged_for(&device) {
+            // Past `device.connect`'s timeout, the devices without an inbox were judged absent.
+            if !self.scenario.devices.iter().any(|d| d.id == device) || self.late_judged {
                 self.stranger(&recorded);
                 return;
             }
@@ -284,18 +306,13 @@ impl<'s> Coordinator<'s> {
         }
     }
 
-    /// Whether `device`'s cases were already judged as not run (it came too late).
-    fn late_judged_for(&self, device: &str) -> bool {
-        self.finished.iter().any(|r| r.device.as_deref() == Some(device))
-    }
-
     fn spawn(&mut self, id: &str, ip: IpAddr, watch: &mut dyn FnMut(&QualifyEvent)) {
         let (tx, rx) = mpsc::unbounded_channel();
         self.inboxes.insert(id.to_owned(), (ip, tx));
         self.dropped.remove(&ip);
         let lane = Arc::clone(self.lanes.entry(ip).or_default());
         let device = Device::new(id.to_owned(), ip, rx, Arc::clone(&self.shared));
-        let cases = self.cases.to_vec();
+        let cases = self.to_run.clone();
         let results = self.results_tx.clone();
         watch(&QualifyEvent::DeviceSeen {
             device: id.to_owned(),
@@ -333,7 +350,8 @@ impl<'s> Coordinator<'s> {
     }
 
     /// The devices that did not connect by `device.connect`'s timeout: their cases are
-    /// judged as not run.
+    /// judged as not run, and the first of them (`device.connect` unless the scenario skips it)
+    /// fails, so that a device that never came fails its qualification.
     fn judge_absent(&mut self) {
         self.late_judged = true;
         let timeout = self.shared.settings(DeviceCase::Connect).timeout;
@@ -341,9 +359,9 @@ impl<'s> Coordinator<'s> {
             if self.inboxes.contains_key(&device.id) {
                 continue;
             }
-            for case in self.cases {
+            for (i, case) in self.to_run.iter().enumerate() {
                 let mut result = not_run(*case, &device.id, "not run: the device never connected");
-                if *case == DeviceCase::Connect {
+                if i == 0 {
                     result.verdict = Verdict::Failed;
                     result.message = Some(format!(
                         "the device did not connect within {}s",

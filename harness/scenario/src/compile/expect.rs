@@ -61,10 +61,6 @@ pub(super) fn answer(
             "{what} is what {wants} cases answer with, but \"{pattern}\" selects `{other}`, a {} case",
             family(other)
         );
-        let help = match family(other) {
-            "device" => "\"skip\" (device cases judge a device, not a CONNACK or an HTTP status)",
-            _ => help,
-        };
         cx.error(item, message, help);
         return None;
     }

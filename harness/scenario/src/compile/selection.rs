@@ -203,6 +203,9 @@ pub(super) fn case_settings(fields: Option<&Fields>, catalogue: &[&str], cx: &mu
     };
     for (pattern, span, item) in entries("expect") {
         check_key(&item, span, &pattern, catalogue, cx);
+        if !device_case_skipped_only(&pattern, &item, catalogue, cx) {
+            continue;
+        }
         let expectation = match &item.val {
             Val::Str(s) if s == "accept" => CaseExpectation::Accept,
             Val::Str(s) if s == "refuse" => CaseExpectation::Refuse,
@@ -229,6 +232,33 @@ pub(super) fn case_settings(fields: Option<&Fields>, catalogue: &[&str], cx: &mu
         }
     }
     settings
+}
+
+/// Whether an expectation suits the cases `pattern` selects: a `device.*` case judges the device
+/// under qualification, so it has no bridge or push outcome to replace and takes `"skip"` only.
+/// Reports the mistake when it does not.
+fn device_case_skipped_only(pattern: &str, item: &Item, catalogue: &[&str], cx: &mut Cx) -> bool {
+    let stated = match &item.val {
+        Val::Str(s) if s == "accept" || s == "refuse" => format!("\"{s}\""),
+        Val::Table(_) => "an exact answer".to_owned(),
+        _ => return true,
+    };
+    let Some(device) = catalogue
+        .iter()
+        .find(|id| id.starts_with("device.") && glob::matches(pattern, id))
+    else {
+        return true;
+    };
+    let case = match pattern == *device {
+        true => format!("`{device}` is a device case"),
+        false => format!("\"{pattern}\" selects `{device}`, a device case"),
+    };
+    cx.error(
+        item,
+        format!("{stated} cannot apply: {case}; device.* cases judge the device, not a bridge: only \"skip\" applies"),
+        "\"skip\" (the case is not run for any device)",
+    );
+    false
 }
 
 fn check_key(item: &Item, span: std::ops::Range<usize>, pattern: &str, catalogue: &[&str], cx: &mut Cx) {

@@ -707,7 +707,7 @@ pub static CASES: TableSpec = TableSpec {
                 keys: "a case id or glob",
                 value: &Kind::OneOf(&[Kind::Enum(CASE_EXPECTATIONS), Kind::Table(&CASE_ANSWER)]),
             },
-            "Expected outcomes that replace the profile's, for deliberate differences of a bridge or push endpoint: \"accept\", \"refuse\", \"skip\", or the exact answer: { connack = 4 } (bridge cases), { status = 403 } or { status = \"4xx\" } (push cases).",
+            "Expected outcomes that replace the profile's, for deliberate differences of a bridge or push endpoint: \"accept\", \"refuse\", \"skip\", or the exact answer: { connack = 4 } (bridge cases), { status = 403 } or { status = \"4xx\" } (push cases). A device.* case takes \"skip\" only: it judges the device, not a bridge.",
         ),
         maybe(
             "params",
