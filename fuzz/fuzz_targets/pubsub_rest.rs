@@ -48,8 +48,10 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
+    // The router is built (once, in its own `block_on`) before this input's `block_on`.
+    let app = app();
     runtime().block_on(async {
-        if let Ok(response) = app().oneshot(request).await {
+        if let Ok(response) = app.oneshot(request).await {
             let _ = http_body_util::BodyExt::collect(response.into_body()).await;
         }
     });
