@@ -120,6 +120,8 @@ pub struct Progress {
     pub devices: u64,
     /// Devices connected now.
     pub connected: u64,
+    /// Connect attempts so far.
+    pub attempts: u64,
     /// Telemetry messages sent so far.
     pub sent: u64,
     /// Telemetry messages acknowledged so far.
@@ -249,6 +251,7 @@ fn collect<W: Write>(
             .map(|p| p.name.clone()),
         devices,
         connected: live.connected,
+        attempts: live.attempts,
         sent: live.sent,
         acked: live.acked,
         acked_per_sec,

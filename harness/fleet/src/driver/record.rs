@@ -103,6 +103,7 @@ pub struct Live {
     fleet: AtomicI64,
     all_up: OnceLock<Instant>,
     connected: AtomicI64,
+    attempts: AtomicU64,
     sent: AtomicU64,
     acked: AtomicU64,
     errors: AtomicU64,
@@ -113,6 +114,8 @@ pub struct Live {
 pub struct LiveReading {
     /// Devices connected now.
     pub connected: u64,
+    /// Connect attempts so far (accepted, refused, or ended before a CONNACK).
+    pub attempts: u64,
     /// Telemetry messages sent so far.
     pub sent: u64,
     /// Telemetry messages acknowledged so far.
@@ -126,6 +129,7 @@ impl Live {
     pub fn read(&self) -> LiveReading {
         LiveReading {
             connected: self.connected.load(Ordering::Relaxed).max(0) as u64,
+            attempts: self.attempts.load(Ordering::Relaxed),
             sent: self.sent.load(Ordering::Relaxed),
             acked: self.acked.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
@@ -230,6 +234,7 @@ pub(super) fn mint_failed(session: &Session<'_>) {
 
 /// Records a connect attempt started (CONNECT about to go out).
 pub(super) fn attempt(session: &Session<'_>) {
+    session.shared.live.attempts.fetch_add(1, Ordering::Relaxed);
     with(session, |r| r.count("connects.attempts", 1));
 }
 
