@@ -341,7 +341,13 @@ impl Connection {
         Ok(())
     }
 
+    /// Sends held publishes once half the window is acknowledged, up to a full window: a device
+    /// with a backlog writes them in batches (one TLS record and syscall for many) rather than
+    /// one per PUBACK.
     fn release(&mut self, inputs: &mut VecDeque<Input>) {
+        if self.held.is_empty() || self.inflight.len() > INFLIGHT / 2 {
+            return;
+        }
         while self.inflight.len() < INFLIGHT {
             let Some(held) = self.held.pop_front() else {
                 return;
