@@ -267,7 +267,10 @@ fn never_connected(metrics: &Recorder) -> String {
             } else if let Some(reason) = name.strip_prefix(REFUSALS_PREFIX) {
                 format!("refused by the bridge: {reason}")
             } else {
-                format!("{} before a CONNACK", connect_error(name.strip_prefix(CONNECT_ERRORS_PREFIX)?))
+                match name.strip_prefix(CONNECT_ERRORS_PREFIX)? {
+                    "closed" => "closed by the peer before a CONNACK".to_owned(),
+                    other => connect_error(other),
+                }
             };
             Some((n, format!("{n} × {cause} ({name})")))
         })
