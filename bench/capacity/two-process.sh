@@ -12,7 +12,9 @@ cd "$(dirname "$0")/../.."
 devices="${1:-10000}"
 hold="${2:-60s}"
 cargo build --release -q -p fleetgate
-bin="$PWD/${CARGO_TARGET_DIR:-target}/release/fleetgate"
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+bin="$target_dir/release/fleetgate"
 work=$(mktemp -d)
 serve_pid=
 cleanup() {
