@@ -49,18 +49,19 @@ impl LiveLine {
     }
 }
 
-/// `  12s steady  connected 980/1000  1,203 msg/s  p99 12.3ms  sent 14,002  acked 13,990  errors 0`
+/// `  12s steady  connected 980/1000 (1020 attempts)  1203 msg/s  puback p99 12.3ms  sent 14002  acked 13990  errors 2`
 pub(crate) fn status(p: &Progress) -> String {
     let p99 = p.puback_p99.map_or_else(
         || "-".to_owned(),
         |d| format!("{:.1}ms", d.as_secs_f64() * 1000.0),
     );
     format!(
-        "  {:>4}s {}  connected {}/{}  {:.0} msg/s  puback p99 {p99}  sent {}  acked {}  errors {}",
+        "  {:>4}s {}  connected {}/{} ({} attempts)  {:.0} msg/s  puback p99 {p99}  sent {}  acked {}  errors {}",
         p.elapsed.as_secs(),
         p.phase.as_deref().unwrap_or("-"),
         p.connected,
         p.devices,
+        p.attempts,
         p.acked_per_sec,
         p.sent,
         p.acked,
@@ -79,6 +80,7 @@ mod tests {
             phase: Some("steady".into()),
             devices: 1000,
             connected: 980,
+            attempts: 1020,
             sent: 14_002,
             acked: 13_990,
             acked_per_sec: 1203.4,
@@ -89,7 +91,7 @@ mod tests {
         });
         assert_eq!(
             line,
-            "    12s steady  connected 980/1000  1203 msg/s  puback p99 12.3ms  sent 14002  acked 13990  errors 2"
+            "    12s steady  connected 980/1000 (1020 attempts)  1203 msg/s  puback p99 12.3ms  sent 14002  acked 13990  errors 2"
         );
     }
 }

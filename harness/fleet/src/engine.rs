@@ -1,12 +1,14 @@
 //! The load engine: turns cohorts and phases into each device's up-time windows, runs every
-//! device as its own task, and once a second drains the workers' recorders into the
-//! cumulative metrics, the interval log and a progress reading.
+//! device as its own task on one of a few lanes (a thread with its own single-threaded runtime
+//! per core: a device's wake-ups never cross threads), and once a second drains the workers'
+//! recorders into the cumulative metrics, the interval log and a progress reading.
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use fleetgate_metrics::{IntervalLog, Recorder, Summary};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -120,6 +122,8 @@ pub struct Progress {
     pub devices: u64,
     /// Devices connected now.
     pub connected: u64,
+    /// Connect attempts so far.
+    pub attempts: u64,
     /// Telemetry messages sent so far.
     pub sent: u64,
     /// Telemetry messages acknowledged so far.
@@ -163,7 +167,8 @@ pub async fn run<W: Write>(
     progress: &mut dyn FnMut(&Progress),
 ) -> FleetRun {
     let phases = spans(&plan.phases);
-    let mut tasks = JoinSet::new();
+    let lanes = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let mut work: Vec<Vec<(usize, Identity, Device)>> = (0..lanes).map(|_| Vec::new()).collect();
     let mut first = 0usize;
     let mut devices = 0u64;
     for cohort in &plan.cohorts {
@@ -173,25 +178,29 @@ pub async fn run<W: Write>(
             let worker = first + index;
             let rng = Rng::new(plan.seed, worker as u64);
             let device = Device::new(Arc::clone(&cohort.spec), windows, rng);
-            tasks.spawn(run_device(Arc::clone(&shared), worker, identity.clone(), device));
+            work[devices as usize % lanes].push((worker, identity.clone(), device));
             devices += 1;
         }
         first += cohort.size;
     }
+    let (done, mut finished) = mpsc::unbounded_channel();
+    for (lane, devices) in work.into_iter().enumerate() {
+        start_lane(lane, devices, Arc::clone(&shared), done.clone());
+    }
+    drop(done);
     shared.live.expect(devices);
     let mut cumulative = Recorder::new();
-    let mut results = Vec::with_capacity(tasks.len());
+    let mut results = Vec::with_capacity(devices as usize);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.tick().await;
     let mut last = (Duration::ZERO, 0u64);
-    while !tasks.is_empty() {
+    loop {
         tokio::select! {
             () = stop.cancelled(), if !shared.halt.is_cancelled() => shared.halt.cancel(),
-            done = tasks.join_next() => {
-                if let Some(Ok(result)) = done {
-                    results.push(result);
-                }
-            }
+            result = finished.recv() => match result {
+                Some(result) => results.push(result),
+                None => break,
+            },
             _ = ticker.tick() => {
                 let reading = collect(&shared, &mut cumulative, log.as_mut(), &phases, devices, &mut last);
                 progress(&reading);
@@ -213,6 +222,50 @@ pub async fn run<W: Write>(
         phases,
         duration: shared.epoch.elapsed(),
         all_connected: shared.live.all_connected_at().map(|t| t - shared.epoch),
+    }
+}
+
+/// Runs `devices` on a thread of their own with a single-threaded runtime; each result goes to
+/// `done` as its device ends. Where no such thread can be had (no runtime, no thread), the lane
+/// runs on the caller's runtime instead.
+fn start_lane(
+    lane: usize,
+    devices: Vec<(usize, Identity, Device)>,
+    shared: Arc<Shared>,
+    done: mpsc::UnboundedSender<DeviceResult>,
+) {
+    let work = async move {
+        let mut tasks = JoinSet::new();
+        for (worker, identity, device) in devices {
+            tasks.spawn(run_device(Arc::clone(&shared), worker, identity, device));
+        }
+        while let Some(result) = tasks.join_next().await {
+            if let Ok(result) = result {
+                let _ = done.send(result);
+            }
+        }
+    };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        tokio::spawn(work);
+        return;
+    };
+    let (give, take) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name(format!("fleet-lane-{lane}"))
+        .spawn(move || {
+            if let Ok(work) = take.recv() {
+                runtime.block_on(work);
+            }
+        });
+    match spawned {
+        Ok(_) => {
+            if let Err(std::sync::mpsc::SendError(work)) = give.send(work) {
+                tokio::spawn(work);
+            }
+        }
+        Err(_) => {
+            tokio::spawn(work);
+        }
     }
 }
 
@@ -249,6 +302,7 @@ fn collect<W: Write>(
             .map(|p| p.name.clone()),
         devices,
         connected: live.connected,
+        attempts: live.attempts,
         sent: live.sent,
         acked: live.acked,
         acked_per_sec,

@@ -165,6 +165,11 @@ pub const METRICS: &[Metric] = &[
         "connection attempts the bridge refused",
     ),
     counter(
+        "connects.attempts",
+        Better::Lower,
+        "connection attempts the devices started (each with a freshly minted JWT): accepted + refused + failed, and any still under way at the end",
+    ),
+    counter(
         "connects.accepted",
         Better::Higher,
         "connection attempts the bridge accepted",

@@ -129,6 +129,12 @@ hold = "2s"
     assert_eq!(value(&report, "refusals.fault-injected"), 3.0);
     assert_eq!(value(&report, "reconnects"), 1.0, "pi-1 got in on its fourth try");
     assert_eq!(value(&report, "connects.accepted"), 3.0);
+    assert_eq!(value(&report, "connects.attempts"), 6.0, "every attempt counted");
+    let told = report.phases[0].message.as_deref().unwrap_or_default();
+    assert!(
+        told.starts_with("6 connect attempts (3 accepted; 3 refused)"),
+        "the phase says how the connects went: {told}"
+    );
     assert_eq!(value(&report, "messages.lost"), 0.0);
     assert!(
         report.notes.iter().any(|n| n.contains("fault applied")),

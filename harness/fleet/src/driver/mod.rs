@@ -1,21 +1,22 @@
-//! Drives one [`Device`] over a real MQTT connection with rumqttc: a device task owns the state
-//! machine, its timers and the client handle; an event-loop task owns rumqttc's event loop and
-//! turns what it sees into [`Input`]s. The event loop connects only when told to, with the
-//! freshly minted JWT the device task hands it, so refreshes and backoff stay the machine's
-//! decisions.
+//! Drives one [`Device`] over a real MQTT connection: one task owns the state machine, its
+//! timer and its connection ([`wire`]). It connects only when the machine says so, with the JWT
+//! minted at that moment, so refreshes and backoff stay the machine's decisions; what the
+//! connection reads becomes the machine's [`Input`]s, and what the machine decides is written
+//! once per turn of the task.
 
 pub mod conduct;
-mod events;
 mod record;
 pub mod tls;
+mod wire;
 
+use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fleetgate_identity::Alg;
 use fleetgate_metrics::Shards;
-use rumqttc::{AsyncClient, MqttOptions, QoS, TlsConfiguration, Transport};
-use tokio::sync::mpsc;
+use rumqttc::mqttbytes::QoS;
 use tokio::time::Instant;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::device::{Action, Device, DeviceSpec, Input, Message, MessageKind};
 use crate::payload::{self, Stamp};
 use crate::tally::SeqSet;
+use wire::Connection;
 use conduct::{Conduct, Expected, Judge, Outcome, TokenSource};
 pub use record::{Live, LiveReading, Scope};
 
@@ -61,7 +63,7 @@ pub struct Identity {
 #[derive(Debug)]
 pub struct Shared {
     /// Where to connect.
-    pub target: Target,
+    pub target: Arc<Target>,
     /// The run's start: device time zero.
     pub epoch: Instant,
     /// The run's start in Unix microseconds, for payload stamps and JWT clocks.
@@ -83,7 +85,7 @@ impl Shared {
             .unwrap_or_default()
             .as_micros();
         Self {
-            target,
+            target: Arc::new(target),
             epoch: Instant::now(),
             epoch_unix_us: u64::try_from(unix).unwrap_or(u64::MAX),
             shards: Shards::new(shards),
@@ -109,7 +111,15 @@ pub struct DeviceResult {
     pub conduct: Conduct,
 }
 
-/// Runs `device` until it is done, as worker `worker` (which metrics shard it records into).
+/// How long a connect attempt (TCP, TLS, CONNECT) may wait for its CONNACK. Generous on
+/// purpose: under a connect storm a bridge answers late rather than not at all, and a device
+/// that gives up early only adds another handshake to the storm.
+const CONNACK_WITHIN: Duration = Duration::from_secs(30);
+/// How long a flush may wait for the bridge to read.
+const WRITE_WITHIN: Duration = Duration::from_secs(30);
+
+/// Runs `device` until it is done, as worker `worker` (which metrics shard it records into):
+/// one task owns the device, its timer and its connection.
 pub async fn run_device(
     shared: Arc<Shared>,
     worker: usize,
@@ -117,61 +127,72 @@ pub async fn run_device(
     mut device: Device,
 ) -> DeviceResult {
     let spec = Arc::clone(device.spec());
-    let options = options(&shared.target, &identity.id);
-    let (client, eventloop) = AsyncClient::new(options, spec.queue_limit + 1024);
-    let (inputs_tx, mut inputs) = mpsc::unbounded_channel();
-    let (passwords, passwords_rx) = mpsc::unbounded_channel();
-    let loop_task = tokio::spawn(events::pump(
-        eventloop,
-        inputs_tx.clone(),
-        passwords_rx,
-        Arc::clone(&shared),
-        worker,
-    ));
     let mut session = Session {
         shared: &shared,
         worker,
         identity: &identity,
         spec: &spec,
-        client: &client,
-        passwords: &passwords,
-        inputs: &inputs_tx,
         topics: Topics::new(&identity.id, &spec),
         online: false,
         pending: None,
         conduct: Conduct::default(),
+        link: Wire::Idle,
+        closing: false,
+        inputs: VecDeque::new(),
     };
     let mut actions = Vec::new();
     // One timer per device, moved to each next deadline (an hour on when there is none).
     let timer = tokio::time::sleep_until(shared.epoch);
     tokio::pin!(timer);
-    while !device.is_done() {
+    let keep_alive = tokio::time::sleep(wire::KEEP_ALIVE / 2);
+    tokio::pin!(keep_alive);
+    loop {
+        while let Some(input) = session.inputs.pop_front() {
+            session.settle(&input);
+            device.handle(shared.now(), input, &mut actions);
+            for action in actions.drain(..) {
+                session.execute(action);
+            }
+        }
+        session.flush().await;
+        if !session.inputs.is_empty() {
+            continue;
+        }
+        if device.is_done() {
+            break;
+        }
         let deadline = device
             .next_deadline()
             .map_or_else(|| Instant::now() + IDLE, |at| shared.epoch + at);
         if timer.deadline() != deadline {
             timer.as_mut().reset(deadline);
         }
-        tokio::select! {
+        let input = tokio::select! {
             () = shared.halt.cancelled() => break,
-            input = inputs.recv() => match input {
-                Some(input) => {
-                    session.settle(&input);
-                    device.handle(shared.now(), input, &mut actions);
+            () = &mut timer => {
+                device.tick(shared.now(), &mut actions);
+                for action in actions.drain(..) {
+                    session.execute(action);
                 }
-                None => break,
+                continue;
+            }
+            event = session.link.next() => match event {
+                WireEvent::Attempt(attempt) => session.connected(attempt),
+                WireEvent::Read(read) => session.read(read),
             },
-            () = &mut timer => device.tick(shared.now(), &mut actions),
-        }
-        for action in actions.drain(..) {
-            session.execute(action);
-        }
+            () = &mut keep_alive => {
+                keep_alive.as_mut().reset(Instant::now() + wire::KEEP_ALIVE / 2);
+                session.keep_alive()
+            }
+        };
+        session.inputs.extend(input);
     }
     session.set_online(false);
+    if let Wire::Up(connection) = std::mem::replace(&mut session.link, Wire::Idle) {
+        connection.close().await;
+    }
     let conduct = std::mem::take(&mut session.conduct);
     drop(session);
-    drop(passwords);
-    loop_task.abort();
     DeviceResult {
         id: identity.id,
         acked: device.acked().clone(),
@@ -182,45 +203,54 @@ pub async fn run_device(
 /// How far the timer of a device with nothing scheduled is set.
 const IDLE: Duration = Duration::from_secs(3600);
 
-fn options(target: &Target, id: &str) -> MqttOptions {
-    let mut options = MqttOptions::new(
-        format!("{}{id}", target.client_id_prefix),
-        &target.host,
-        target.port,
-    );
-    options
-        .set_keep_alive(Duration::from_secs(60))
-        .set_clean_session(true)
-        .set_max_packet_size(300 * 1024, 300 * 1024)
-        .set_inflight(100);
-    if let Some(tls) = &target.tls {
-        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::clone(
-            tls,
-        ))));
+/// A device's connection: none, an attempt under way, or open.
+enum Wire {
+    Idle,
+    Connecting(Pin<Box<dyn Future<Output = wire::Attempt> + Send>>),
+    Up(Connection),
+}
+
+/// What a connection did.
+enum WireEvent {
+    /// The attempt under way ended.
+    Attempt(wire::Attempt),
+    /// The open connection read this much (0: closed).
+    Read(std::io::Result<usize>),
+}
+
+impl Wire {
+    /// The next thing the connection does; pending forever when there is none.
+    async fn next(&mut self) -> WireEvent {
+        match self {
+            Self::Connecting(attempt) => WireEvent::Attempt(attempt.await),
+            Self::Up(connection) => WireEvent::Read(connection.fill().await),
+            Self::Idle => std::future::pending().await,
+        }
     }
-    options
 }
 
 /// The device task's side of one device.
 struct Session<'a> {
-    shared: &'a Shared,
+    shared: &'a Arc<Shared>,
     worker: usize,
     identity: &'a Identity,
     spec: &'a DeviceSpec,
-    client: &'a AsyncClient,
-    passwords: &'a mpsc::UnboundedSender<String>,
-    inputs: &'a mpsc::UnboundedSender<Input>,
     topics: Topics,
     online: bool,
     /// What the bridge should do with the connect under way.
     pending: Option<Expected>,
     conduct: Conduct,
+    link: Wire,
+    /// A DISCONNECT is queued: close the connection once it is flushed.
+    closing: bool,
+    /// Inputs for the device, in order.
+    inputs: VecDeque<Input>,
 }
 
 /// A device's publish topics, rendered once.
 struct Topics {
-    events: String,
-    state: String,
+    events: Arc<str>,
+    state: Arc<str>,
 }
 
 impl Topics {
@@ -228,10 +258,10 @@ impl Topics {
         let subfolder = spec.telemetry.as_ref().and_then(|t| t.subfolder.as_deref());
         Self {
             events: match subfolder {
-                Some(sub) => format!("/devices/{id}/events/{sub}"),
-                None => format!("/devices/{id}/events"),
+                Some(sub) => format!("/devices/{id}/events/{sub}").into(),
+                None => format!("/devices/{id}/events").into(),
             },
-            state: format!("/devices/{id}/state"),
+            state: format!("/devices/{id}/state").into(),
         }
     }
 }
@@ -241,18 +271,19 @@ impl Session<'_> {
         match action {
             Action::Connect(_) => self.connect(),
             Action::Subscribe => {
-                let id = &self.identity.id;
-                let _ = self
-                    .client
-                    .try_subscribe(format!("/devices/{id}/config"), QoS::AtLeastOnce);
-                let _ = self
-                    .client
-                    .try_subscribe(format!("/devices/{id}/commands/#"), QoS::AtLeastOnce);
+                if let Wire::Up(connection) = &mut self.link {
+                    let id = &self.identity.id;
+                    connection.subscribe([format!("/devices/{id}/config"), format!("/devices/{id}/commands/#")]);
+                }
             }
             Action::Publish(message) => self.publish(message),
-            Action::Disconnect => {
-                let _ = self.client.try_disconnect();
-            }
+            Action::Disconnect => match &mut self.link {
+                Wire::Up(connection) => {
+                    connection.disconnect();
+                    self.closing = true;
+                }
+                _ => self.inputs.push_back(Input::Down),
+            },
             Action::Observe(observation) => {
                 record::observe(self, observation);
             }
@@ -279,12 +310,87 @@ impl Session<'_> {
                     .as_ref()
                     .map_or(Expected::Accept, |judge| judge.expect(&token.token, true_ms));
                 self.pending = Some(expected);
-                let _ = self.passwords.send(token.token);
+                record::attempt(self);
+                let client_id = format!("{}{}", self.shared.target.client_id_prefix, self.identity.id);
+                let target = Arc::clone(&self.shared.target);
+                self.link = Wire::Connecting(Box::pin(wire::connect(target, client_id, token.token, CONNACK_WITHIN)));
             }
             Err(_) => {
                 record::mint_failed(self);
-                let _ = self.inputs.send(Input::Down);
+                self.inputs.push_back(Input::Down);
             }
+        }
+    }
+
+    /// The end of a connect attempt, as the device's input.
+    fn connected(&mut self, attempt: wire::Attempt) -> Option<Input> {
+        self.link = Wire::Idle;
+        match attempt {
+            Ok((connection, 0)) => {
+                self.link = Wire::Up(connection);
+                Some(Input::ConnAck)
+            }
+            Ok((_, code)) => Some(Input::Refused(code)),
+            Err(failure) => {
+                record::connect_failed(self, failure.cause());
+                Some(Input::Down)
+            }
+        }
+    }
+
+    /// What the open connection read: the packets' inputs, or the end of the connection.
+    fn read(&mut self, read: std::io::Result<usize>) -> Option<Input> {
+        let Wire::Up(connection) = &mut self.link else {
+            return None;
+        };
+        let ended = match read {
+            Ok(0) | Err(_) => true,
+            Ok(_) => connection.decode(&mut self.inputs).is_err(),
+        };
+        ended.then(|| self.drop_link())
+    }
+
+    /// Half a keep-alive passed: a PINGREQ when nothing was written in it (so the bridge
+    /// never sees more than a keep-alive of silence), the end of the connection when the last
+    /// PINGREQ went unanswered.
+    fn keep_alive(&mut self) -> Option<Input> {
+        let Wire::Up(connection) = &mut self.link else {
+            return None;
+        };
+        if connection.pinging {
+            return Some(self.drop_link());
+        }
+        if !connection.wrote {
+            connection.ping();
+        }
+        connection.wrote = false;
+        None
+    }
+
+    /// Forgets the connection; the device is told it is down.
+    fn drop_link(&mut self) -> Input {
+        self.link = Wire::Idle;
+        self.closing = false;
+        Input::Down
+    }
+
+    /// Writes what the turn queued; closes the connection after a DISCONNECT.
+    async fn flush(&mut self) {
+        let Wire::Up(connection) = &mut self.link else {
+            return;
+        };
+        let written = tokio::time::timeout(WRITE_WITHIN, connection.flush()).await;
+        if !matches!(written, Ok(Ok(()))) {
+            let input = self.drop_link();
+            self.inputs.push_back(input);
+            return;
+        }
+        if self.closing {
+            self.closing = false;
+            if let Wire::Up(connection) = std::mem::replace(&mut self.link, Wire::Idle) {
+                connection.close().await;
+            }
+            self.inputs.push_back(Input::Down);
         }
     }
 
@@ -302,20 +408,22 @@ impl Session<'_> {
     }
 
     fn publish(&mut self, message: Message) {
-        let id = &self.identity.id;
-        let topics = &self.topics;
+        let Wire::Up(connection) = &mut self.link else {
+            record::client_error(self);
+            return;
+        };
         let stamp = Stamp {
-            device: id.clone(),
+            device: self.identity.id.clone(),
             seq: message.seq,
             intended_us: self.shared.epoch_unix_us + message.intended.as_micros() as u64,
         };
-        let (topic, bytes) = match (message.kind, &self.spec.telemetry, &self.spec.state) {
+        let (topic, payload) = match (message.kind, &self.spec.telemetry, &self.spec.state) {
             (MessageKind::Telemetry, Some(telemetry), _) => (
-                topics.events.clone(),
+                Arc::clone(&self.topics.events),
                 payload::encode(telemetry.kind, &stamp, telemetry.payload_bytes),
             ),
             (MessageKind::State, _, Some(state)) => {
-                (topics.state.clone(), payload::state(message.seq, state.bytes))
+                (Arc::clone(&self.topics.state), payload::state(message.seq, state.bytes))
             }
             _ => return,
         };
@@ -324,8 +432,8 @@ impl Session<'_> {
         } else {
             QoS::AtLeastOnce
         };
-        if self.client.try_publish(topic, qos, false, bytes).is_err() {
-            record::client_error(self);
+        if let Some(pkid) = connection.publish(wire::Held { qos, topic, payload }) {
+            self.inputs.push_back(Input::Sent(pkid));
         }
     }
 }

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use fleetgate_identity::Alg;
 use fleetgate_metrics::Recorder;
-use fleetgate_metrics::names::{COHORT_PREFIX, refusal_counter};
+use fleetgate_metrics::names::{COHORT_PREFIX, CONNECT_ERRORS_PREFIX, refusal_counter};
 
 use super::Session;
 use crate::device::{ConnectReason, MessageKind, Observation};
@@ -22,7 +22,9 @@ const SCOPED: &[&str] = &[
     "publish.puback.actual",
     "sign.rs256",
     "sign.es256",
+    "connects.attempts",
     "connects.accepted",
+    "connects.failed",
     "connects.refused",
     "connack.1",
     "connack.2",
@@ -101,6 +103,7 @@ pub struct Live {
     fleet: AtomicI64,
     all_up: OnceLock<Instant>,
     connected: AtomicI64,
+    attempts: AtomicU64,
     sent: AtomicU64,
     acked: AtomicU64,
     errors: AtomicU64,
@@ -111,6 +114,8 @@ pub struct Live {
 pub struct LiveReading {
     /// Devices connected now.
     pub connected: u64,
+    /// Connect attempts so far (accepted, refused, or ended before a CONNACK).
+    pub attempts: u64,
     /// Telemetry messages sent so far.
     pub sent: u64,
     /// Telemetry messages acknowledged so far.
@@ -124,6 +129,7 @@ impl Live {
     pub fn read(&self) -> LiveReading {
         LiveReading {
             connected: self.connected.load(Ordering::Relaxed).max(0) as u64,
+            attempts: self.attempts.load(Ordering::Relaxed),
             sent: self.sent.load(Ordering::Relaxed),
             acked: self.acked.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
@@ -226,7 +232,24 @@ pub(super) fn mint_failed(session: &Session<'_>) {
     with(session, |r| r.count(&refusal_counter("mint-failed"), 1));
 }
 
-/// Records a request the MQTT client would not take.
+/// Records a connect attempt started (CONNECT about to go out).
+pub(super) fn attempt(session: &Session<'_>) {
+    session.shared.live.attempts.fetch_add(1, Ordering::Relaxed);
+    with(session, |r| r.count("connects.attempts", 1));
+}
+
+/// Records a connect attempt that ended before any CONNACK, by its cause
+/// (`connect_errors.<cause>`).
+pub(super) fn connect_failed(session: &Session<'_>, cause: &str) {
+    session.shared.live.error();
+    let counter = format!("{CONNECT_ERRORS_PREFIX}{cause}");
+    with(session, |r| {
+        r.count("connects.failed", 1);
+        r.count(&counter, 1);
+    });
+}
+
+/// Records a publish without a connection to take it.
 pub(super) fn client_error(session: &Session<'_>) {
     session.shared.live.error();
     with(session, |r| r.count("client.errors", 1));

@@ -285,10 +285,23 @@ fn path(scenario_dir: &Path, file: &str) -> PathBuf {
     scenario_dir.join(file)
 }
 
-async fn bind(address: SocketAddr, what: &str) -> Result<TcpListener, EnvironmentError> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|e| EnvironmentError::Start(format!("cannot listen for {what} on {address}: {e}")))
+/// Connections the kernel may hold for a listener before it accepts them. tokio's default is
+/// 1,024; under a connect storm of thousands of devices a full queue drops SYNs, and each
+/// dropped one costs its device a retransmission (1 s, then 2, 4, 8 …). The kernel caps it at
+/// `net.core.somaxconn` (4,096 on most Linux systems).
+const BACKLOG: u32 = 65_535;
+
+fn bind(address: SocketAddr, what: &str) -> Result<TcpListener, EnvironmentError> {
+    let error = |e: std::io::Error| EnvironmentError::Start(format!("cannot listen for {what} on {address}: {e}"));
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(error)?;
+    socket.set_reuseaddr(true).map_err(error)?;
+    socket.bind(address).map_err(error)?;
+    socket.listen(BACKLOG).map_err(error)
 }
 
 async fn start_bridge(
@@ -367,11 +380,11 @@ async fn start_bridge(
         events: Some(events_tx),
         observe: options.observe.clone(),
     };
-    let listener = bind(options.listen, "MQTT").await?;
+    let listener = bind(options.listen, "MQTT")?;
     let bridge =
         Bridge::start(listener, config).map_err(|e| EnvironmentError::Start(format!("bridge: {e}")))?;
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let admin_listener = bind(loopback, "the admin API").await?;
+    let admin_listener = bind(loopback, "the admin API")?;
     let admin_addr = admin_listener
         .local_addr()
         .map_err(|e| EnvironmentError::Start(e.to_string()))?;
@@ -389,7 +402,7 @@ async fn start_bridge(
     let admin_listener = Limited::new(admin_listener, Limits::ADMIN);
     tokio::spawn(async move { axum::serve(admin_listener, admin::router(admin)).await });
     // Real Pis use the HTTP bridge too: it listens on the MQTT listener's host.
-    let http_tcp = bind(SocketAddr::new(options.listen.ip(), 0), "the HTTP bridge").await?;
+    let http_tcp = bind(SocketAddr::new(options.listen.ip(), 0), "the HTTP bridge")?;
     let http_listener =
         TlsListener::new(http_tcp, server_config).map_err(|e| EnvironmentError::Start(e.to_string()))?;
     let http_addr = axum::serve::Listener::local_addr(&http_listener)

@@ -18,6 +18,7 @@ const FLEET_COUNTERS: &[&str] = &[
     "messages.unacked",
     "messages.publish_failed",
     "messages.dropped_by_device",
+    "connects.attempts",
     "connects.accepted",
     "connects.refused",
     "connects.failed",

@@ -205,8 +205,8 @@ fn phases(fleet: &FleetRun) -> Vec<PhaseResult> {
                 (
                     Verdict::Passed,
                     format!(
-                        "{} connects, {} messages acknowledged",
-                        connected,
+                        "{}, {} messages acknowledged",
+                        connect_story(&fleet.metrics),
                         fleet.metrics.counter("messages.acked")
                     ),
                 )
@@ -221,6 +221,41 @@ fn phases(fleet: &FleetRun) -> Vec<PhaseResult> {
         .collect()
 }
 
+/// How the connects went: attempts, and what became of them (accepted, refused, ended before
+/// a CONNACK by cause), so a connect storm's churn is read, not hidden behind the accepted count.
+fn connect_story(metrics: &Recorder) -> String {
+    let accepted = metrics.counter("connects.accepted");
+    let attempts = metrics.counter("connects.attempts");
+    let refused = metrics.counter("connects.refused");
+    let mut failed: Vec<String> = metrics
+        .counters()
+        .filter_map(|(name, n)| {
+            let cause = name.strip_prefix(CONNECT_ERRORS_PREFIX)?;
+            Some(format!("{n} {}", connect_error(cause)))
+        })
+        .collect();
+    failed.sort();
+    let mut parts = vec![format!("{accepted} accepted")];
+    if refused > 0 {
+        parts.push(format!("{refused} refused"));
+    }
+    if !failed.is_empty() {
+        parts.push(format!("ended before a CONNACK: {}", failed.join(", ")));
+    }
+    format!("{attempts} connect attempts ({})", parts.join("; "))
+}
+
+/// A `connect_errors.<cause>` suffix, for people.
+fn connect_error(cause: &str) -> String {
+    match cause {
+        "refused" => "connection refused".to_owned(),
+        "tls" => "TLS handshake failed".to_owned(),
+        "timeout" => "timed out".to_owned(),
+        "closed" => "closed by the peer".to_owned(),
+        other => format!("connection error ({other})"),
+    }
+}
+
 /// Why no device could connect: every attempt by its outcome (CONNACK codes, refusals the
 /// embedded bridge gave, connection errors before a CONNACK), with the number of attempts.
 fn never_connected(metrics: &Recorder) -> String {
@@ -233,11 +268,8 @@ fn never_connected(metrics: &Recorder) -> String {
                 format!("refused by the bridge: {reason}")
             } else {
                 match name.strip_prefix(CONNECT_ERRORS_PREFIX)? {
-                    "refused" => "connection refused".to_owned(),
-                    "tls" => "TLS handshake failed".to_owned(),
-                    "timeout" => "timed out".to_owned(),
                     "closed" => "closed by the peer before a CONNACK".to_owned(),
-                    other => format!("connection error ({other})"),
+                    other => connect_error(other),
                 }
             };
             Some((n, format!("{n} × {cause} ({name})")))
