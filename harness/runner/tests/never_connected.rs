@@ -44,8 +44,7 @@ fn the_phase_verdict_names_the_tls_failure_and_counts_the_attempts() {
     let attempts = report.measurements["connects.failed"].value;
     assert!(attempts >= 2.0, "each device tried at least once: {attempts}");
     assert_eq!(
-        report.measurements["connects.attempts"].value,
-        attempts,
+        report.measurements["connects.attempts"].value, attempts,
         "every attempt is counted, and each ended before a CONNACK"
     );
     let tls = report.measurements["connect_errors.tls"].value;

@@ -24,9 +24,9 @@ use tokio_util::sync::CancellationToken;
 use crate::device::{Action, Device, DeviceSpec, Input, Message, MessageKind};
 use crate::payload::{self, Stamp};
 use crate::tally::SeqSet;
-use wire::Connection;
 use conduct::{Conduct, Expected, Judge, Outcome, TokenSource};
 pub use record::{Live, LiveReading, Scope};
+use wire::Connection;
 
 /// Where the devices connect.
 #[derive(Clone, Debug)]
@@ -273,7 +273,10 @@ impl Session<'_> {
             Action::Subscribe => {
                 if let Wire::Up(connection) = &mut self.link {
                     let id = &self.identity.id;
-                    connection.subscribe([format!("/devices/{id}/config"), format!("/devices/{id}/commands/#")]);
+                    connection.subscribe([
+                        format!("/devices/{id}/config"),
+                        format!("/devices/{id}/commands/#"),
+                    ]);
                 }
             }
             Action::Publish(message) => self.publish(message),
@@ -313,7 +316,12 @@ impl Session<'_> {
                 record::attempt(self);
                 let client_id = format!("{}{}", self.shared.target.client_id_prefix, self.identity.id);
                 let target = Arc::clone(&self.shared.target);
-                self.link = Wire::Connecting(Box::pin(wire::connect(target, client_id, token.token, CONNACK_WITHIN)));
+                self.link = Wire::Connecting(Box::pin(wire::connect(
+                    target,
+                    client_id,
+                    token.token,
+                    CONNACK_WITHIN,
+                )));
             }
             Err(_) => {
                 record::mint_failed(self);
@@ -422,9 +430,10 @@ impl Session<'_> {
                 Arc::clone(&self.topics.events),
                 payload::encode(telemetry.kind, &stamp, telemetry.payload_bytes),
             ),
-            (MessageKind::State, _, Some(state)) => {
-                (Arc::clone(&self.topics.state), payload::state(message.seq, state.bytes))
-            }
+            (MessageKind::State, _, Some(state)) => (
+                Arc::clone(&self.topics.state),
+                payload::state(message.seq, state.bytes),
+            ),
             _ => return,
         };
         let qos = if message.qos == 0 {

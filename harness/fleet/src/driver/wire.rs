@@ -106,7 +106,9 @@ impl Failure {
         match error.kind() {
             ErrorKind::ConnectionRefused => Self::Refused,
             ErrorKind::TimedOut => Self::Timeout,
-            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::UnexpectedEof => Self::Closed,
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::UnexpectedEof => {
+                Self::Closed
+            }
             ErrorKind::InvalidData => Self::Tls,
             _ if error
                 .get_ref()
@@ -124,7 +126,12 @@ pub(super) type Attempt = Result<(Connection, u8), Failure>;
 
 /// Connects to `target` as `client_id` with `password` (the JWT) and waits for the CONNACK,
 /// all within `limit`.
-pub(super) async fn connect(target: Arc<Target>, client_id: String, password: String, limit: Duration) -> Attempt {
+pub(super) async fn connect(
+    target: Arc<Target>,
+    client_id: String,
+    password: String,
+    limit: Duration,
+) -> Attempt {
     match tokio::time::timeout(limit, attempt(&target, client_id, password)).await {
         Ok(result) => result,
         Err(_) => Err(Failure::Timeout),
@@ -155,7 +162,9 @@ async fn attempt(target: &Target, client_id: String, password: String) -> Attemp
     connect.keep_alive = KEEP_ALIVE.as_secs() as u16;
     connect.clean_session = true;
     connect.login = Some(Login::new("unused", password));
-    connect.write(&mut connection.out).map_err(|_| Failure::Protocol)?;
+    connect
+        .write(&mut connection.out)
+        .map_err(|_| Failure::Protocol)?;
     connection.flush().await.map_err(|e| Failure::of(&e))?;
     loop {
         match connection.next_packet().map_err(|_| Failure::Protocol)? {
@@ -240,7 +249,13 @@ impl Connection {
                 pkid
             }
         };
-        put_publish(&mut self.out, held.qos, pkid, held.topic.as_bytes(), &held.payload);
+        put_publish(
+            &mut self.out,
+            held.qos,
+            pkid,
+            held.topic.as_bytes(),
+            &held.payload,
+        );
         self.wrote = true;
         pkid
     }

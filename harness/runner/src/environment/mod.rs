@@ -292,7 +292,8 @@ fn path(scenario_dir: &Path, file: &str) -> PathBuf {
 const BACKLOG: u32 = 65_535;
 
 fn bind(address: SocketAddr, what: &str) -> Result<TcpListener, EnvironmentError> {
-    let error = |e: std::io::Error| EnvironmentError::Start(format!("cannot listen for {what} on {address}: {e}"));
+    let error =
+        |e: std::io::Error| EnvironmentError::Start(format!("cannot listen for {what} on {address}: {e}"));
     let socket = if address.is_ipv4() {
         tokio::net::TcpSocket::new_v4()
     } else {
