@@ -8,27 +8,37 @@ use fleetgate_scenario::model::{Fault, FaultAction};
 use tokio::task::JoinHandle;
 
 /// Runs `faults` (in time order) against `bridge` from now; `applied` hears of each one as it
-/// takes effect.
-pub fn schedule(
+/// takes effect. Faults due at once (`at = "0s"`) are applied before this returns, so that no
+/// device started after it can slip past them; the rest run on the returned task.
+pub async fn schedule(
     bridge: Bridge,
     faults: Vec<Fault>,
-    applied: impl Fn(&Fault) + Send + 'static,
+    applied: impl Fn(&Fault) + Send + Sync + 'static,
 ) -> JoinHandle<()> {
+    let start = tokio::time::Instant::now();
+    let mut faults = faults.into_iter().peekable();
+    while let Some(fault) = faults.next_if(|f| f.at.is_zero()) {
+        begin(&bridge, &fault, &applied).await;
+    }
     tokio::spawn(async move {
-        let start = tokio::time::Instant::now();
         for fault in faults {
             tokio::time::sleep_until(start + fault.at).await;
-            apply(&bridge, &fault.action).await;
-            applied(&fault);
-            if let Some(lasting) = lasting(&fault.action) {
-                let (bridge, action) = (bridge.clone(), fault.action.clone());
-                tokio::spawn(async move {
-                    tokio::time::sleep(lasting).await;
-                    revert(&bridge, &action);
-                });
-            }
+            begin(&bridge, &fault, &applied).await;
         }
     })
+}
+
+/// Applies `fault`, says so, and schedules its end when it lasts a while.
+async fn begin(bridge: &Bridge, fault: &Fault, applied: &impl Fn(&Fault)) {
+    apply(bridge, &fault.action).await;
+    applied(fault);
+    if let Some(lasting) = lasting(&fault.action) {
+        let (bridge, action) = (bridge.clone(), fault.action.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(lasting).await;
+            revert(&bridge, &action);
+        });
+    }
 }
 
 async fn apply(bridge: &Bridge, action: &FaultAction) {

@@ -101,17 +101,15 @@ pub(crate) async fn run(
         }
     };
     let applied = Arc::new(Mutex::new(Vec::new()));
-    let schedule = env
-        .bridge
-        .as_ref()
-        .filter(|_| !scenario.faults.is_empty())
-        .map(|bridge| {
-            let applied = Arc::clone(&applied);
-            faults::schedule(bridge.bridge.clone(), scenario.faults.clone(), move |fault| {
-                let mut applied = applied.lock().unwrap_or_else(PoisonError::into_inner);
-                applied.push(format!("fault applied: {}", faults::describe(fault)));
-            })
-        });
+    let mut schedule = None;
+    if let Some(bridge) = env.bridge.as_ref().filter(|_| !scenario.faults.is_empty()) {
+        let applied = Arc::clone(&applied);
+        let note = move |fault: &_| {
+            let mut applied = applied.lock().unwrap_or_else(PoisonError::into_inner);
+            applied.push(format!("fault applied: {}", faults::describe(fault)));
+        };
+        schedule = Some(faults::schedule(bridge.bridge.clone(), scenario.faults.clone(), note).await);
+    }
     let mut timeline = Vec::new();
     let fleet = engine::run(&plan, shared, log, stop, &mut |p| {
         timeline.push(sample(p));
