@@ -78,15 +78,11 @@ async fn run(scenario: &Scenario, options: &EnvironmentOptions) -> anyhow::Resul
     };
     out(&announcement(scenario, options, &env).to_string());
     stamped("fleetgate: serving; press Ctrl-C to stop (the report of what each device did is written then)");
-    let schedule = env
-        .bridge
-        .as_ref()
-        .filter(|_| !scenario.faults.is_empty())
-        .map(|b| {
-            faults::schedule(b.bridge.clone(), scenario.faults.clone(), |fault| {
-                stamped(&faults::describe(fault))
-            })
-        });
+    let mut schedule = None;
+    if let Some(b) = env.bridge.as_ref().filter(|_| !scenario.faults.is_empty()) {
+        let note = |fault: &_| stamped(&faults::describe(fault));
+        schedule = Some(faults::schedule(b.bridge.clone(), scenario.faults.clone(), note).await);
+    }
     let mut deliveries = env.push.as_mut().and_then(|p| p.deliveries.take());
     let events = env.bridge.as_ref().map(|b| std::sync::Arc::clone(&b.events));
     let mut events = match &events {
