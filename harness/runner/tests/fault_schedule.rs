@@ -83,7 +83,8 @@ async fn faults_take_effect_at_their_time_and_lasting_ones_end() {
     let log = Arc::clone(&applied);
     let _task = schedule(bridge.clone(), scenario.faults.clone(), move |f| {
         log.lock().unwrap().push(f.at.as_secs())
-    });
+    })
+    .await;
     let state = || bridge.faults().state();
 
     tokio::time::sleep(Duration::from_secs(6)).await;
