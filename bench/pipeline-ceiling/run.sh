@@ -6,8 +6,11 @@
 # Usage: bench/pipeline-ceiling/run.sh [RATE…]   (total msgs/s offered; default 2000 … 40000)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release -q -p fleetgate
-bin="${CARGO_TARGET_DIR:-target}/release/fleetgate"
+# BIN=/path/to/fleetgate measures another build (an older commit's, for a before/after table).
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q -p fleetgate
+fi
+bin="${BIN:-${CARGO_TARGET_DIR:-target}/release/fleetgate}"
 rates=("$@")
 [ ${#rates[@]} -gt 0 ] || rates=(2000 5000 10000 20000 40000)
 work=$(mktemp -d)

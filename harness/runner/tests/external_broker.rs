@@ -71,6 +71,22 @@ impl Drop for Broker {
     }
 }
 
+fn options(dir: &std::path::Path) -> RunOptions {
+    RunOptions {
+        baseline: None,
+        out_dir: dir.join("out"),
+        scenario_dir: dir.to_path_buf(),
+        key_progress: Arc::new(|_, _, _| {}),
+        safety: Default::default(),
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        server_names: Vec::new(),
+        ca_dir: None,
+        shard: fleetgate_runner::Shard::WHOLE,
+        start_at: None,
+        stop: Default::default(),
+    }
+}
+
 #[test]
 fn every_message_the_fleet_counts_as_acknowledged_reached_a_subscriber_of_the_broker() {
     let dir = tempfile::tempdir().unwrap();
@@ -106,20 +122,7 @@ hold = "60s"
     let scenario = compile(&SourceFile::new("broker.toml", text), &[])
         .scenario
         .unwrap();
-    let options = RunOptions {
-        baseline: None,
-        out_dir: dir.path().join("out"),
-        scenario_dir: dir.path().to_path_buf(),
-        key_progress: Arc::new(|_, _, _| {}),
-        safety: Default::default(),
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        server_names: Vec::new(),
-        ca_dir: None,
-        shard: fleetgate_runner::Shard::WHOLE,
-        start_at: None,
-        stop: Default::default(),
-    };
-    let report = run(&scenario, &options, &mut |_| {}).unwrap();
+    let report = run(&scenario, &options(dir.path()), &mut |_| {}).unwrap();
     let value = |key: &str| report.measurements[key].value;
     assert_eq!(value("connects.accepted"), 4.0);
     // Without the count, 4 devices at 50 msgs/s over a 60 s hold would send about 12,000.
@@ -153,4 +156,87 @@ hold = "60s"
     stamps.sort();
     stamps.dedup();
     assert_eq!(stamps.len(), 40, "40 distinct device/sequence pairs");
+}
+
+/// The broker's log names each connection's peer: the devices leave from the listed source
+/// addresses in turn, and an address the machine lacks stops the run before any device starts.
+#[test]
+fn devices_connect_from_the_listed_source_addresses_in_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start(dir.path());
+    let scenario_with = |sources: &str| {
+        let text = format!(
+            r#"
+[scenario]
+name = "sources"
+[target]
+bridge = {{ host = "127.0.0.1", port = {port}, tls = false, profile = "google" }}
+source_addresses = {sources}
+[[cohort]]
+name = "pis"
+devices = 4
+device_id = "pi-{{index}}"
+telemetry = {{ every = "20ms", count = 1, payload_bytes = 100 }}
+[[phase]]
+name = "once"
+hold = "60s"
+"#,
+            port = broker.port
+        );
+        compile(&SourceFile::new("sources.toml", text), &[])
+            .scenario
+            .unwrap()
+    };
+    let report = run(
+        &scenario_with(r#"["127.0.0.2", "127.0.0.3"]"#),
+        &options(dir.path()),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(report.measurements["connects.accepted"].value, 4.0);
+    // "New client connected from 127.0.0.2:40022 as projects/…/devices/pi-0 (p2, c1, k60, u'unused')."
+    let mut peers = Vec::new();
+    let mut line = String::new();
+    while peers.len() < 4 {
+        line.clear();
+        assert!(broker.log.read_line(&mut line).unwrap() > 0, "mosquitto exited");
+        if let Some(rest) = line.split("New client connected from ").nth(1) {
+            let peer = rest.split(':').next().unwrap().to_owned();
+            let device = rest
+                .split("/devices/")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .to_owned();
+            peers.push((device, peer));
+        }
+    }
+    peers.sort();
+    let expected = [
+        ("pi-0", "127.0.0.2"),
+        ("pi-1", "127.0.0.3"),
+        ("pi-2", "127.0.0.2"),
+        ("pi-3", "127.0.0.3"),
+    ];
+    assert_eq!(peers, expected.map(|(d, p)| (d.to_owned(), p.to_owned())));
+
+    let report = run(
+        &scenario_with(r#"["192.0.2.77"]"#),
+        &options(dir.path()),
+        &mut |_| {},
+    )
+    .unwrap();
+    let phase = &report.phases[0];
+    assert_eq!(phase.verdict, fleetgate_report::Verdict::Failed);
+    let message = phase.message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("sources.toml") && message.contains("192.0.2.77 is not an address of this machine"),
+        "{message}"
+    );
+    assert!(
+        !report.measurements.contains_key("connects.attempts"),
+        "no device started"
+    );
 }

@@ -128,6 +128,18 @@ pub struct Target {
     pub pubsub_max_stored: u64,
     /// The push endpoint.
     pub push_endpoint: PushTarget,
+    /// The local addresses the virtual devices connect from.
+    pub source_addresses: SourceAddresses,
+}
+
+/// The local addresses the virtual devices connect from (`[target] source_addresses`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceAddresses {
+    /// Spread over 127.0.0.1–127.0.0.16 when the bridge's IPv4 addresses are loopback; otherwise the
+    /// kernel's choice.
+    Auto,
+    /// Device k leaves from address k mod n.
+    Listed(Vec<std::net::IpAddr>),
 }
 
 /// Where the MQTT bridge is.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fleetgate_scenario::model::{
     Algorithm, Bound, BridgeTarget, CaseExpectation, CaseParams, ExternalBridgeDevice, HttpStatus, KeyFormat,
-    Profile, PubsubTarget, PushBody, PushTarget, Route, Schedule,
+    Profile, PubsubTarget, PushBody, PushTarget, Route, Schedule, SourceAddresses,
 };
 use fleetgate_scenario::{Severity, SourceFile, compile};
 
@@ -28,6 +28,7 @@ description = "every key"
 bridge = { host = "bridge.local", port = 8883, ca = "fixtures/tls/ca.pem", profile = "clearblade", devices = [{ id = "conf-1", key = "keys/conf-1.pem" }] }
 pubsub = { emulator = "127.0.0.1:8085" }
 push_endpoint = { url = "http://127.0.0.1:8080/push", audience = "https://example.com" }
+source_addresses = ["10.0.0.5", "fd00::5"]
 
 [project]
 id = "demo-project"
@@ -117,6 +118,10 @@ fn every_key_of_the_format_reaches_the_model() {
         }
     );
     assert_eq!(s.target.pubsub, PubsubTarget::Emulator("127.0.0.1:8085".into()));
+    assert_eq!(
+        s.target.source_addresses,
+        SourceAddresses::Listed(vec!["10.0.0.5".parse().unwrap(), "fd00::5".parse().unwrap()])
+    );
     assert!(
         matches!(s.target.push_endpoint, PushTarget::External { ref audience, .. } if audience.as_deref() == Some("https://example.com"))
     );
@@ -349,6 +354,34 @@ fn the_embedded_pubsub_bound_defaults_to_1_gib_and_applies_only_to_it() {
             .collect();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].0, "target.pubsub_max_stored");
+        assert!(errors[0].1.contains(words), "{errors:?}");
+    }
+}
+
+#[test]
+fn source_addresses_default_to_auto_and_bad_ones_are_named() {
+    let base = "[scenario]\nname = \"m\"\n[[cohort]]\nname = \"a\"\ndevices = 1\ndevice_id = \"a-{index}\"\n";
+    let default = compile(&SourceFile::new("m.toml", base), &[]);
+    assert_eq!(
+        default.scenario.unwrap().target.source_addresses,
+        SourceAddresses::Auto
+    );
+    for (value, words) in [
+        (
+            "[\"127.0.0.2\", \"pi-gateway\"]",
+            "\"pi-gateway\" is not an IP address",
+        ),
+        ("[]", "no address to connect from"),
+        ("\"all\"", "all"),
+    ] {
+        let text = format!("{base}[target]\nsource_addresses = {value}\n");
+        let compiled = compile(&SourceFile::new("m.toml", &text), &[]);
+        let errors: Vec<(&str, &str)> = compiled
+            .errors()
+            .map(|d| (d.path.as_str(), d.message.as_str()))
+            .collect();
+        assert_eq!(errors.len(), 1, "{value}: {errors:?}");
+        assert!(errors[0].0.starts_with("target.source_addresses"), "{errors:?}");
         assert!(errors[0].1.contains(words), "{errors:?}");
     }
 }

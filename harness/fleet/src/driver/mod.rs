@@ -10,6 +10,7 @@ pub mod tls;
 mod wire;
 
 use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -31,10 +32,10 @@ use wire::Connection;
 /// Where the devices connect.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// Host name or address.
+    /// Host name or address, as the bridge's TLS certificate names it.
     pub host: String,
-    /// MQTT port.
-    pub port: u16,
+    /// The bridge's addresses, resolved once before the run; a connect tries them in order.
+    pub addrs: Vec<SocketAddr>,
     /// TLS configuration; plain TCP when `None`.
     pub tls: Option<Arc<ClientConfig>>,
     /// `projects/{p}/locations/{r}/registries/{g}/devices/`: the client id prefix.
@@ -57,6 +58,8 @@ pub struct Identity {
     pub judge: Option<Arc<dyn Judge>>,
     /// Its cohort's own metric names, when the fleet measures cohorts apart.
     pub scope: Option<Arc<Scope>>,
+    /// The local address its connections leave from; the kernel's choice when `None`.
+    pub source: Option<IpAddr>,
 }
 
 /// What every device task shares.
@@ -318,6 +321,7 @@ impl Session<'_> {
                 let target = Arc::clone(&self.shared.target);
                 self.link = Wire::Connecting(Box::pin(wire::connect(
                     target,
+                    self.identity.source,
                     client_id,
                     token.token,
                     CONNACK_WITHIN,

@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -15,7 +16,7 @@ use bytes::{BufMut, BytesMut};
 use rumqttc::mqttbytes::v4::{ConnAck, Connect, Login, Packet, PubAck, Subscribe, SubscribeFilter};
 use rumqttc::mqttbytes::{self, QoS};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::pki_types::ServerName;
@@ -121,27 +122,51 @@ impl Failure {
     }
 }
 
+/// A TCP connection to the first of `addrs` that accepts, leaving from `source` where it is of
+/// the address's family. The local port is chosen at connect time (`IP_BIND_ADDRESS_NO_PORT`),
+/// so a port is shared across destinations, as without a bind.
+async fn open(addrs: &[SocketAddr], source: Option<IpAddr>) -> io::Result<TcpStream> {
+    let mut last = None;
+    for &addr in addrs {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }?;
+        if let Some(ip) = source.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) {
+            #[cfg(target_os = "linux")]
+            nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::IpBindAddressNoPort, &true)
+                .map_err(io::Error::from)?;
+            socket.bind(SocketAddr::new(ip, 0))?;
+        }
+        match socket.connect(addr).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the bridge has no address")))
+}
+
 /// What a connect attempt got: a connection and the CONNACK's return code (0 = accepted).
 pub(super) type Attempt = Result<(Connection, u8), Failure>;
 
-/// Connects to `target` as `client_id` with `password` (the JWT) and waits for the CONNACK,
-/// all within `limit`.
+/// Connects to `target` from `source` as `client_id` with `password` (the JWT) and waits for
+/// the CONNACK, all within `limit`.
 pub(super) async fn connect(
     target: Arc<Target>,
+    source: Option<IpAddr>,
     client_id: String,
     password: String,
     limit: Duration,
 ) -> Attempt {
-    match tokio::time::timeout(limit, attempt(&target, client_id, password)).await {
+    match tokio::time::timeout(limit, attempt(&target, source, client_id, password)).await {
         Ok(result) => result,
         Err(_) => Err(Failure::Timeout),
     }
 }
 
-async fn attempt(target: &Target, client_id: String, password: String) -> Attempt {
-    let tcp = TcpStream::connect((target.host.as_str(), target.port))
-        .await
-        .map_err(|e| Failure::of(&e))?;
+async fn attempt(target: &Target, source: Option<IpAddr>, client_id: String, password: String) -> Attempt {
+    let tcp = open(&target.addrs, source).await.map_err(|e| Failure::of(&e))?;
     let _ = tcp.set_nodelay(true);
     let stream = match &target.tls {
         None => Stream::Tcp(tcp),

@@ -2,6 +2,7 @@
 //! runner consumes what reaches Pub/Sub; the result is the phases' verdicts, every
 //! measurement, and the raw metrics for shard merging.
 
+mod addresses;
 mod bridge_side;
 mod cohorts;
 mod downstream;
@@ -62,8 +63,8 @@ pub(crate) async fn run(
         return LoadResult::default();
     }
     let out_dir = options.out_dir.as_path();
-    let target = match plan::target(scenario, env, &options.scenario_dir) {
-        Ok(target) => target,
+    let (target, sources) = match plan::target(scenario, env, &options.scenario_dir) {
+        Ok(planned) => planned,
         Err(message) => return failed(scenario, &message),
     };
     let mut notes = Vec::new();
@@ -72,7 +73,7 @@ pub(crate) async fn run(
         () = stop.cancelled() => return LoadResult::default(),
         waited = start::wait(options.start_at) => notes.extend(waited),
     }
-    let plan = match plan::fleet(scenario, env, options.shard) {
+    let plan = match plan::fleet(scenario, env, options.shard, &sources) {
         Ok(plan) => plan,
         Err(message) => return failed(scenario, &message),
     };

@@ -1,6 +1,7 @@
 //! From the scenario and the started environment to the fleet's plan: where devices connect,
 //! and what every cohort does.
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -19,11 +20,17 @@ use fleetgate_identity::{DeviceKey, KeySpec};
 use fleetgate_scenario::Scenario;
 use fleetgate_scenario::model::{BridgeTarget, Cohort, FaultKind, PayloadEncoding, Schedule};
 
+use super::addresses;
 use super::faulty::{self, MutatedTokens, RulesJudge};
 use crate::environment::Environment;
 
-/// Where the fleet connects: the embedded bridge, or the scenario's external one.
-pub(super) fn target(scenario: &Scenario, env: &Environment, scenario_dir: &Path) -> Result<Target, String> {
+/// Where the fleet connects (the embedded bridge, or the scenario's external one), and the
+/// source addresses its devices are spread over (empty: the kernel's choice).
+pub(super) fn target(
+    scenario: &Scenario,
+    env: &Environment,
+    scenario_dir: &Path,
+) -> Result<(Target, Vec<IpAddr>), String> {
     let project = &scenario.project;
     let client_id_prefix = format!(
         "projects/{}/locations/{}/registries/{}/devices/",
@@ -62,24 +69,39 @@ pub(super) fn target(scenario: &Scenario, env: &Environment, scenario_dir: &Path
             Some(tls::client_config(&pem, &ca.display().to_string()).map_err(|e| e.to_string())?)
         }
     };
-    Ok(Target {
-        host,
-        port,
-        tls,
-        client_id_prefix,
-    })
+    let addrs = match (&scenario.target.bridge, &env.bridge) {
+        (BridgeTarget::Embedded, Some(bridge)) => vec![bridge.bridge.local_addr()],
+        _ => addresses::resolve(&host, port)?,
+    };
+    let sources = addresses::sources(&scenario.target.source_addresses, &addrs, &scenario.file)?;
+    Ok((
+        Target {
+            host,
+            addrs,
+            tls,
+            client_id_prefix,
+        },
+        sources,
+    ))
 }
 
 /// The fleet plan: every cohort with its keys, clocks, faults, expectations and behaviour, and
 /// the phases. With more than one cohort, each cohort's devices are also measured apart. Only
 /// `shard`'s devices are planned; each keeps its index in the cohort (key, id, fault, window).
-pub(super) fn fleet(scenario: &Scenario, env: &Environment, shard: Shard) -> Result<FleetPlan, String> {
+/// The planned devices take `sources` in turn.
+pub(super) fn fleet(
+    scenario: &Scenario,
+    env: &Environment,
+    shard: Shard,
+    sources: &[IpAddr],
+) -> Result<FleetPlan, String> {
     let origin_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let profile = faulty::profile_under_test(scenario);
     let scoped = scenario.cohorts.len() > 1;
     let mut cohorts = Vec::new();
+    let mut placed = 0_usize;
     for (cohort, keys) in scenario.cohorts.iter().zip(&env.devices.cohorts) {
         let start = match cohort.clock.start {
             None => ClockStart::Synced,
@@ -144,12 +166,15 @@ pub(super) fn fleet(scenario: &Scenario, env: &Environment, shard: Shard) -> Res
                         stated,
                     )) as Arc<dyn Judge>
                 });
+                let source = sources.get(placed % sources.len().max(1)).copied();
+                placed += 1;
                 Identity {
                     id: cohort.device_id.render(index as u64),
                     tokens,
                     alg: key.alg(),
                     judge,
                     scope: scope.clone(),
+                    source,
                 }
             })
             .collect();

@@ -1,6 +1,10 @@
 //! `[target]` and `[project]`.
 
-use crate::model::{BridgeTarget, ExternalBridgeDevice, Profile, Project, PubsubTarget, PushTarget, Target};
+use std::net::IpAddr;
+
+use crate::model::{
+    BridgeTarget, ExternalBridgeDevice, Profile, Project, PubsubTarget, PushTarget, SourceAddresses, Target,
+};
 use crate::read::{Fields, Val};
 use crate::template::{IOT_ID_HELP, is_iot_id};
 
@@ -103,7 +107,35 @@ pub(super) fn target(fields: &Fields, cx: &mut Cx) -> Option<Target> {
         pubsub,
         pubsub_max_stored,
         push_endpoint,
+        source_addresses: source_addresses(fields, cx),
     })
+}
+
+/// `source_addresses`: `"auto"`, or a list of IP addresses.
+fn source_addresses(fields: &Fields, cx: &mut Cx) -> SourceAddresses {
+    let Some(Val::Array(items)) = fields.get("source_addresses").map(|i| &i.val) else {
+        return SourceAddresses::Auto;
+    };
+    if let Some(item) = fields.get("source_addresses").filter(|_| items.is_empty()) {
+        cx.error(
+            item,
+            "an empty list leaves the devices no address to connect from",
+            "\"auto\", or addresses of this machine such as [\"127.0.0.2\", \"127.0.0.3\"]",
+        );
+    }
+    let mut listed = Vec::new();
+    for item in items {
+        let Val::Str(text) = &item.val else { continue };
+        match text.parse::<IpAddr>() {
+            Ok(ip) => listed.push(ip),
+            Err(_) => cx.error(
+                item,
+                format!("\"{text}\" is not an IP address"),
+                "an IPv4 or IPv6 address of this machine such as \"127.0.0.2\"",
+            ),
+        }
+    }
+    SourceAddresses::Listed(listed)
 }
 
 fn is_host_port(text: &str) -> bool {
