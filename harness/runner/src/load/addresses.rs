@@ -13,7 +13,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, ToSocketAddrs};
 use fleetgate_scenario::model::SourceAddresses;
 
 /// Loopback source addresses `"auto"` spreads devices over, 127.0.0.1 onwards, when every IPv4
-/// address of the bridge is loopback (IPv6 addresses are then connected to without a source).
+/// address of the bridge is loopback (IPv6 addresses are then connected to without a source),
+/// on Linux.
 const AUTO_LOOPBACK: u8 = 16;
 
 /// The bridge's addresses, in the order the resolver gives them.
@@ -38,7 +39,9 @@ pub(super) fn sources(
     match wanted {
         SourceAddresses::Auto => {
             let mut v4 = bridge.iter().filter(|a| a.is_ipv4()).peekable();
-            let loopback = v4.peek().is_some() && v4.all(|a| a.ip().is_loopback());
+            // Linux answers on all of 127.0.0.0/8; other systems may have 127.0.0.1 alone.
+            let loopback =
+                cfg!(target_os = "linux") && v4.peek().is_some() && v4.all(|a| a.ip().is_loopback());
             Ok(if loopback {
                 (1..=AUTO_LOOPBACK)
                     .map(|last| IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))
@@ -82,6 +85,7 @@ mod tests {
         vec![text.parse().unwrap()]
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn auto_spreads_over_loopback_only_for_a_loopback_bridge() {
         let spread = sources(&SourceAddresses::Auto, &at("127.0.0.1:8883"), "s.toml").unwrap();

@@ -215,7 +215,7 @@ pub static TARGET: TableSpec = TableSpec {
             "source_addresses",
             Kind::OneOf(&[Kind::Enum(&["auto"]), Kind::Array(&Kind::Str)]),
             "\"auto\"",
-            "Local IP addresses the virtual devices connect from, device k from address k mod n; each address has its own ephemeral ports toward the bridge. \"auto\": 127.0.0.1–127.0.0.16 when the bridge is on IPv4 loopback, else the kernel's choice.",
+            "Local IP addresses the virtual devices connect from, device k from address k mod n; each address has its own ephemeral ports toward the bridge. \"auto\": 127.0.0.1–127.0.0.16 when the bridge is on IPv4 loopback (on Linux), else the kernel's choice.",
         ),
     ],
 };
