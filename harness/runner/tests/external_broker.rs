@@ -6,7 +6,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStderr, Command, Stdio};
-use std::sync::Arc;
 
 use fleetgate_runner::{RunOptions, run};
 use fleetgate_scenario::{SourceFile, compile};
@@ -72,19 +71,36 @@ impl Drop for Broker {
 }
 
 fn options(dir: &std::path::Path) -> RunOptions {
-    RunOptions {
-        baseline: None,
-        out_dir: dir.join("out"),
-        scenario_dir: dir.to_path_buf(),
-        key_progress: Arc::new(|_, _, _| {}),
-        safety: Default::default(),
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        server_names: Vec::new(),
-        ca_dir: None,
-        shard: fleetgate_runner::Shard::WHOLE,
-        start_at: None,
-        stop: Default::default(),
-    }
+    RunOptions::new(dir.join("out"), dir.to_path_buf())
+}
+
+/// Four devices of a cohort against `port` in plain TCP, each sending `count` messages, with
+/// `target` added to `[target]`.
+fn scenario(port: u16, target: &str, count: u32) -> fleetgate_scenario::Scenario {
+    let text = format!(
+        r#"
+[scenario]
+name = "broker"
+[target]
+bridge = {{ host = "127.0.0.1", port = {port}, tls = false, profile = "google" }}
+{target}
+[project]
+id = "fleet-test"
+region = "us-central1"
+registry = "pis"
+[[cohort]]
+name = "pis"
+devices = 4
+device_id = "pi-{{index}}"
+telemetry = {{ every = "20ms", count = {count}, payload_bytes = 100 }}
+[[phase]]
+name = "burst"
+hold = "60s"
+"#
+    );
+    compile(&SourceFile::new("broker.toml", text), &[])
+        .scenario
+        .unwrap()
 }
 
 #[test]
@@ -98,30 +114,7 @@ fn every_message_the_fleet_counts_as_acknowledged_reached_a_subscriber_of_the_br
         .spawn()
         .unwrap();
     broker.wait_for("counter 1 /devices/+/events");
-    let text = format!(
-        r#"
-[scenario]
-name = "broker"
-[target]
-bridge = {{ host = "127.0.0.1", port = {port}, tls = false, profile = "google" }}
-[project]
-id = "fleet-test"
-region = "us-central1"
-registry = "pis"
-[[cohort]]
-name = "pis"
-devices = 4
-device_id = "pi-{{index}}"
-telemetry = {{ every = "20ms", count = 10, payload_bytes = 100 }}
-[[phase]]
-name = "burst"
-hold = "60s"
-"#,
-        port = broker.port
-    );
-    let scenario = compile(&SourceFile::new("broker.toml", text), &[])
-        .scenario
-        .unwrap();
+    let scenario = scenario(broker.port, "", 10);
     let report = run(&scenario, &options(dir.path()), &mut |_| {}).unwrap();
     let value = |key: &str| report.measurements[key].value;
     assert_eq!(value("connects.accepted"), 4.0);
@@ -164,29 +157,7 @@ hold = "60s"
 fn devices_connect_from_the_listed_source_addresses_in_turn() {
     let dir = tempfile::tempdir().unwrap();
     let mut broker = Broker::start(dir.path());
-    let scenario_with = |sources: &str| {
-        let text = format!(
-            r#"
-[scenario]
-name = "sources"
-[target]
-bridge = {{ host = "127.0.0.1", port = {port}, tls = false, profile = "google" }}
-source_addresses = {sources}
-[[cohort]]
-name = "pis"
-devices = 4
-device_id = "pi-{{index}}"
-telemetry = {{ every = "20ms", count = 1, payload_bytes = 100 }}
-[[phase]]
-name = "once"
-hold = "60s"
-"#,
-            port = broker.port
-        );
-        compile(&SourceFile::new("sources.toml", text), &[])
-            .scenario
-            .unwrap()
-    };
+    let scenario_with = |sources: &str| scenario(broker.port, &format!("source_addresses = {sources}"), 1);
     let report = run(
         &scenario_with(r#"["127.0.0.2", "127.0.0.3"]"#),
         &options(dir.path()),
@@ -232,7 +203,7 @@ hold = "60s"
     assert_eq!(phase.verdict, fleetgate_report::Verdict::Failed);
     let message = phase.message.as_deref().unwrap_or_default();
     assert!(
-        message.contains("sources.toml") && message.contains("192.0.2.77 is not an address of this machine"),
+        message.contains("broker.toml") && message.contains("192.0.2.77 is not an address of this machine"),
         "{message}"
     );
     assert!(

@@ -27,19 +27,7 @@ fn scenario(text: &str) -> Scenario {
 }
 
 fn options(dir: &tempfile::TempDir) -> RunOptions {
-    RunOptions {
-        baseline: None,
-        out_dir: dir.path().to_path_buf(),
-        scenario_dir: dir.path().to_path_buf(),
-        key_progress: Arc::new(|_, _, _| {}),
-        safety: Default::default(),
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        server_names: Vec::new(),
-        ca_dir: None,
-        shard: fleetgate_runner::Shard::WHOLE,
-        start_at: None,
-        stop: Default::default(),
-    }
+    RunOptions::new(dir.path().to_path_buf(), dir.path().to_path_buf())
 }
 
 #[test]

@@ -331,6 +331,14 @@ fn device_case_parameters_reach_the_model_and_are_bounded() {
     );
 }
 
+/// The errors of compiling `text`, as (key path, message).
+fn errors_of(text: &str) -> Vec<(String, String)> {
+    compile(&SourceFile::new("m.toml", text), &[])
+        .errors()
+        .map(|d| (d.path.clone(), d.message.clone()))
+        .collect()
+}
+
 #[test]
 fn the_embedded_pubsub_bound_defaults_to_1_gib_and_applies_only_to_it() {
     let base = "[scenario]\nname = \"m\"\n[[cohort]]\nname = \"a\"\ndevices = 1\ndevice_id = \"a-{index}\"\n";
@@ -346,12 +354,7 @@ fn the_embedded_pubsub_bound_defaults_to_1_gib_and_applies_only_to_it() {
         ),
         ("pubsub_max_stored = 0", "refuses every publish"),
     ] {
-        let text = format!("{base}[target]\n{target}\n");
-        let compiled = compile(&SourceFile::new("m.toml", &text), &[]);
-        let errors: Vec<(&str, &str)> = compiled
-            .errors()
-            .map(|d| (d.path.as_str(), d.message.as_str()))
-            .collect();
+        let errors = errors_of(&format!("{base}[target]\n{target}\n"));
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].0, "target.pubsub_max_stored");
         assert!(errors[0].1.contains(words), "{errors:?}");
@@ -374,12 +377,7 @@ fn source_addresses_default_to_auto_and_bad_ones_are_named() {
         ("[]", "no address to connect from"),
         ("\"all\"", "all"),
     ] {
-        let text = format!("{base}[target]\nsource_addresses = {value}\n");
-        let compiled = compile(&SourceFile::new("m.toml", &text), &[]);
-        let errors: Vec<(&str, &str)> = compiled
-            .errors()
-            .map(|d| (d.path.as_str(), d.message.as_str()))
-            .collect();
+        let errors = errors_of(&format!("{base}[target]\nsource_addresses = {value}\n"));
         assert_eq!(errors.len(), 1, "{value}: {errors:?}");
         assert!(errors[0].0.starts_with("target.source_addresses"), "{errors:?}");
         assert!(errors[0].1.contains(words), "{errors:?}");
