@@ -141,6 +141,15 @@ hold = "2s"
         "{:?}",
         report.notes
     );
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n
+                .starts_with("devices connected from 16 source addresses in turn (127.0.0.1 … 127.0.0.16")),
+        "the embedded bridge is on loopback, so the devices are spread: {:?}",
+        report.notes
+    );
 }
 
 #[test]

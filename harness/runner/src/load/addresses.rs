@@ -69,6 +69,17 @@ pub(super) fn sources(
     }
 }
 
+/// The report's note on the source addresses, when devices were spread over more than one.
+pub(super) fn note(sources: &[IpAddr]) -> Option<String> {
+    let (first, last) = (sources.first()?, sources.last()?);
+    (sources.len() > 1).then(|| {
+        format!(
+            "devices connected from {} source addresses in turn ({first} … {last}; [target] source_addresses)",
+            sources.len()
+        )
+    })
+}
+
 fn list(addrs: &[SocketAddr]) -> String {
     addrs
         .iter()
@@ -122,6 +133,19 @@ mod tests {
         let v6 = SourceAddresses::Listed(vec!["::1".parse().unwrap()]);
         let err = sources(&v6, &at("127.0.0.1:1"), "s.toml").unwrap_err();
         assert!(err.contains("another IP family"), "{err}");
+    }
+
+    #[test]
+    fn the_note_names_the_spread() {
+        assert_eq!(note(&[]), None);
+        assert_eq!(note(&["10.0.0.5".parse().unwrap()]), None);
+        let spread = ["127.0.0.1".parse().unwrap(), "127.0.0.16".parse().unwrap()];
+        assert_eq!(
+            note(&spread).as_deref(),
+            Some(
+                "devices connected from 2 source addresses in turn (127.0.0.1 … 127.0.0.16; [target] source_addresses)"
+            )
+        );
     }
 
     #[test]

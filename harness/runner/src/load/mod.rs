@@ -67,7 +67,7 @@ pub(crate) async fn run(
         Ok(planned) => planned,
         Err(message) => return failed(scenario, &message),
     };
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = addresses::note(&sources).into_iter().collect();
     let downstreams = Downstreams::start(scenario, env, options.shard);
     tokio::select! {
         () = stop.cancelled() => return LoadResult::default(),
