@@ -122,6 +122,10 @@ pub(crate) struct RunArgs {
     /// the shards of a run ramp and hold together; the environment is set up before it.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub(crate) start_at: Option<SystemTime>,
+    /// Run the virtual devices on N threads [default: half the cores, at least 1]. The rest of
+    /// the machine is left to what the fleet drives and to the kernel's part of every message.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub(crate) lanes: Option<u16>,
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +272,22 @@ mod tests {
         assert!(parse_shard("0/0").unwrap_err().contains("0 shards"));
         assert!(parse_time("2026-12-03T20:30:00Z").is_ok());
         assert!(parse_time("tomorrow").unwrap_err().contains("RFC 3339"));
+    }
+
+    #[test]
+    fn lanes_are_a_whole_number_from_1() {
+        let lanes = |n: &str| Cli::try_parse_from(["fleetgate", "run", "s.toml", "--lanes", n]);
+        let Ok(Cli {
+            command: Command::Run(args),
+        }) = lanes("3")
+        else {
+            panic!("--lanes 3 is accepted");
+        };
+        assert_eq!(args.lanes, Some(3));
+        for bad in ["0", "1025", "two"] {
+            let error = lanes(bad).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(error.contains("--lanes"), "--lanes {bad}: {error}");
+        }
     }
 
     #[test]

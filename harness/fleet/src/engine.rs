@@ -1,6 +1,6 @@
 //! The load engine: turns cohorts and phases into each device's up-time windows, runs every
-//! device as its own task on one of a few lanes (a thread with its own single-threaded runtime
-//! per core: a device's wake-ups never cross threads), and once a second drains the workers'
+//! device as its own task on one of a few lanes (threads, each with its own single-threaded
+//! runtime: a device's wake-ups never cross threads), and once a second drains the workers'
 //! recorders into the cumulative metrics, the interval log and a progress reading.
 
 use std::io::Write;
@@ -58,6 +58,17 @@ pub struct FleetPlan {
     pub phases: Vec<PhasePlan>,
     /// The slice of every cohort this run holds ([`Shard::WHOLE`] unsharded).
     pub shard: Shard,
+    /// The threads the devices run on, each with its own single-threaded runtime (at least 1;
+    /// [`default_lanes`] unless told).
+    pub lanes: usize,
+}
+
+/// Lanes for a machine: half its cores, at least one. The other half is left to what the
+/// fleet drives and to the kernel's share of every message: on 2 cores, one lane used 10–20 %
+/// less CPU per message than two, paced or in a burst, and brought a 19,900-device storm up
+/// sooner (BENCHMARKS.md, "Load generator").
+pub fn default_lanes() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 /// When a phase ran, from the start of the run.
@@ -167,7 +178,7 @@ pub async fn run<W: Write>(
     progress: &mut dyn FnMut(&Progress),
 ) -> FleetRun {
     let phases = spans(&plan.phases);
-    let lanes = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let lanes = plan.lanes.max(1);
     let mut work: Vec<Vec<(usize, Identity, Device)>> = (0..lanes).map(|_| Vec::new()).collect();
     let mut first = 0usize;
     let mut devices = 0u64;

@@ -82,6 +82,8 @@ pub struct RunOptions {
     /// When the load phases start: every shard of a run is given the same instant so that
     /// ramps and holds line up; `None` starts them once the environment is up.
     pub start_at: Option<SystemTime>,
+    /// The threads the virtual devices run on; half the cores, at least one, when `None`.
+    pub lanes: Option<usize>,
     /// Cancelled to interrupt the run (Ctrl-C, SIGTERM): cases, push load and fleet stop, and
     /// the report says `aborted` and holds what was measured so far.
     pub stop: CancellationToken,
@@ -103,6 +105,7 @@ impl RunOptions {
             ca_dir: None,
             shard: Shard::WHOLE,
             start_at: None,
+            lanes: None,
             stop: CancellationToken::new(),
         }
     }
@@ -421,8 +424,6 @@ fn gate_specs(scenario: &Scenario) -> Vec<GateSpec> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use fleetgate_report::Verdict;
     use fleetgate_scenario::{SourceFile, compile};
 
@@ -438,16 +439,7 @@ mod tests {
     fn options(dir: &tempfile::TempDir, baseline: Option<Baseline>) -> RunOptions {
         RunOptions {
             baseline,
-            out_dir: dir.path().to_path_buf(),
-            scenario_dir: dir.path().to_path_buf(),
-            key_progress: Arc::new(|_, _, _| {}),
-            safety: Default::default(),
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            server_names: Vec::new(),
-            ca_dir: None,
-            shard: Shard::WHOLE,
-            start_at: None,
-            stop: CancellationToken::new(),
+            ..RunOptions::new(dir.path().to_path_buf(), dir.path().to_path_buf())
         }
     }
 

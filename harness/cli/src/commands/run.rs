@@ -48,6 +48,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<u8> {
         ca_dir: args.ca_dir.clone(),
         shard: args.shard.unwrap_or(Shard::WHOLE),
         start_at: args.start_at,
+        lanes: args.lanes.map(usize::from),
         stop: crate::output::stop_on_signals(),
     };
     let started = SystemTime::now();

@@ -73,7 +73,13 @@ pub(crate) async fn run(
         () = stop.cancelled() => return LoadResult::default(),
         waited = start::wait(options.start_at) => notes.extend(waited),
     }
-    let plan = match plan::fleet(scenario, env, options.shard, &sources) {
+    let plan = match plan::fleet(
+        scenario,
+        env,
+        options.shard,
+        &sources,
+        options.lanes.unwrap_or_else(engine::default_lanes),
+    ) {
         Ok(plan) => plan,
         Err(message) => return failed(scenario, &message),
     };

@@ -88,12 +88,13 @@ pub(super) fn target(
 /// The fleet plan: every cohort with its keys, clocks, faults, expectations and behaviour, and
 /// the phases. With more than one cohort, each cohort's devices are also measured apart. Only
 /// `shard`'s devices are planned; each keeps its index in the cohort (key, id, fault, window).
-/// The planned devices take `sources` in turn.
+/// The planned devices take `sources` in turn and run on `lanes` threads.
 pub(super) fn fleet(
     scenario: &Scenario,
     env: &Environment,
     shard: Shard,
     sources: &[IpAddr],
+    lanes: usize,
 ) -> Result<FleetPlan, String> {
     let origin_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -201,6 +202,7 @@ pub(super) fn fleet(
             })
             .collect(),
         shard,
+        lanes,
     })
 }
 
