@@ -150,6 +150,14 @@ hold = "2s"
         "the embedded bridge is on loopback, so the devices are spread: {:?}",
         report.notes
     );
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("devices ran on") && n.contains("lane(s)")),
+        "the report says how many threads the fleet had: {:?}",
+        report.notes
+    );
 }
 
 #[test]

@@ -83,8 +83,12 @@ pub(crate) async fn run(
         Ok(plan) => plan,
         Err(message) => return failed(scenario, &message),
     };
+    let devices: usize = plan.cohorts.iter().map(|c| c.devices.len()).sum();
+    notes.push(format!(
+        "the fleet's {devices} devices ran on {} lane(s), threads with a runtime each (fleetgate run --lanes N)",
+        plan.lanes
+    ));
     if !options.shard.is_whole() {
-        let devices: usize = plan.cohorts.iter().map(|c| c.devices.len()).sum();
         notes.push(format!(
             "shard {} of the fleet: {devices} of its devices (every device whose index in its cohort is {} modulo {})",
             options.shard, options.shard.index, options.shard.count
