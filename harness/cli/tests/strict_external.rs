@@ -87,18 +87,19 @@ fn key() -> DeviceKey {
     DeviceKey::generate(KeySpec::default_for(Alg::Es256)).unwrap()
 }
 
+/// Judges a fresh `serve` with `cases`, signing pi-1's JWTs with the key it registered, or with
+/// another when `registered_key` is false.
+fn judge_serve(cases: &str, registered_key: bool) -> (i32, String, Vec<Value>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let registered = key();
+    let (_serve, port, ca) = serve(tmp.path(), &registered);
+    let signer = if registered_key { registered } else { key() };
+    judge(tmp.path(), port, &ca, &signer, cases)
+}
+
 #[test]
 fn an_external_bridge_is_judged_strict_and_pipeline_cases_are_skipped_with_the_reason() {
-    let tmp = tempfile::tempdir().unwrap();
-    let key = key();
-    let (_serve, port, ca) = serve(tmp.path(), &key);
-    let (code, output, cases) = judge(
-        tmp.path(),
-        port,
-        &ca,
-        &key,
-        "include = [\"auth.valid\", \"mqtt.*\", \"pipeline.*\"]",
-    );
+    let (code, output, cases) = judge_serve("include = [\"auth.valid\", \"mqtt.*\", \"pipeline.*\"]", true);
     assert_eq!(code, 0, "{output}");
     let mqtt: Vec<&Value> = cases
         .iter()
@@ -134,16 +135,8 @@ fn an_external_bridge_is_judged_strict_and_pipeline_cases_are_skipped_with_the_r
 
 #[test]
 fn a_bridge_refusing_a_valid_token_gets_no_refusal_case_judged_and_the_run_fails() {
-    let tmp = tempfile::tempdir().unwrap();
     // The bridge knows pi-1 by another key than the one its JWTs are signed with.
-    let (_serve, port, ca) = serve(tmp.path(), &key());
-    let (code, output, cases) = judge(
-        tmp.path(),
-        port,
-        &ca,
-        &key(),
-        "include = [\"auth.*\", \"clock.*\", \"mqtt.*\"]",
-    );
+    let (code, output, cases) = judge_serve("include = [\"auth.*\", \"clock.*\", \"mqtt.*\"]", false);
     assert_eq!(code, 1, "{output}");
     assert!(output.contains("not judged"), "{output}");
     let valid = cases.iter().find(|c| c["id"] == "auth.valid").unwrap();
@@ -168,15 +161,9 @@ fn a_bridge_refusing_a_valid_token_gets_no_refusal_case_judged_and_the_run_fails
 
 #[test]
 fn cases_expect_holds_a_bridge_to_a_named_connack_code() {
-    let tmp = tempfile::tempdir().unwrap();
-    let key = key();
-    let (_serve, port, ca) = serve(tmp.path(), &key);
-    let (code, output, cases) = judge(
-        tmp.path(),
-        port,
-        &ca,
-        &key,
+    let (code, output, cases) = judge_serve(
         "include = [\"auth.valid\", \"auth.alg-none\", \"auth.aud-mismatch\", \"mqtt.connect-reserved-flag\"]\n[cases.expect]\n\"auth.alg-none\" = { connack = 5 }\n\"auth.aud-mismatch\" = { connack = 4 }\n\"mqtt.connect-reserved-flag\" = { connack = 5 }",
+        true,
     );
     assert_eq!(code, 1, "{output}");
     let verdict = |id: &str| cases.iter().find(|c| c["id"] == id).unwrap();

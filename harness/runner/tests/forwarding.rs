@@ -23,8 +23,6 @@ use fleetgate_pubsub::{Emulator, EmulatorConfig};
 use fleetgate_runner::forwarders::{EmbeddedPubsub, ExternalPubsub};
 use gcloud_googleapis::pubsub::v1::{Subscription, Topic};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
-use tokio_rustls::rustls::pki_types::CertificateDer;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
 
 const TOPIC: &str = "projects/demo-project/topics/telemetry";
 const SUBSCRIPTION: &str = "projects/demo-project/subscriptions/telemetry-check";
@@ -102,16 +100,9 @@ async fn publish_through_bridge(forwarder: Arc<dyn Forwarder>) -> u64 {
     options
         .set_credentials("unused", jwt)
         .set_keep_alive(Duration::from_secs(60));
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(tls.ca_pem.as_bytes()).unwrap())
-        .unwrap();
-    let client_tls = tokio_rustls::rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::new(
-        client_tls,
-    ))));
+    let client_tls =
+        fleetgate_fleet::driver::tls::client_config(tls.ca_pem.as_bytes(), "the bridge's CA").unwrap();
+    options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(client_tls)));
     let (client, mut events) = AsyncClient::new(options, 8);
     client
         .publish(

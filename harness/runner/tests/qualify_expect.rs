@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fleetgate_fleet::driver::tls;
 use fleetgate_identity::jwt::{DeviceClaims, mint};
 use fleetgate_identity::{Alg, DeviceKey, KeySpec};
 use fleetgate_report::{CaseResult, Outcome, ReportData, Verdict};
@@ -15,8 +16,6 @@ use fleetgate_runner::environment::EnvironmentOptions;
 use fleetgate_runner::qualify::{Qualification, QualifyEvent};
 use fleetgate_scenario::{Scenario, SourceFile, compile};
 use rumqttc::{AsyncClient, MqttOptions, TlsConfiguration, Transport};
-use tokio_rustls::rustls::pki_types::CertificateDer;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
 
 const SKIPPED: &str = "skipped: the scenario's [cases.expect] says skip";
 
@@ -61,16 +60,8 @@ fn device(key: &DeviceKey, port: u16, ca_file: &Path) -> tokio::task::JoinHandle
     options
         .set_credentials("unused", jwt)
         .set_keep_alive(Duration::from_secs(60));
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(ca_file).unwrap())
-        .unwrap();
-    let tls = tokio_rustls::rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::new(
-        tls,
-    ))));
+    let tls = tls::client_config(&std::fs::read(ca_file).unwrap(), "the bridge's CA").unwrap();
+    options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
     let (client, mut events) = AsyncClient::new(options, 8);
     tokio::spawn(async move {
         // The event loop ends once no client is left to send requests.

@@ -8,7 +8,7 @@
 //! cores in that scan (BENCHMARKS.md, "Load generator"). Spreading devices over several source
 //! addresses gives each address few connections.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs};
 
 use fleetgate_scenario::model::SourceAddresses;
 
@@ -27,6 +27,20 @@ pub(super) fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> 
         return Err(format!("the bridge host `{host}` resolves to no address"));
     }
     Ok(addrs)
+}
+
+/// Where this machine reaches a listener bound to `listening`: loopback of its family when it
+/// listens on every address (`--listen 0.0.0.0:8883` for real devices joining a run).
+pub(super) fn reachable(listening: SocketAddr) -> SocketAddr {
+    match listening.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listening.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), listening.port())
+        }
+        _ => listening,
+    }
 }
 
 /// The source addresses devices are spread over; empty for the kernel's choice. Listed
@@ -133,6 +147,15 @@ mod tests {
         let v6 = SourceAddresses::Listed(vec!["::1".parse().unwrap()]);
         let err = sources(&v6, &at("127.0.0.1:1"), "s.toml").unwrap_err();
         assert!(err.contains("another IP family"), "{err}");
+    }
+
+    #[test]
+    fn a_listener_on_every_address_is_reached_on_loopback() {
+        let reach = |text: &str| reachable(text.parse().unwrap()).to_string();
+        assert_eq!(reach("0.0.0.0:8883"), "127.0.0.1:8883");
+        assert_eq!(reach("[::]:8883"), "[::1]:8883");
+        assert_eq!(reach("192.168.1.5:8883"), "192.168.1.5:8883");
+        assert_eq!(reach("127.0.0.1:41000"), "127.0.0.1:41000");
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub(super) fn target(
         }
     };
     let addrs = match (&scenario.target.bridge, &env.bridge) {
-        (BridgeTarget::Embedded, Some(bridge)) => vec![bridge.bridge.local_addr()],
+        (BridgeTarget::Embedded, Some(bridge)) => vec![addresses::reachable(bridge.bridge.local_addr())],
         _ => addresses::resolve(&host, port)?,
     };
     let sources = addresses::sources(&scenario.target.source_addresses, &addrs, &scenario.file)?;
