@@ -7,6 +7,7 @@
 #   IDLE=1 bench/capacity/two-process.sh 10000 30s   # devices connect and stay idle (no telemetry):
 #                                                     # the fleet's memory per idle TLS device
 #   CONNECT_RATE=500/s …                              # devices connect at most 500 a second (default: all at once)
+#   LANES=2 …                                         # fleetgate run --lanes 2 (default: half the cores)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 devices="${1:-10000}"
@@ -74,7 +75,7 @@ hold = "$hold"
 $gates
 TOML
 set +e
-"$bin" run "$work/run.toml" --out "$work/run" 2>"$work/run.log"
+"$bin" run "$work/run.toml" ${LANES:+--lanes "$LANES"} --out "$work/run" 2>"$work/run.log"
 code=$?
 set -e
 serve_kib=$(awk '/VmHWM/ {print $2}' "/proc/$serve_pid/status")

@@ -10,6 +10,7 @@
 #   ROUNDS=1 DEVICES=4 MESSAGES=100 bench/fleet-vs-tsung/run.sh    # a quick check
 #   TLS=false bench/fleet-vs-tsung/run.sh       # plain TCP: fleetgate, tsung and mqtt-benchmark
 #   TLS=false GENERATORS="fleet mqttbench" bench/fleet-vs-tsung/run.sh
+#   LANES=2 …                               # fleetgate run --lanes 2 (default: half the cores)
 #
 # mqtt-benchmark 0.2.4 (crates.io, rumqttc-based; plain TCP only) is built once into
 # $CARGO_TARGET_DIR/mqtt-benchmark. It counts a message once its client took it, not once it was
@@ -174,7 +175,7 @@ run_fleet() {
         -e "s/@MESSAGES@/$MESSAGES/g" -e "s/@PAYLOAD@/$PAYLOAD/" -e "s/@EVERY@/$EVERY/" \
         -e "s/@HOLD@/${limit}s/" "$here/fleet.toml.in" >"$dir/scenario.toml"
     (cd "$dir" && timeout $((limit + 60)) /usr/bin/time -f '%U %S %e' -o "$dir/time" \
-        "$fleetgate" run scenario.toml --out "$dir/out" >"$dir/stdout" 2>"$dir/stderr") ||
+        "$fleetgate" run scenario.toml ${LANES:+--lanes "$LANES"} --out "$dir/out" >"$dir/stdout" 2>"$dir/stderr") ||
         log "fleetgate exited with $? (round $round; see $dir/stderr)"
     python3 - "$dir/out/report.json" <<'PY'
 import json, sys

@@ -6,7 +6,8 @@
 # Usage: bench/pipeline-ceiling/run.sh [RATE…]   (total msgs/s offered; default 2000 … 40000)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# BIN=/path/to/fleetgate measures another build (an older commit's, for a before/after table).
+# BIN=/path/to/fleetgate measures another build (an older commit's, for a before/after table);
+# LANES=2 passes --lanes 2 (default: half the cores).
 if [ -z "${BIN:-}" ]; then
   cargo build --release -q -p fleetgate
 fi
@@ -36,7 +37,7 @@ name = "steady"
 ramp = "1s"
 hold = "20s"
 TOML
-  "$bin" run "$work/ceiling.toml" --out "$work/out-$rate" >/dev/null 2>"$work/log-$rate" || true
+  "$bin" run "$work/ceiling.toml" ${LANES:+--lanes "$LANES"} --out "$work/out-$rate" >/dev/null 2>"$work/log-$rate" || true
   python3 - "$work/out-$rate/report.json" "$rate" "$devices" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
